@@ -1,0 +1,68 @@
+# Local development tasks (GNU make).  `make help` lists them.
+#
+#   make install   .venv (Python >= 3.11) and node_modules (Azurite), redone only when
+#                  requirements*.txt or package*.json change
+#   make run       Azurite + the app on 127.0.0.1:$(PORT), prints the SCIM URL and a token
+#   make test      the test suite against a fresh in-memory Azurite
+#
+# `make run` execs scripts/run.py: signal that script (its PID is in .local/run.pid)
+# to stop everything; SIGTERM to the `make` process works too, as GNU make passes
+# SIGTERM on to the recipe it is running.
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.requirements-installed
+NODE_STAMP := node_modules/.package-lock-installed
+PY_VERSION_OK := import sys; sys.exit(sys.version_info < (3, 11))
+
+# Command-line settings reach the scripts through the environment.
+export PORT AZURITE_PORT SCIM_DEV_TOKEN PYTEST_ARGS DEVHOST_ACCESS_LOG
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test clean clean-data distclean
+
+help: ## list the targets
+	@echo "Targets:"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "Settings: PORT (7071), AZURITE_PORT (10002), SCIM_DEV_TOKEN, PYTEST_ARGS, PYTHON (python3)"
+
+install: $(PY_STAMP) $(NODE_STAMP) ## create .venv and node_modules, only what is out of date
+
+$(VPY):
+	@$(PYTHON) -c '$(PY_VERSION_OK)' >/dev/null 2>&1 || { \
+	  echo "error: Python >= 3.11 is needed; '$(PYTHON)' is $$($(PYTHON) -V 2>&1)." \
+	       "Try: make install PYTHON=python3.12" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(PY_STAMP): requirements.txt requirements-dev.txt | $(VPY)
+	@$(VPY) -c '$(PY_VERSION_OK)' || { \
+	  echo "error: $(VENV) has $$($(VPY) -V 2>&1); Python >= 3.11 is needed. Remove $(VENV) and rerun." >&2; exit 1; }
+	$(VPY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+# `npm ci` installs exactly package-lock.json; without a lock yet, `npm install` writes one.
+$(NODE_STAMP): package.json $(wildcard package-lock.json)
+	@command -v npm >/dev/null || { echo "error: npm (Node.js >= 20) is needed for Azurite" >&2; exit 1; }
+	@if [ -f package-lock.json ]; then \
+	  echo "npm ci"; npm ci --no-audit --no-fund; \
+	else \
+	  echo "npm install"; npm install --no-audit --no-fund; \
+	fi
+	@touch $@
+
+run: install ## start Azurite and the app on 127.0.0.1; Ctrl-C stops both
+	exec $(VPY) scripts/run.py
+
+test: install ## run pytest against a fresh in-memory Azurite (PYTEST_ARGS='-k ...')
+	$(VPY) scripts/test.py
+
+clean: ## remove Python and test caches
+	find . -path ./$(VENV) -prune -o -path ./node_modules -prune -o -name __pycache__ -type d -exec rm -rf {} +
+	rm -rf .pytest_cache .hypothesis
+
+clean-data: ## delete the local Azurite data in .local/azurite (the dev token is kept)
+	rm -rf .local/azurite
+
+distclean: clean ## clean, and remove .venv and node_modules too
+	rm -rf $(VENV) node_modules

@@ -1,0 +1,1 @@
+"""Developer scripts (Azurite, ``make run``, ``make test``); importable by the tests as ``scripts.*``."""

@@ -1,0 +1,235 @@
+"""``make run``: Azurite and the app on 127.0.0.1, a local tenant and its token.
+
+Steps, each failing with a message that says what to do:
+
+1. Azurite's Table service on ``127.0.0.1:${AZURITE_PORT:-10002}``, data in
+   ``.local/azurite`` (git-ignored, kept across restarts; ``make clean-data``
+   empties it).  A port already taken is an error, not silently reused.
+2. The bearer token: ``SCIM_DEV_TOKEN`` when set, otherwise the one kept in
+   ``.local/dev-token`` (created once, mode 0600, ``secrets.token_urlsafe(32)``).
+3. ``python -m shared.admin ensure-tenant --name local --token-file FILE``
+   creates the tenant ``local`` if needed and registers the token for it.
+   The token travels in a file so that it never shows in a process list.
+4. The app on ``127.0.0.1:${PORT:-7071}``: ``func start --port PORT`` when Azure
+   Functions Core Tools is on ``PATH``, otherwise the bundled dev host
+   (``python -m shared.devhost``, see :mod:`shared.devhost`).  Both get
+   ``SCIM_STORAGE_CONNECTION_STRING`` for the Azurite above in their
+   environment, which Core Tools lets win over ``local.settings.json``.
+5. Once ``/scim/v2/ServiceProviderConfig`` answers (any status: 401 is "up"),
+   the base URL, the token and a curl line are printed, and the script waits.
+
+Ctrl-C, SIGTERM or SIGHUP stop the app, then Azurite (each by the PID this
+script started, SIGKILL after 10 s), and the script exits 0.  The PID to
+signal is this script's; it is written to ``.local/run.pid`` while it runs.
+The Makefile starts it with ``exec``, and GNU make passes SIGTERM on to its
+children, so ``kill -TERM`` on the ``make run`` PID works as well.  If the app
+or Azurite dies on its own, the other is stopped and the exit status is 1.
+
+Environment: ``PORT``, ``AZURITE_PORT``, ``SCIM_DEV_TOKEN``,
+``DEVHOST_ACCESS_LOG=1`` (one log line per request from the dev host).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts.azurite import AzuriteError, port_in_use, start  # noqa: E402
+
+HOST = "127.0.0.1"
+LOCAL = ROOT / ".local"
+DATA_DIR = LOCAL / "azurite"
+TOKEN_FILE = LOCAL / "dev-token"
+PID_FILE = LOCAL / "run.pid"
+TENANT_NAME = "local"
+ROUTE_PREFIX = "scim/v2"
+UP_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+class Stop(Exception):
+    """A stop signal arrived."""
+
+
+class Failure(Exception):
+    """Something the user has to fix; the message says what."""
+
+
+def _on_signal(signum, frame):
+    # Later signals are noted but do not interrupt the clean-up.
+    for other in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(other, lambda *_: None)
+    raise Stop(signal.Signals(signum).name)
+
+
+def _write_secret(path: Path, text: str) -> None:
+    """Create ``path`` readable by its owner only, then write ``text``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text + "\n")
+
+
+def dev_token() -> tuple[str, Path, bool]:
+    """The token, a file holding it, and whether that file is temporary."""
+    given = os.environ.get("SCIM_DEV_TOKEN", "").strip()
+    if given:
+        scratch = LOCAL / f"dev-token.{os.getpid()}.tmp"
+        _write_secret(scratch, given)
+        return given, scratch, True
+    if TOKEN_FILE.exists():
+        token = TOKEN_FILE.read_text(encoding="utf-8").strip()
+        if token:
+            return token, TOKEN_FILE, False
+    token = secrets.token_urlsafe(32)
+    _write_secret(TOKEN_FILE, token)
+    return token, TOKEN_FILE, False
+
+
+def register_token(env: dict[str, str], token_file: Path) -> None:
+    """``shared.admin ensure-tenant`` for the local tenant (skipped if that module is missing)."""
+    if not (ROOT / "shared" / "admin.py").exists():
+        print("warning: shared/admin.py does not exist yet; the token is not registered", file=sys.stderr)
+        return
+    command = [sys.executable, "-m", "shared.admin", "ensure-tenant", "--name", TENANT_NAME,
+               "--token-file", str(token_file)]
+    result = subprocess.run(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise Failure(f"registering the dev token failed (python -m shared.admin ensure-tenant exited "
+                      f"with status {result.returncode})")
+
+
+def start_app(env: dict[str, str], port: int) -> subprocess.Popen:
+    """Core Tools when installed, the dev host otherwise; in its own process group."""
+    func = shutil.which("func")
+    if func:
+        env = dict(env)
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # the venv's python
+        env.setdefault("FUNCTIONS_WORKER_RUNTIME", "python")
+        env.setdefault("AzureWebJobsFeatureFlags", "EnableWorkerIndexing")
+        command = [func, "start", "--port", str(port)]
+        print(f"Starting the app with Azure Functions Core Tools ({func})", flush=True)
+    else:
+        command = [sys.executable, "-m", "shared.devhost", "--host", HOST, "--port", str(port)]
+        if env.get("DEVHOST_ACCESS_LOG") == "1":
+            command.append("--access-log")
+        print("Starting the app with the dev host (Core Tools' `func` is not on PATH)", flush=True)
+    # A process group of its own: Core Tools runs the Python worker as a child,
+    # and stopping the group stops both.
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def stop_app(process: subprocess.Popen) -> None:
+    """SIGTERM the app's process group (its PID), SIGKILL after a timeout."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
+
+
+def wait_until_up(process: subprocess.Popen, url: str, timeout: float = UP_TIMEOUT_SECONDS) -> None:
+    """Poll ``url`` until any HTTP answer comes back."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise Failure(f"the app exited with status {process.returncode} before answering")
+        try:
+            with opener.open(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # 401, 404...: the server is up
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise Failure(f"the app did not answer {url} within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def main() -> int:
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _on_signal)
+    port = int(os.environ.get("PORT") or 7071)
+    azurite_port = int(os.environ.get("AZURITE_PORT") or 10002)
+    LOCAL.mkdir(exist_ok=True)
+    azurite = app = None
+    scratch: Path | None = None
+    status = 0
+    try:
+        if port_in_use(port):
+            raise Failure(f"port {HOST}:{port} is already in use; stop that process or set PORT")
+        try:
+            azurite = start(port=azurite_port, location=DATA_DIR)
+        except AzuriteError as error:
+            raise Failure(f"{error} (AZURITE_PORT sets the port)") from None
+        print(f"Azurite Table service on {HOST}:{azurite.port} (pid {azurite.pid}, data in .local/azurite)",
+              flush=True)
+
+        env = dict(os.environ)
+        env["SCIM_STORAGE_CONNECTION_STRING"] = azurite.connection_string
+        no_proxy = ",".join(filter(None, [env.get("NO_PROXY") or env.get("no_proxy"), HOST]))
+        env["NO_PROXY"] = env["no_proxy"] = no_proxy
+        token, token_file, temporary = dev_token()
+        scratch = token_file if temporary else None
+        register_token(env, token_file)
+        if scratch is not None:
+            scratch.unlink(missing_ok=True)
+            scratch = None
+
+        app = start_app(env, port)
+        base_url = f"http://{HOST}:{port}/{ROUTE_PREFIX}"
+        wait_until_up(app, f"{base_url}/ServiceProviderConfig")
+        PID_FILE.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        print(
+            f"\nSCIM base URL: {base_url}\n"
+            f"Bearer token:  {token}\n"
+            f'Try: curl -H "Authorization: Bearer {token}" {base_url}/Users\n\n'
+            f"Ctrl-C (or kill -TERM {os.getpid()}, also in .local/run.pid) stops the app and Azurite.",
+            flush=True,
+        )
+        while True:
+            time.sleep(0.5)
+            if app.poll() is not None:
+                raise Failure(f"the app exited with status {app.returncode}")
+            if not azurite.running():
+                raise Failure(f"Azurite exited:\n{azurite.output()}")
+    except Stop as stop:
+        print(f"\n{stop}: stopping the app and Azurite", flush=True)
+    except Failure as failure:
+        print(f"error: {failure}", file=sys.stderr, flush=True)
+        status = 1
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, lambda *_: None)
+        if app is not None:
+            stop_app(app)
+        if azurite is not None:
+            azurite.stop()
+        if scratch is not None:
+            scratch.unlink(missing_ok=True)
+        try:
+            if PID_FILE.read_text(encoding="utf-8").strip() == str(os.getpid()):
+                PID_FILE.unlink()
+        except OSError:
+            pass
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

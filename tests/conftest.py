@@ -1,0 +1,47 @@
+"""Fixtures shared by every test.
+
+Sections: storage (Azurite).  Other sections go below their own banner.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `scripts` and `shared` import from the repo root
+    sys.path.insert(0, str(ROOT))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: long-running tests (deselect with -m 'not slow')")
+
+
+# ==========================================================================
+# Storage: Azurite's Table service
+# ==========================================================================
+#
+# `make test` starts one in-memory Azurite for the whole run and passes its
+# connection string in SCIM_TEST_STORAGE_CONNECTION_STRING (scripts/test.py).
+# Without it (plain `.venv/bin/pytest`), the first test that asks for storage
+# starts an in-memory Azurite on a free port for the session and stops it at
+# the end; tests that need no storage never start one.
+
+
+@pytest.fixture(scope="session")
+def storage_connection_string():
+    """Connection string of a running Azure Table Storage emulator (Azurite)."""
+    given = os.environ.get("SCIM_TEST_STORAGE_CONNECTION_STRING")
+    if given:
+        yield given
+        return
+    from scripts.azurite import start
+
+    azurite = start(in_memory=True)
+    try:
+        yield azurite.connection_string
+    finally:
+        azurite.stop()
