@@ -1,0 +1,102 @@
+"""Azure Functions entry point (Python v2 programming model).
+
+One anonymous HTTP trigger per SCIM route; host.json puts them under
+``/scim/v2``.  Authentication is done in code (Entra sends
+``Authorization: Bearer``, not function keys).  Each trigger only translates
+``func.HttpRequest`` into :class:`shared.http.Request`, calls the service and
+translates the :class:`shared.http.Response` back: no SCIM logic lives here.
+Every trigger accepts every method so that the service answers a wrong
+method with a SCIM 405 rather than the host's bare 404.
+"""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from shared.http import Request
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+_service = None
+
+
+def _get_service():
+    """The process-wide service, built on first use (keeps cold import small)."""
+    global _service
+    if _service is None:
+        from shared.service import ScimService
+
+        _service = ScimService()
+    return _service
+
+
+def _serve(req: func.HttpRequest, route: str, resource_id: str | None = None) -> func.HttpResponse:
+    request = Request.build(req.method, req.url, req.headers, req.get_body())
+    response = _get_service().handle(request, route, resource_id)
+    return func.HttpResponse(body=response.payload(), status_code=response.status, headers=response.all_headers())
+
+
+@app.route(route="Users", methods=ALL_METHODS)
+def users(req: func.HttpRequest) -> func.HttpResponse:
+    return _serve(req, "Users")
+
+
+@app.route(route="Users/.search", methods=ALL_METHODS)
+def users_search(req: func.HttpRequest) -> func.HttpResponse:
+    return _serve(req, "Users/.search")
+
+
+@app.route(route="Users/{id}", methods=ALL_METHODS)
+def user(req: func.HttpRequest) -> func.HttpResponse:
+    return _serve(req, "Users/{id}", req.route_params.get("id"))
+
+
+@app.route(route="Groups", methods=ALL_METHODS)
+def groups(req: func.HttpRequest) -> func.HttpResponse:
+    return _serve(req, "Groups")
+
+
+@app.route(route="Groups/.search", methods=ALL_METHODS)
+def groups_search(req: func.HttpRequest) -> func.HttpResponse:
+    return _serve(req, "Groups/.search")
+
+
+@app.route(route="Groups/{id}", methods=ALL_METHODS)
+def group(req: func.HttpRequest) -> func.HttpResponse:
+    return _serve(req, "Groups/{id}", req.route_params.get("id"))
+
+
+@app.route(route=".search", methods=ALL_METHODS)
+def root_search(req: func.HttpRequest) -> func.HttpResponse:
+    return _serve(req, ".search")
+
+
+@app.route(route="ServiceProviderConfig", methods=ALL_METHODS)
+def service_provider_config(req: func.HttpRequest) -> func.HttpResponse:
+    return _serve(req, "ServiceProviderConfig")
+
+
+@app.route(route="Schemas", methods=ALL_METHODS)
+def schemas(req: func.HttpRequest) -> func.HttpResponse:
+    return _serve(req, "Schemas")
+
+
+@app.route(route="Schemas/{id}", methods=ALL_METHODS)
+def schema(req: func.HttpRequest) -> func.HttpResponse:
+    return _serve(req, "Schemas/{id}", req.route_params.get("id"))
+
+
+@app.route(route="ResourceTypes", methods=ALL_METHODS)
+def resource_types(req: func.HttpRequest) -> func.HttpResponse:
+    return _serve(req, "ResourceTypes")
+
+
+@app.route(route="ResourceTypes/{id}", methods=ALL_METHODS)
+def resource_type(req: func.HttpRequest) -> func.HttpResponse:
+    return _serve(req, "ResourceTypes/{id}", req.route_params.get("id"))
+
+
+@app.route(route="{*path}", methods=ALL_METHODS)
+def unknown_path(req: func.HttpRequest) -> func.HttpResponse:
+    return _serve(req, "unknown")

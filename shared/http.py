@@ -1,0 +1,60 @@
+"""Plain request and response objects between the Functions triggers and the service.
+
+The SCIM core never sees ``azure.functions`` types: ``function_app.py``
+copies what it needs into a :class:`Request` and writes the
+:class:`Response` back.  RFC 7644 §3.1 and §8.1 set the media type.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+SCIM_MEDIA_TYPE = "application/scim+json"
+ACCEPTED_MEDIA_TYPES = ("application/scim+json", "application/json")
+
+
+@dataclass
+class Request:
+    """One HTTP request: method, the raw query, lower-cased headers, the body."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes = b""
+    query: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, method: str, url: str, headers, body: bytes | None) -> "Request":
+        """Parse the query string from the URL: ``+`` and ``%20`` both mean a space."""
+        query: dict[str, str] = {}
+        for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+            query[key.lower()] = value
+        return cls(method.upper(), url, {k.lower(): v for k, v in dict(headers).items()}, body or b"", query)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass
+class Response:
+    """Status, JSON body (or none) and headers."""
+
+    status: int
+    body: dict | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def payload(self) -> bytes:
+        if self.body is None:
+            return b""
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    def all_headers(self) -> dict[str, str]:
+        headers = {
+            "Content-Type": f"{SCIM_MEDIA_TYPE}; charset=utf-8",
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        }
+        headers.update(self.headers)
+        return headers

@@ -1,0 +1,115 @@
+"""Resource ids and Table Storage key layout.
+
+Everything of one tenant lives in one partition (PartitionKey = tenant id),
+so a resource, its index entities and its membership edges can be written in
+one entity-group transaction.  RowKeys sort so that the rows a read needs
+are adjacent:
+
+====================================  =========================================
+RowKey                                what the row is
+====================================  =========================================
+``U:{id}``                            a User
+``U:{id}:g:{groupId}``                reverse edge: the user is a member of a group
+``G:{id}``                            a Group
+``G:{id}:m:{memberId}``               forward edge: a member of the group
+``G:{id}:g:{groupId}``                reverse edge: the group is a member of a group
+``X:{index}:{value}``                 unique index (userName, group displayName)
+``I:{index}:{value}:{id}``            non-unique index (externalId, work email)
+====================================  =========================================
+
+So ``GET /Users/{id}`` (the user and its ``groups``) is one range query,
+``GET /Groups/{id}?excludedAttributes=members`` one point read, and a
+group's members one range query.
+
+Ids are UUIDs written as 32 hex digits.  The version nibble tells the
+resource type apart -- version 4 for Users, version 8 (RFC 9562 §5.8,
+"custom") for Groups -- so a membership edge can be written for a member id
+without first looking up what kind of resource it names.
+
+Table keys may not contain ``/ \\ # ?`` or control characters and are at most
+1 KiB; user values are escaped (:func:`escape`) and long values replaced by
+their SHA-256 (:func:`index_value`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+
+USER = "U"
+GROUP = "G"
+
+_ID_RE = re.compile(r"[0-9a-f]{12}[48][0-9a-f]{3}[89ab][0-9a-f]{15}")
+_VERSION = {USER: "4", GROUP: "8"}
+_KIND_OF_VERSION = {"4": USER, "8": GROUP}
+
+# Characters Table Storage forbids in keys, plus our own separator and escape.
+_ESCAPED = frozenset("%:/\\#?") | frozenset(map(chr, range(0x20))) | frozenset(
+    map(chr, range(0x7F, 0xA0))
+)
+MAX_INDEXED_CHARS = 256
+
+
+def new_id(kind: str) -> str:
+    """A fresh resource id whose UUID version nibble encodes ``kind``."""
+    raw = uuid.uuid4().hex
+    return raw[:12] + _VERSION[kind] + raw[13:]
+
+
+def kind_of(resource_id: str) -> str | None:
+    """``USER``/``GROUP`` for a well-formed id, None for anything else."""
+    if not isinstance(resource_id, str) or not _ID_RE.fullmatch(resource_id):
+        return None
+    return _KIND_OF_VERSION[resource_id[12]]
+
+
+def escape(value: str) -> str:
+    """Percent-escape the characters a RowKey may not hold (and ``%``, ``:``)."""
+    if not any(ch in _ESCAPED for ch in value):
+        return value
+    return "".join(f"%{ord(ch):02X}" if ch in _ESCAPED else ch for ch in value)
+
+
+def index_value(value: str, case_exact: bool) -> str:
+    """The key form of an indexed value: folded if case-insensitive, escaped,
+    hashed when longer than :data:`MAX_INDEXED_CHARS`."""
+    folded = value if case_exact else value.lower()
+    escaped = escape(folded)
+    if len(escaped) > MAX_INDEXED_CHARS:
+        return "#" + hashlib.sha256(folded.encode()).hexdigest()
+    return escaped
+
+
+def resource_key(kind: str, resource_id: str) -> str:
+    return f"{kind}:{resource_id}"
+
+
+def member_edge_key(group_id: str, member_id: str) -> str:
+    return f"{GROUP}:{group_id}:m:{member_id}"
+
+
+def member_prefix(group_id: str) -> str:
+    return f"{GROUP}:{group_id}:m:"
+
+
+def reverse_edge_key(member_id: str, group_id: str) -> str:
+    kind = kind_of(member_id)
+    return f"{kind}:{member_id}:g:{group_id}"
+
+
+def unique_key(index: str, value: str) -> str:
+    return f"X:{index}:{value}"
+
+
+def index_key(index: str, value: str, resource_id: str) -> str:
+    return f"I:{index}:{value}:{resource_id}"
+
+
+def index_prefix(index: str, value: str) -> str:
+    return f"I:{index}:{value}:"
+
+
+def prefix_end(prefix: str) -> str:
+    """The smallest key greater than every key starting with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)

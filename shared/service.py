@@ -1,0 +1,474 @@
+"""The SCIM service: one method per route, storage behind :mod:`shared.table_store`.
+
+``function_app.py`` hands every request to :meth:`ScimService.handle` with
+the route it matched; this module authenticates the caller (a bearer token
+names exactly one tenant), parses and validates the message, runs it
+against that tenant's store and builds the response.  Every failure becomes
+an RFC 7644 §3.12 error; nothing leaks a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from urllib.parse import urlsplit
+
+from . import keys
+from .config import Settings
+from .discovery import list_response, resource_type_json, schema_json, service_provider_config_json
+from .errors import (
+    ScimError,
+    bad_request,
+    conflict,
+    invalid_syntax,
+    invalid_value,
+    not_found,
+    unavailable,
+)
+from .filter import Filter, FilterError, parse_filter
+from .http import ACCEPTED_MEDIA_TYPES, Request, Response
+from .membership import MembershipPlan, parse_members, plan_membership, split_member_operations
+from .patch import apply_operations, parse_patch_request
+from .query import ListQuery, parse_list_query, parse_search_request
+from .representation import Projection, etag, location, to_scim
+from .resource import check_immutable, parse_resource, protect_password
+from .schemas import GROUP_TYPE, LIST_RESPONSE_URN, RESOURCE_TYPES, SCHEMAS, USER_TYPE, ResourceType
+from .search import find_resources
+from .storage_calls import counting
+from .storage_errors import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge
+from .table_store import StoredResource, TenantStore, now_iso
+from .tables import RESOURCES, Tables
+from .tenants import TenantRegistry
+
+log = logging.getLogger("scim")
+
+TYPE_OF_KIND = {keys.USER: USER_TYPE, keys.GROUP: GROUP_TYPE}
+KIND_OF_TYPE = {"User": keys.USER, "Group": keys.GROUP}
+_RETRIES = 4
+
+
+def index_keys(rt: ResourceType, resource_id: str, data: dict) -> tuple[str, ...]:
+    """The index rows a resource must own (DESIGN.md: lookups Entra relies on)."""
+    rows = []
+    if rt is USER_TYPE:
+        rows.append(keys.unique_key("un", keys.index_value(data["userName"], False)))
+        if isinstance(data.get("externalId"), str):
+            rows.append(keys.index_key("ue", keys.index_value(data["externalId"], True), resource_id))
+        for email in work_emails(data):
+            rows.append(keys.index_key("uw", keys.index_value(email, False), resource_id))
+    else:
+        rows.append(keys.unique_key("gn", keys.index_value(data["displayName"], False)))
+        if isinstance(data.get("externalId"), str):
+            rows.append(keys.index_key("ge", keys.index_value(data["externalId"], True), resource_id))
+    return tuple(dict.fromkeys(rows))
+
+
+def work_emails(data: dict) -> list[str]:
+    """Distinct ``emails[type eq "work"].value`` values (case-insensitive)."""
+    seen = {}
+    for email in data.get("emails") or []:
+        if isinstance(email, dict) and str(email.get("type", "")).lower() == "work" and isinstance(email.get("value"), str):
+            seen.setdefault(email["value"].lower(), email["value"])
+    return list(seen.values())
+
+
+def new_version() -> str:
+    return secrets.token_hex(8)
+
+
+class ScimService:
+    """Route handlers; one instance per process, shared by all requests."""
+
+    def __init__(self, settings: Settings | None = None, tables: Tables | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.tables = tables or Tables(self.settings)
+        self.registry = TenantRegistry(self.tables, self.settings.auth_cache_seconds)
+
+    # ------------------------------------------------------------ dispatch
+    def handle(self, request: Request, route: str, resource_id: str | None = None) -> Response:
+        """Serve one request for ``route`` (e.g. ``"Users/{id}"``); never raises."""
+        with counting() as calls:
+            try:
+                response = self._dispatch(request, route, resource_id)
+            except ScimError as exc:
+                response = Response(exc.status, exc.body(), dict(exc.headers))
+            except StorageUnavailable:
+                exc = unavailable("storage is unavailable or slow; retry shortly")
+                response = Response(exc.status, exc.body(), dict(exc.headers))
+            except TooLarge as exc:
+                err = ScimError(413, f"the resource is too large to store: {exc}")
+                response = Response(413, err.body())
+            except Exception:  # noqa: BLE001 - the last line of defence: log, answer generic 500
+                log.exception("unhandled error on %s %s", request.method, route)
+                err = ScimError(500, "internal error; the request was not completed")
+                response = Response(500, err.body())
+        if self.settings.expose_storage_calls:
+            response.headers["X-Storage-Calls"] = str(calls[0])
+        return response
+
+    def _dispatch(self, request: Request, route: str, resource_id: str | None) -> Response:
+        store = self._authenticate(request)
+        handler = _ROUTES.get(route)
+        if handler is None:
+            path = urlsplit(request.url).path
+            raise ScimError(404, f'no SCIM endpoint at "{path}"; the endpoints are /Users, /Groups, /Schemas, /ResourceTypes, /ServiceProviderConfig and .search')
+        methods = handler[0]
+        if request.method not in methods:
+            raise ScimError(405, f"{request.method} is not allowed on {route}; use {', '.join(methods)}", headers={"Allow": ", ".join(methods)})
+        return getattr(self, methods[request.method])(request, store, resource_id, *handler[1:])
+
+    def _authenticate(self, request: Request) -> TenantStore:
+        """RFC 6750 bearer token → the tenant's store; otherwise 401."""
+        header = request.header("authorization") or ""
+        scheme, _, token = header.partition(" ")
+        tenant_id = None
+        if scheme.lower() == "bearer" and token.strip():
+            tenant_id = self.registry.tenant_for_token(token.strip())
+        if tenant_id is None:
+            raise ScimError(401, "a valid bearer token is required (Authorization: Bearer <token>)", headers={"WWW-Authenticate": 'Bearer realm="scim"'})
+        return TenantStore(self.tables.table(RESOURCES), tenant_id)
+
+    def base_url(self, request: Request) -> str:
+        """The absolute SCIM base URL for ``meta.location`` (RFC 7643 §3.1)."""
+        if self.settings.public_base_url:
+            return self.settings.public_base_url
+        parts = urlsplit(request.url)
+        path = parts.path
+        marker = path.lower().find("/scim/v2")
+        prefix = path[: marker + len("/scim/v2")] if marker >= 0 else ""
+        host = request.header("x-forwarded-host") or parts.netloc
+        scheme = request.header("x-forwarded-proto") or parts.scheme
+        return f"{scheme}://{host}{prefix}"
+
+    # ------------------------------------------------------------- helpers
+    def _json_body(self, request: Request):
+        """RFC 7644 §3.1/§8.1: a JSON body as application/scim+json or application/json."""
+        if len(request.body) > self.settings.max_body_bytes:
+            raise ScimError(413, f"the request body is {len(request.body)} bytes; the limit is {self.settings.max_body_bytes}")
+        media = (request.header("content-type") or "").split(";")[0].strip().lower()
+        if media and media not in ACCEPTED_MEDIA_TYPES:
+            raise ScimError(415, f'Content-Type "{media}" is not supported; send application/scim+json or application/json', "invalidSyntax")
+        try:
+            text = request.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise invalid_syntax(f"the request body is not valid UTF-8 (byte {exc.start})") from exc
+        if not text.strip():
+            raise invalid_syntax("the request body is empty; a JSON object is required")
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise invalid_syntax(f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        except RecursionError as exc:
+            raise invalid_syntax("the request body is nested too deeply") from exc
+
+    def _projection(self, rt: ResourceType, request: Request) -> Projection:
+        from .representation import parse_attribute_list
+
+        return Projection(
+            rt,
+            parse_attribute_list(request.query.get("attributes"), "attributes"),
+            parse_attribute_list(request.query.get("excludedattributes"), "excludedAttributes"),
+        )
+
+    def _resource_response(self, status, rt, res: StoredResource, request, projection: Projection, extra=None) -> Response:
+        base = self.base_url(request)
+        body = projection.apply(to_scim(rt, res, base))
+        headers = {"ETag": etag(res.version)}
+        if status == 201:
+            headers["Location"] = location(base, rt, res.id)
+        headers.update(extra or {})
+        return Response(status, body, headers)
+
+    @staticmethod
+    def _check_preconditions(request: Request, res: StoredResource) -> None:
+        """RFC 7644 §3.14 / RFC 7232: If-Match → 412 when the version differs."""
+        wanted = request.header("if-match")
+        if wanted and wanted.strip() != "*" and etag(res.version) not in _tags(wanted):
+            raise ScimError(412, f"the resource has changed: its version is {etag(res.version)}, not {wanted.strip()}")
+
+    @staticmethod
+    def _load(store: TenantStore, rt: ResourceType, resource_id: str, edges: bool) -> StoredResource:
+        kind = KIND_OF_TYPE[rt.name]
+        if keys.kind_of(resource_id) != kind:
+            raise not_found(rt.name, _printable(resource_id))
+        res = store.get(kind, resource_id, edges=edges)
+        if res is None:
+            raise not_found(rt.name, resource_id)
+        return res
+
+    @staticmethod
+    def _uniqueness(rt: ResourceType, data: dict, exc: AlreadyExists) -> ScimError:
+        name = "userName" if rt is USER_TYPE else "displayName"
+        return conflict(
+            f'{name} "{data.get(name)}" is already in use by another {rt.name} of this tenant '
+            f"({name} is unique, case-insensitively); change the existing {rt.name} or choose another {name}"
+        )
+
+    # -------------------------------------------------------------- create
+    def create(self, request: Request, store: TenantStore, _id, rt: ResourceType) -> Response:
+        """POST /Users, /Groups (RFC 7644 §3.3)."""
+        body = self._json_body(request)
+        projection = self._projection(rt, request)
+        data = parse_resource(rt, body)
+        members = parse_members(data.pop("members", None)) if rt is GROUP_TYPE else []
+        kind = KIND_OF_TYPE[rt.name]
+        resource_id = keys.new_id(kind)
+        if rt is USER_TYPE:
+            protect_password(data, None, keep_missing=False)
+        now = now_iso()
+        res = StoredResource(kind, resource_id, data, now, now, new_version(), index_keys(rt, resource_id, data))
+        try:
+            store.create(res, members)
+        except AlreadyExists as exc:
+            raise self._uniqueness(rt, data, exc) from exc
+        except Missing as exc:
+            raise invalid_value(f'member "{_id_in(exc.row_key)}" does not exist in this tenant') from exc
+        res.members = members if rt is GROUP_TYPE else None
+        return self._resource_response(201, rt, res, request, projection)
+
+    # ---------------------------------------------------------------- read
+    def read(self, request: Request, store: TenantStore, resource_id: str, rt: ResourceType) -> Response:
+        """GET /Users/{id}, /Groups/{id} (RFC 7644 §3.4.1)."""
+        projection = self._projection(rt, request)
+        edge_attr = "groups" if rt is USER_TYPE else "members"
+        res = self._load(store, rt, resource_id, projection.wants(edge_attr))
+        self._check_preconditions(request, res)
+        none_match = request.header("if-none-match")
+        if none_match and (none_match.strip() == "*" or etag(res.version) in _tags(none_match)):
+            return Response(304, None, {"ETag": etag(res.version)})
+        return self._resource_response(200, rt, res, request, projection)
+
+    # ------------------------------------------------------------- replace
+    def replace(self, request: Request, store: TenantStore, resource_id: str, rt: ResourceType) -> Response:
+        """PUT /Users/{id}, /Groups/{id} (RFC 7644 §3.5.1)."""
+        body = self._json_body(request)
+        projection = self._projection(rt, request)
+        data = parse_resource(rt, body)
+        members = parse_members(data.pop("members", None), resource_id) if rt is GROUP_TYPE else None
+        for _ in range(_RETRIES):
+            old = self._load(store, rt, resource_id, rt is USER_TYPE)
+            self._check_preconditions(request, old)
+            check_immutable(rt, old.data, data)
+            if rt is USER_TYPE:
+                protect_password(data, old.data, keep_missing=True)
+            new = self._successor(rt, old, data)
+            try:
+                if new.data != old.data:
+                    store.replace(old, new)
+                else:
+                    new = old
+            except AlreadyExists as exc:
+                raise self._uniqueness(rt, data, exc) from exc
+            except Changed:
+                continue
+            break
+        else:
+            raise ScimError(409, "the resource kept changing during the update; retry")
+        if members is not None:
+            current = store.member_ids(resource_id)
+            wanted = {m.id: m for m in members}
+            plan = MembershipPlan()
+            plan.adding([m for mid, m in wanted.items() if mid not in current])
+            plan.removing([mid for mid in current if mid not in wanted])
+            new.version, new.last_modified = self._apply_membership(store, resource_id, plan, None)
+            new.members = members
+        return self._resource_response(200, rt, new, request, projection)
+
+    @staticmethod
+    def _successor(rt: ResourceType, old: StoredResource, data: dict) -> StoredResource:
+        return StoredResource(
+            old.kind, old.id, data, old.created, now_iso(), new_version(),
+            index_keys(rt, old.id, data), group_ids=old.group_ids, members=old.members,
+        )
+
+    # --------------------------------------------------------------- patch
+    def patch(self, request: Request, store: TenantStore, resource_id: str, rt: ResourceType) -> Response:
+        """PATCH /Users/{id}, /Groups/{id} (RFC 7644 §3.5.2)."""
+        operations = parse_patch_request(self._json_body(request))
+        projection = self._projection(rt, request)
+        if rt is GROUP_TYPE:
+            return self._patch_group(request, store, resource_id, operations, projection)
+        for _ in range(_RETRIES):
+            old = self._load(store, rt, resource_id, projection.wants("groups"))
+            self._check_preconditions(request, old)
+            data = apply_operations(rt, old.data, operations)
+            protect_password(data, old.data, keep_missing=False)
+            if data == old.data:
+                return self._resource_response(200, rt, old, request, projection)
+            new = self._successor(rt, old, data)
+            try:
+                store.replace(old, new)
+            except AlreadyExists as exc:
+                raise self._uniqueness(rt, data, exc) from exc
+            except Changed:
+                continue
+            return self._resource_response(200, rt, new, request, projection)
+        raise ScimError(409, "the resource kept changing during the update; retry")
+
+    def _patch_group(self, request, store: TenantStore, group_id: str, operations, projection: Projection) -> Response:
+        """Group PATCH: attribute changes on the group row, membership as edges.
+
+        Entra's guidance is 204 No Content (reference §1.5); a client that
+        asks for attributes/excludedAttributes gets 200 with the group.
+        Order: member additions first (they may fail on an unknown id,
+        before anything changed), then the group's own attributes, then
+        removals.
+        """
+        rt = GROUP_TYPE
+        attr_ops, member_ops = split_member_operations(rt, operations)
+        if keys.kind_of(group_id) != keys.GROUP:
+            raise not_found(rt.name, _printable(group_id))
+        old = None
+        if attr_ops or request.header("if-match"):
+            old = self._load(store, rt, group_id, False)
+            self._check_preconditions(request, old)
+        new_data = apply_operations(rt, old.data, attr_ops) if attr_ops else None
+        plan = plan_membership(rt, member_ops, group_id, lambda: [m for m in (self._load(store, rt, group_id, True).members or [])])
+        if not plan.empty:
+            self._apply_membership(store, group_id, plan, old.etag if old and request.header("if-match") else None)
+            if old is not None:
+                old = self._load(store, rt, group_id, False)
+        if new_data is not None and new_data != old.data:
+            new = self._successor(rt, old, new_data)
+            try:
+                store.replace(old, new)
+            except AlreadyExists as exc:
+                raise self._uniqueness(rt, new_data, exc) from exc
+            except Changed as exc:
+                raise ScimError(409, "the group changed during the update; retry") from exc
+        if not (request.query.get("attributes") or request.query.get("excludedattributes")):
+            return Response(204)
+        res = self._load(store, rt, group_id, projection.wants("members"))
+        return self._resource_response(200, rt, res, request, projection)
+
+    def _apply_membership(self, store: TenantStore, group_id: str, plan: MembershipPlan, if_match: str | None):
+        """Run a membership plan; returns the group's new (version, lastModified).
+
+        ``if_match`` is the group row's ETag when the client sent If-Match.
+        """
+        version, modified = new_version(), now_iso()
+        remove = list(plan.remove)
+        if plan.clear:
+            remove = store.member_ids(group_id)
+        try:
+            if plan.add:
+                store.add_members(group_id, [_member(mid, disp) for mid, disp in plan.add.items()], version, modified, if_match)
+                if_match = None
+            if remove or not plan.add:
+                store.remove_members(group_id, [m for m in remove if m not in plan.add], version, modified, if_match)
+        except Missing as exc:
+            missing = _id_in(exc.row_key)
+            if missing == group_id:
+                raise not_found("Group", group_id) from exc
+            raise invalid_value(f'member "{missing}" does not exist in this tenant') from exc
+        except Changed as exc:
+            raise ScimError(412, "the group changed since it was read; retry") from exc
+        return version, modified
+
+    # -------------------------------------------------------------- delete
+    def delete(self, request: Request, store: TenantStore, resource_id: str, rt: ResourceType) -> Response:
+        """DELETE /Users/{id}, /Groups/{id} (RFC 7644 §3.6): edges and index rows go too."""
+        for _ in range(_RETRIES):
+            res = self._load(store, rt, resource_id, True)
+            self._check_preconditions(request, res)
+            try:
+                store.delete(res)
+            except (Changed, Missing):
+                continue
+            return Response(204)
+        raise ScimError(409, "the resource kept changing during the delete; retry")
+
+    # --------------------------------------------------------------- query
+    def list(self, request: Request, store: TenantStore, _id, rt: ResourceType) -> Response:
+        """GET /Users, /Groups (RFC 7644 §3.4.2)."""
+        query = parse_list_query(request.query, self.settings)
+        return self._query(request, store, [rt], query)
+
+    def search(self, request: Request, store: TenantStore, _id, types: tuple[ResourceType, ...]) -> Response:
+        """POST .../.search (RFC 7644 §3.4.3)."""
+        query = parse_search_request(self._json_body(request), self.settings)
+        return self._query(request, store, list(types), query)
+
+    def _query(self, request: Request, store: TenantStore, types: list[ResourceType], query: ListQuery) -> Response:
+        base = self.base_url(request)
+        found = find_resources(store, types, query, TYPE_OF_KIND)
+        resources = []
+        for rt, res in found.page:
+            projection = Projection(rt, query.attributes, query.excluded)
+            if rt is GROUP_TYPE and res.members is None and projection.wants("members"):
+                res = store.get(keys.GROUP, res.id, edges=True) or res
+            resources.append(projection.apply(to_scim(rt, res, base)))
+        body = {
+            "schemas": [LIST_RESPONSE_URN],
+            "totalResults": found.total,
+            "startIndex": query.start_index,
+            "itemsPerPage": len(resources),
+            "Resources": resources,
+        }
+        return Response(200, body)
+
+    # ----------------------------------------------------------- discovery
+    def service_provider_config(self, request: Request, _store, _id) -> Response:
+        """GET /ServiceProviderConfig (RFC 7644 §4, RFC 7643 §5)."""
+        body = service_provider_config_json(
+            self.base_url(request), max_results=self.settings.max_page_size, max_payload_size=self.settings.max_body_bytes
+        )
+        return Response(200, body)
+
+    def schemas(self, request: Request, _store, schema_id) -> Response:
+        """GET /Schemas[/{id}] (RFC 7644 §4, RFC 7643 §7)."""
+        base = self.base_url(request)
+        if schema_id is None:
+            return Response(200, list_response([schema_json(s, base) for s in SCHEMAS]))
+        for schema in SCHEMAS:
+            if schema.id.lower() == schema_id.lower():
+                return Response(200, schema_json(schema, base))
+        raise ScimError(404, f'schema "{_printable(schema_id)}" not found')
+
+    def resource_types(self, request: Request, _store, type_id) -> Response:
+        """GET /ResourceTypes[/{id}] (RFC 7644 §4, RFC 7643 §6)."""
+        base = self.base_url(request)
+        if type_id is None:
+            return Response(200, list_response([resource_type_json(rt, base) for rt in RESOURCE_TYPES]))
+        for rt in RESOURCE_TYPES:
+            if rt.name.lower() == type_id.lower():
+                return Response(200, resource_type_json(rt, base))
+        raise ScimError(404, f'resource type "{_printable(type_id)}" not found')
+
+
+def _member(member_id: str, display):
+    from .table_store import Member
+
+    return Member(member_id, display)
+
+
+def _tags(header: str) -> list[str]:
+    return [t.strip() for t in header.split(",")]
+
+
+def _id_in(row_key: str) -> str:
+    """The resource id in a row key such as ``U:{id}`` or ``G:{gid}:m:{id}``."""
+    parts = row_key.split(":")
+    return parts[1] if len(parts) > 1 else row_key
+
+
+def _printable(text: str) -> str:
+    """An id for an error message, with control characters made visible."""
+    return json.dumps(text)[1:-1][:200]
+
+
+_ROUTES: dict[str, tuple] = {
+    "Users": ({"GET": "list", "POST": "create"}, USER_TYPE),
+    "Users/{id}": ({"GET": "read", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}, USER_TYPE),
+    "Groups": ({"GET": "list", "POST": "create"}, GROUP_TYPE),
+    "Groups/{id}": ({"GET": "read", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}, GROUP_TYPE),
+    "Users/.search": ({"POST": "search"}, (USER_TYPE,)),
+    "Groups/.search": ({"POST": "search"}, (GROUP_TYPE,)),
+    ".search": ({"POST": "search"}, (USER_TYPE, GROUP_TYPE)),
+    "ServiceProviderConfig": ({"GET": "service_provider_config"},),
+    "Schemas": ({"GET": "schemas"},),
+    "Schemas/{id}": ({"GET": "schemas"},),
+    "ResourceTypes": ({"GET": "resource_types"},),
+    "ResourceTypes/{id}": ({"GET": "resource_types"},),
+}

@@ -1,0 +1,398 @@
+"""The Azure Table Storage implementation of the resource store.
+
+Key layout and id scheme: see :mod:`shared.keys`.  Every method is scoped to
+one tenant's partition (:class:`TenantStore` holds the PartitionKey); no
+method takes a partition from its caller.  Every ``$filter`` is built from
+constant text and bound parameters (``@pk``, ``@lo``...), never from input.
+
+Write patterns (all entity-group transactions of at most 100 operations):
+
+* create: the resource row, its unique-index rows (``create``: an existing
+  row means the value is taken, which is how uniqueness is race-free) and its
+  non-unique index rows, in one transaction;
+* replace: the resource row conditioned on its ETag, plus the index rows that
+  changed;
+* membership: per member a forward edge, a reverse edge and, when adding, a
+  MERGE with ``If-Match: *`` on the member's own row, which fails the whole
+  transaction when the member does not exist -- existence is checked without
+  reading.  The group's row is touched in the same transaction (new version).
+* delete: edges and index rows first, the resource row last (conditioned on
+  its ETag), so a crash half-way leaves a resource that a retried DELETE
+  finishes, never rows that point at nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import (
+    TableClient,
+    TableTransactionError,
+    UpdateMode,
+)
+from azure.core import MatchConditions
+
+from . import keys
+from .storage_errors import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge
+
+MAX_TRANSACTION_OPS = 100
+_CHUNK_CHARS = 30_000  # a string property holds at most 32 K UTF-16 code units
+MAX_DATA_CHARS = 8 * _CHUNK_CHARS
+_RANGE = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"
+_RANGE_OF_KIND = _RANGE + " and k eq @k"
+ROW_RESOURCE = "R"
+ROW_EDGE = "M"
+ROW_REVERSE = "B"
+ROW_INDEX = "I"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One membership edge as stored: the member's id and a client display."""
+
+    id: str
+    display: str | None = None
+
+
+@dataclass(slots=True)
+class StoredResource:
+    """A resource row: its data (the SCIM attributes the client owns) and meta."""
+
+    kind: str
+    id: str
+    data: dict
+    created: str
+    last_modified: str
+    version: str
+    index_keys: tuple[str, ...] = ()
+    etag: str | None = None
+    group_ids: list[str] | None = None
+    members: list[Member] | None = field(default=None)
+
+
+def now_iso() -> str:
+    """The current time as RFC 3339 with milliseconds (``2018-03-27T19:59:26.000Z``)."""
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+
+
+def _storage_call(fn, *args, **kwargs):
+    """Run one SDK call, mapping transport failures to :class:`StorageUnavailable`."""
+    try:
+        return fn(*args, **kwargs)
+    except (ResourceNotFoundError, ResourceExistsError, TableTransactionError):
+        raise
+    except HttpResponseError as exc:
+        if exc.status_code in (408, 429, 500, 502, 503, 504) or exc.status_code is None:
+            raise StorageUnavailable(str(exc.reason or exc.status_code)) from exc
+        raise
+    except AzureError as exc:
+        raise StorageUnavailable(type(exc).__name__) from exc
+
+
+class TenantStore:
+    """All storage operations of one tenant (one partition)."""
+
+    def __init__(self, table: TableClient, tenant_id: str) -> None:
+        self._table = table
+        self.tenant_id = tenant_id
+
+    # ----------------------------------------------------------------- rows
+    def _row(self, row_key: str, **props) -> dict:
+        return {"PartitionKey": self.tenant_id, "RowKey": row_key, **props}
+
+    def _resource_row(self, res: StoredResource) -> dict:
+        text = json.dumps(res.data, separators=(",", ":"), ensure_ascii=False)
+        if len(text) > MAX_DATA_CHARS:
+            raise TooLarge(f"the resource is {len(text)} characters; the limit is {MAX_DATA_CHARS}")
+        chunks = {f"d{i}": text[o : o + _CHUNK_CHARS] for i, o in enumerate(range(0, len(text) or 1, _CHUNK_CHARS))}
+        return self._row(
+            keys.resource_key(res.kind, res.id),
+            k=ROW_RESOURCE,
+            c=res.created,
+            m=res.last_modified,
+            v=res.version,
+            ix=json.dumps(list(res.index_keys)),
+            **chunks,
+        )
+
+    @staticmethod
+    def _from_row(entity) -> StoredResource:
+        kind, rid = entity["RowKey"].split(":", 1)
+        text = "".join(entity[f"d{i}"] for i in range(64) if f"d{i}" in entity)
+        return StoredResource(
+            kind=kind,
+            id=rid,
+            data=json.loads(text) if text else {},
+            created=entity["c"],
+            last_modified=entity["m"],
+            version=entity["v"],
+            index_keys=tuple(json.loads(entity.get("ix") or "[]")),
+            etag=entity.metadata.get("etag"),
+        )
+
+    def _range(self, lo: str, hi: str, kind_filter: str | None = None, select=None) -> Iterator:
+        params = {"pk": self.tenant_id, "lo": lo, "hi": hi}
+        query = _RANGE
+        if kind_filter:
+            params["k"] = kind_filter
+            query = _RANGE_OF_KIND
+        pages = _storage_call(
+            self._table.query_entities, query, parameters=params, select=select, results_per_page=1000
+        )
+        iterator = iter(pages)
+        while True:
+            try:
+                entity = _storage_call(next, iterator)
+            except StopIteration:
+                return
+            yield entity
+
+    # ---------------------------------------------------------------- reads
+    def get(self, kind: str, resource_id: str, *, edges: bool = False) -> StoredResource | None:
+        """Read a resource; with ``edges`` also its membership rows, in one range query."""
+        key = keys.resource_key(kind, resource_id)
+        if not edges:
+            try:
+                entity = _storage_call(self._table.get_entity, self.tenant_id, key)
+            except ResourceNotFoundError:
+                return None
+            return self._from_row(entity)
+        found = None
+        group_ids: list[str] = []
+        members: list[Member] = []
+        for entity in self._range(key, keys.prefix_end(key + ":")):
+            row_key = entity["RowKey"]
+            if row_key == key:
+                found = self._from_row(entity)
+            elif entity.get("k") == ROW_REVERSE:
+                group_ids.append(row_key.rsplit(":", 1)[1])
+            elif entity.get("k") == ROW_EDGE:
+                members.append(Member(row_key.rsplit(":", 1)[1], entity.get("disp")))
+        if found is None:
+            return None
+        found.group_ids = group_ids
+        if kind == keys.GROUP:
+            found.members = members
+        return found
+
+    def member_ids(self, group_id: str) -> list[str]:
+        """The ids of a group's members (one range query, paged by 1,000)."""
+        prefix = keys.member_prefix(group_id)
+        return [e["RowKey"][len(prefix):] for e in self._range(prefix, keys.prefix_end(prefix), select=["RowKey"])]
+
+    def has_member(self, group_id: str, member_id: str) -> bool:
+        """Whether one edge exists (one point read)."""
+        try:
+            _storage_call(self._table.get_entity, self.tenant_id, keys.member_edge_key(group_id, member_id), select=["RowKey"])
+        except ResourceNotFoundError:
+            return False
+        return True
+
+    def find_unique(self, row_key: str) -> str | None:
+        """The id a unique-index row points at, or None (one point read)."""
+        try:
+            entity = _storage_call(self._table.get_entity, self.tenant_id, row_key)
+        except ResourceNotFoundError:
+            return None
+        return entity["id"]
+
+    def find_indexed(self, prefix: str) -> list[str]:
+        """The ids under a non-unique index value (one range query)."""
+        return [e["id"] for e in self._range(prefix, keys.prefix_end(prefix))]
+
+    def scan(self, kind: str) -> Iterator[StoredResource]:
+        """Every resource of a kind, in id order, without edges (bounded: O(resources))."""
+        lo = kind + ":"
+        for entity in self._range(lo, keys.prefix_end(lo), kind_filter=ROW_RESOURCE):
+            yield self._from_row(entity)
+
+    def scan_with_edges(self, kind: str) -> Iterator[StoredResource]:
+        """Every resource of a kind with its edges (bounded: O(resources + edges))."""
+        lo = kind + ":"
+        current: StoredResource | None = None
+        for entity in self._range(lo, keys.prefix_end(lo)):
+            row_kind = entity.get("k")
+            if row_kind == ROW_RESOURCE:
+                if current is not None:
+                    yield current
+                current = self._from_row(entity)
+                current.group_ids = []
+                if kind == keys.GROUP:
+                    current.members = []
+            elif current is not None and row_kind == ROW_REVERSE:
+                current.group_ids.append(entity["RowKey"].rsplit(":", 1)[1])
+            elif current is not None and row_kind == ROW_EDGE:
+                current.members.append(Member(entity["RowKey"].rsplit(":", 1)[1], entity.get("disp")))
+        if current is not None:
+            yield current
+
+    # --------------------------------------------------------------- writes
+    def _submit(self, ops: list) -> None:
+        """Submit one transaction, mapping failures to storage outcomes."""
+        assert 0 < len(ops) <= MAX_TRANSACTION_OPS
+        try:
+            _storage_call(self._table.submit_transaction, ops)
+        except TableTransactionError as exc:
+            row_key = ops[exc.index][1]["RowKey"] if 0 <= exc.index < len(ops) else ""
+            if exc.status_code == 409:
+                raise AlreadyExists(row_key) from exc
+            if exc.status_code == 404:
+                raise Missing(row_key) from exc
+            if exc.status_code == 412:
+                raise Changed(row_key) from exc
+            if exc.status_code == 413 or exc.status_code == 400:
+                raise TooLarge(str(exc.message)[:200]) from exc
+            raise StorageUnavailable(str(exc.status_code)) from exc
+        except (ResourceExistsError, ResourceNotFoundError) as exc:  # pragma: no cover - SDK variants
+            raise Missing("") from exc
+
+    def _index_ops(self, res: StoredResource, verb: str) -> list:
+        ops = []
+        for row_key in res.index_keys:
+            if verb == "create":
+                op = "create" if row_key.startswith("X:") else "upsert"
+                ops.append((op, self._row(row_key, k=ROW_INDEX, id=res.id)))
+            else:
+                ops.append(("delete", self._row(row_key)))
+        return ops
+
+    def create(self, res: StoredResource, members: Iterable[Member] = ()) -> StoredResource:
+        """Insert a resource with its index rows (and initial members) atomically."""
+        members = list(members)
+        head = [("create", self._resource_row(res)), *self._index_ops(res, "create")]
+        member_ops = [op for m in members for op in self._add_member_ops(res.id, m)]
+        if len(head) + len(member_ops) <= MAX_TRANSACTION_OPS:
+            self._submit(head + member_ops)
+        else:
+            self._submit(head)
+            try:
+                self.add_members(res.id, members, res.version, res.last_modified)
+            except Missing:
+                self.delete(self.get(res.kind, res.id, edges=True))
+                raise
+        res.group_ids = []
+        res.members = members if res.kind == keys.GROUP else None
+        return res
+
+    def replace(self, old: StoredResource, new: StoredResource) -> StoredResource:
+        """Write ``new`` over ``old`` if nobody changed ``old`` meanwhile (ETag).
+
+        Only the index rows that differ are touched; a taken unique value
+        raises :class:`AlreadyExists`, a concurrent change :class:`Changed`.
+        """
+        row = self._resource_row(new)
+        ops = [("update", row, {"mode": UpdateMode.REPLACE, "etag": old.etag, "match_condition": MatchConditions.IfNotModified})]
+        gone = [k for k in old.index_keys if k not in new.index_keys]
+        added = [k for k in new.index_keys if k not in old.index_keys]
+        ops += [("delete", self._row(k)) for k in gone]
+        ops += [("create" if k.startswith("X:") else "upsert", self._row(k, k=ROW_INDEX, id=new.id)) for k in added]
+        if len(ops) > MAX_TRANSACTION_OPS:
+            raise TooLarge("the change touches more index entries than one transaction holds")
+        try:
+            self._submit(ops)
+        except Missing as exc:
+            raise Changed(exc.row_key) from exc
+        new.etag = None
+        return new
+
+    def _touch_op(self, kind: str, resource_id: str, version: str, last_modified: str, etag: str | None):
+        """MERGE a new version into a resource row; fails if the row is gone (or changed)."""
+        row = self._row(keys.resource_key(kind, resource_id), v=version, m=last_modified)
+        if etag:
+            return ("update", row, {"mode": UpdateMode.MERGE, "etag": etag, "match_condition": MatchConditions.IfNotModified})
+        return ("update", row, {"mode": UpdateMode.MERGE})
+
+    def _add_member_ops(self, group_id: str, member: Member) -> list:
+        kind = keys.kind_of(member.id)
+        edge = self._row(keys.member_edge_key(group_id, member.id), k=ROW_EDGE)
+        if member.display:
+            edge["disp"] = member.display
+        return [
+            ("update", self._row(keys.resource_key(kind, member.id), mt=now_iso()), {"mode": UpdateMode.MERGE}),
+            ("upsert", edge),
+            ("upsert", self._row(keys.reverse_edge_key(member.id, group_id), k=ROW_REVERSE)),
+        ]
+
+    def _remove_member_ops(self, group_id: str, member_id: str) -> list:
+        return [
+            ("delete", self._row(keys.member_edge_key(group_id, member_id))),
+            ("delete", self._row(keys.reverse_edge_key(member_id, group_id))),
+        ]
+
+    def add_members(self, group_id: str, members: list[Member], version: str, last_modified: str, etag: str | None = None) -> None:
+        """Add members with O(k) operations, whatever the group's size.
+
+        When everything fits one transaction (the usual Entra PATCH), the
+        existence checks, the edges and the group's new version commit
+        together.  Larger adds first check every member's existence in
+        transactions of 100 MERGEs (harmless writes), then write the edges in
+        transactions of 50 members, so an unknown member id changes nothing.
+        A member that vanishes between the two phases leaves edges that the
+        store checker reports.
+        """
+        touch = self._touch_op(keys.GROUP, group_id, version, last_modified, etag)
+        per_member = [self._add_member_ops(group_id, m) for m in members]
+        if 1 + 3 * len(per_member) <= MAX_TRANSACTION_OPS:
+            self._submit([touch] + [op for ops in per_member for op in ops])
+            return
+        checks = [touch] + [ops[0] for ops in per_member]
+        for start in range(0, len(checks), MAX_TRANSACTION_OPS):
+            self._submit(checks[start : start + MAX_TRANSACTION_OPS])
+        writes = [op for ops in per_member for op in ops[1:]]
+        for start in range(0, len(writes), MAX_TRANSACTION_OPS):
+            self._submit(writes[start : start + MAX_TRANSACTION_OPS])
+
+    def remove_members(self, group_id: str, member_ids: list[str], version: str, last_modified: str, etag: str | None = None) -> None:
+        """Remove members with O(k) operations; ids that are not members are skipped.
+
+        A transaction fails as a whole when one of its deletes finds no row;
+        the failing operation is named in the error, so that member is dropped
+        and the rest resubmitted (one extra round trip per absent member).
+        """
+        pending = list(dict.fromkeys(member_ids))
+        touch = self._touch_op(keys.GROUP, group_id, version, last_modified, etag)
+        first = True
+        while pending:
+            room = (MAX_TRANSACTION_OPS - 1) // 2 if first else MAX_TRANSACTION_OPS // 2
+            chunk = pending[:room]
+            ops = ([touch] if first else []) + [op for mid in chunk for op in self._remove_member_ops(group_id, mid)]
+            try:
+                self._submit(ops)
+            except Missing as exc:
+                if first and exc.row_key == touch[1]["RowKey"]:
+                    raise
+                absent = exc.row_key.rsplit(":", 1)[1]
+                if absent == group_id:  # the reverse edge names the group last
+                    absent = exc.row_key.split(":")[1]
+                pending.remove(absent)
+                continue
+            first = False
+            pending = pending[room:]
+        if first:
+            self._submit([touch])
+
+    def delete(self, res: StoredResource | None) -> None:
+        """Delete a resource loaded with its edges: edges and indexes first, the row last."""
+        if res is None:
+            raise Missing("")
+        ops = []
+        for gid in res.group_ids or ():
+            ops += self._remove_member_ops(gid, res.id)
+        for member in res.members or ():
+            ops += self._remove_member_ops(res.id, member.id)
+        ops += self._index_ops(res, "delete")
+        last = ("delete", self._row(keys.resource_key(res.kind, res.id)), {"etag": res.etag, "match_condition": MatchConditions.IfNotModified})
+        while len(ops) >= MAX_TRANSACTION_OPS:
+            self._submit(ops[: MAX_TRANSACTION_OPS])
+            ops = ops[MAX_TRANSACTION_OPS:]
+        self._submit(ops + [last])

@@ -1,0 +1,68 @@
+"""Table Storage clients, built once per process and reused.
+
+One ``TableServiceClient`` (one connection pool) serves every request.  The
+transport ignores proxy environment variables (``use_env_settings=False``):
+azure-core otherwise looks them up on every request, which costs more than
+Azurite's own work per call.  Timeouts and retries are deliberate: a
+connect timeout of 3 s, a read timeout of ``SCIM_STORAGE_TIMEOUT_SECONDS``
+(10 s) and at most 2 retries with short back-off, so a request facing a
+storage outage answers 503 within about half a minute, well inside Entra's
+60 s limit, instead of hanging.  Tables are created on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .config import Settings
+from .storage_calls import count_storage_call
+
+RESOURCES = "resources"
+TENANTS = "tenants"
+
+
+class Tables:
+    """Lazily built, memoised ``TableClient`` objects for the app's tables."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._service = None
+        self._clients: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def _build_service(self):
+        from azure.core.pipeline.transport import RequestsTransport
+        from azure.data.tables import TableServiceClient
+
+        options = dict(
+            transport=RequestsTransport(use_env_settings=False, connection_timeout=3, read_timeout=self._settings.storage_timeout_seconds),
+            raw_request_hook=count_storage_call,
+            retry_total=2,
+            retry_backoff_factor=0.2,
+            retry_backoff_max=2,
+        )
+        settings = self._settings
+        if settings.connection_string:
+            return TableServiceClient.from_connection_string(settings.connection_string, **options)
+        if settings.table_endpoint:
+            from azure.identity import DefaultAzureCredential
+
+            return TableServiceClient(endpoint=settings.table_endpoint, credential=DefaultAzureCredential(), **options)
+        raise RuntimeError(
+            "no storage configured: set SCIM_STORAGE_CONNECTION_STRING or SCIM_STORAGE_TABLE_ENDPOINT"
+        )
+
+    def table(self, name: str):
+        """The client of table ``<prefix><name>``, creating the table the first time."""
+        client = self._clients.get(name)
+        if client is not None:
+            return client
+        with self._lock:
+            client = self._clients.get(name)
+            if client is None:
+                if self._service is None:
+                    self._service = self._build_service()
+                full_name = self._settings.table_prefix + name
+                client = self._service.create_table_if_not_exists(full_name)
+                self._clients[name] = client
+        return client
