@@ -28,12 +28,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from azure.core.exceptions import (
-    AzureError,
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceNotFoundError,
-)
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import (
     TableClient,
     TableTransactionError,
@@ -43,6 +38,7 @@ from azure.core import MatchConditions
 
 from . import keys
 from .storage_errors import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge
+from .tables import storage_call
 
 MAX_TRANSACTION_OPS = 100
 _CHUNK_CHARS = 30_000  # a string property holds at most 32 K UTF-16 code units
@@ -83,20 +79,6 @@ def now_iso() -> str:
     """The current time as RFC 3339 with milliseconds (``2018-03-27T19:59:26.000Z``)."""
     t = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
-
-
-def _storage_call(fn, *args, **kwargs):
-    """Run one SDK call, mapping transport failures to :class:`StorageUnavailable`."""
-    try:
-        return fn(*args, **kwargs)
-    except (ResourceNotFoundError, ResourceExistsError, TableTransactionError):
-        raise
-    except HttpResponseError as exc:
-        if exc.status_code in (408, 429, 500, 502, 503, 504) or exc.status_code is None:
-            raise StorageUnavailable(str(exc.reason or exc.status_code)) from exc
-        raise
-    except AzureError as exc:
-        raise StorageUnavailable(type(exc).__name__) from exc
 
 
 class TenantStore:
@@ -146,13 +128,13 @@ class TenantStore:
         if kind_filter:
             params["k"] = kind_filter
             query = _RANGE_OF_KIND
-        pages = _storage_call(
+        pages = storage_call(
             self._table.query_entities, query, parameters=params, select=select, results_per_page=1000
         )
         iterator = iter(pages)
         while True:
             try:
-                entity = _storage_call(next, iterator)
+                entity = storage_call(next, iterator)
             except StopIteration:
                 return
             yield entity
@@ -163,7 +145,7 @@ class TenantStore:
         key = keys.resource_key(kind, resource_id)
         if not edges:
             try:
-                entity = _storage_call(self._table.get_entity, self.tenant_id, key)
+                entity = storage_call(self._table.get_entity, self.tenant_id, key)
             except ResourceNotFoundError:
                 return None
             return self._from_row(entity)
@@ -193,7 +175,7 @@ class TenantStore:
     def has_member(self, group_id: str, member_id: str) -> bool:
         """Whether one edge exists (one point read)."""
         try:
-            _storage_call(self._table.get_entity, self.tenant_id, keys.member_edge_key(group_id, member_id), select=["RowKey"])
+            storage_call(self._table.get_entity, self.tenant_id, keys.member_edge_key(group_id, member_id), select=["RowKey"])
         except ResourceNotFoundError:
             return False
         return True
@@ -201,7 +183,7 @@ class TenantStore:
     def find_unique(self, row_key: str) -> str | None:
         """The id a unique-index row points at, or None (one point read)."""
         try:
-            entity = _storage_call(self._table.get_entity, self.tenant_id, row_key)
+            entity = storage_call(self._table.get_entity, self.tenant_id, row_key)
         except ResourceNotFoundError:
             return None
         return entity["id"]
@@ -241,7 +223,7 @@ class TenantStore:
         """Submit one transaction, mapping failures to storage outcomes."""
         assert 0 < len(ops) <= MAX_TRANSACTION_OPS
         try:
-            _storage_call(self._table.submit_transaction, ops)
+            storage_call(self._table.submit_transaction, ops)
         except TableTransactionError as exc:
             row_key = ops[exc.index][1]["RowKey"] if 0 <= exc.index < len(ops) else ""
             if exc.status_code == 409:

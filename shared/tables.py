@@ -14,11 +14,37 @@ from __future__ import annotations
 
 import threading
 
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+)
+
 from .config import Settings
 from .storage_calls import count_storage_call
+from .storage_errors import StorageUnavailable
 
 RESOURCES = "resources"
 TENANTS = "tenants"
+
+
+def storage_call(fn, *args, **kwargs):
+    """Run one SDK call, mapping outages (timeouts, refused connections, 5xx,
+    throttling) to :class:`StorageUnavailable`; answers the caller must
+    handle (not found, exists, transaction failures) pass through."""
+    from azure.data.tables import TableTransactionError
+
+    try:
+        return fn(*args, **kwargs)
+    except (ResourceNotFoundError, ResourceExistsError, TableTransactionError):
+        raise
+    except HttpResponseError as exc:
+        if exc.status_code is None or exc.status_code in (408, 429) or exc.status_code >= 500:
+            raise StorageUnavailable(str(exc.reason or exc.status_code)) from exc
+        raise
+    except AzureError as exc:
+        raise StorageUnavailable(type(exc).__name__) from exc
 
 
 class Tables:
@@ -63,6 +89,6 @@ class Tables:
                 if self._service is None:
                     self._service = self._build_service()
                 full_name = self._settings.table_prefix + name
-                client = self._service.create_table_if_not_exists(full_name)
+                client = storage_call(self._service.create_table_if_not_exists, full_name)
                 self._clients[name] = client
         return client

@@ -24,7 +24,7 @@ import uuid
 from azure.core.exceptions import ResourceNotFoundError
 
 from .table_store import now_iso
-from .tables import TENANTS, Tables
+from .tables import TENANTS, Tables, storage_call
 
 _TENANT = "tenant"
 _TOKEN = "token"
@@ -82,8 +82,8 @@ class TenantRegistry:
 
     def _lookup(self, digest: str) -> str | None:
         try:
-            row = self._table.get_entity(_TOKEN, digest)
-            tenant = self._table.get_entity(_TENANT, row["tenant"])
+            row = storage_call(self._table.get_entity, _TOKEN, digest)
+            tenant = storage_call(self._table.get_entity, _TENANT, row["tenant"])
         except ResourceNotFoundError:
             return None
         return None if tenant.get("disabled") else tenant["RowKey"]
