@@ -62,49 +62,41 @@ def parse_resource(rt: ResourceType, body) -> dict:
     if not isinstance(body, dict):
         raise invalid_syntax(f"the request body must be a JSON object (a {rt.name} resource)")
     check_schemas(rt, body)
+    core = {}
     data: dict = {}
     for key, value in body.items():
         if key.lower() == "schemas":
             continue
         ext_urn = canonical_schema_urn(rt, key)
         if ext_urn is not None and ext_urn != rt.schema.id:
-            _put_extension(rt, data, ext_urn, value)
-            continue
-        if key.lower().startswith("urn:"):
-            continue  # an extension object of a schema we do not have (reference §6.3)
-        attr = rt.attribute(None, key)
-        if attr is None:
-            if value is None:
-                continue
-            raise invalid_value(f'unknown attribute "{key}" for {rt.name}; see /Schemas for the supported attributes')
-        if attr.mutability == "readOnly":
-            continue
-        coerced = coerce(attr, value, attr.name)
-        if coerced is not ABSENT:
-            data[attr.name] = coerced
+            if value is not None and not isinstance(value, dict):
+                raise invalid_value(f'"{ext_urn}" must be a JSON object')
+            extension = _coerce_attributes(rt, ext_urn, value or {})
+            if extension:
+                data[ext_urn] = extension
+        elif not key.lower().startswith("urn:"):  # else: an extension we do not have (reference §6.3)
+            core[key] = value
+    data = {**_coerce_attributes(rt, None, core), **data}
     check_required(rt, data)
     return data
 
 
-def _put_extension(rt: ResourceType, data: dict, urn: str, value) -> None:
-    if value is None:
-        return
-    if not isinstance(value, dict):
-        raise invalid_value(f'"{urn}" must be a JSON object')
-    ext: dict = {}
-    for key, sub_value in value.items():
+def _coerce_attributes(rt: ResourceType, urn: str | None, values: dict) -> dict:
+    """Coerce the attributes of the core schema (``urn`` None) or of one extension."""
+    out: dict = {}
+    for key, value in values.items():
         attr = rt.attribute(urn, key)
         if attr is None:
-            if sub_value is None:
+            if value is None:
                 continue
-            raise invalid_value(f'unknown attribute "{key}" in "{urn}"')
+            where = f'"{urn}"' if urn else rt.name
+            raise invalid_value(f'unknown attribute "{key}" in {where}; see /Schemas for the supported attributes')
         if attr.mutability == "readOnly":
             continue
-        coerced = coerce(attr, sub_value, f"{urn}:{attr.name}")
+        coerced = coerce(attr, value, f"{urn}:{attr.name}" if urn else attr.name)
         if coerced is not ABSENT:
-            ext[attr.name] = coerced
-    if ext:
-        data[urn] = ext
+            out[attr.name] = coerced
+    return out
 
 
 def check_required(rt: ResourceType, data: dict) -> None:

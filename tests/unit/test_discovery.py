@@ -31,6 +31,7 @@ from shared.schemas import (
     USER_TYPE,
     USER_URN,
 )
+from tests.entra_mappings import ENTRA_GROUP_TARGETS, ENTRA_USER_TARGETS
 
 BASE = "https://scim.example.com/scim/v2"
 
@@ -278,33 +279,7 @@ def test_service_provider_config_options() -> None:
 
 # --- Microsoft validator flattening (reference §7.3, §8.2) ------------------
 
-ENTRA_USER_TARGETS = [
-    "userName",
-    "active",
-    "displayName",
-    "title",
-    'emails[type eq "work"].value',
-    "preferredLanguage",
-    "name.givenName",
-    "name.familyName",
-    "name.formatted",
-    'addresses[type eq "work"].formatted',
-    'addresses[type eq "work"].streetAddress',
-    'addresses[type eq "work"].locality',
-    'addresses[type eq "work"].region',
-    'addresses[type eq "work"].postalCode',
-    'addresses[type eq "work"].country',
-    'phoneNumbers[type eq "work"].value',
-    'phoneNumbers[type eq "mobile"].value',
-    'phoneNumbers[type eq "fax"].value',
-    "externalId",
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
-    'emails[type eq "other"].Value',
-    'addresses[type eq "other"].Formatted',
-]
-ENTRA_GROUP_TARGETS = ["displayName", "members", "externalId"]
+
 
 
 @pytest.mark.parametrize("target", ENTRA_USER_TARGETS)

@@ -29,6 +29,7 @@ from shared.schemas import (
     USER_URN,
     ResourceType,
 )
+from tests.entra_mappings import ENTRA_GROUP_TARGETS, ENTRA_USER_TARGETS
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
@@ -326,34 +327,7 @@ def _resolve(rt: ResourceType, target: str):
     return rt.attribute(urn, name, sub or None)
 
 
-ENTRA_USER_TARGETS = [
-    "userName",
-    "active",
-    "displayName",
-    "title",
-    'emails[type eq "work"].value',
-    "preferredLanguage",
-    "name.givenName",
-    "name.familyName",
-    "name.formatted",
-    'addresses[type eq "work"].formatted',
-    'addresses[type eq "work"].streetAddress',
-    'addresses[type eq "work"].locality',
-    'addresses[type eq "work"].region',
-    'addresses[type eq "work"].postalCode',
-    'addresses[type eq "work"].country',
-    'phoneNumbers[type eq "work"].value',
-    'phoneNumbers[type eq "mobile"].value',
-    'phoneNumbers[type eq "fax"].value',
-    "externalId",
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
-    'emails[type eq "other"].Value',
-    'addresses[type eq "other"].Formatted',
-]
 
-ENTRA_GROUP_TARGETS = ["displayName", "members", "externalId"]
 
 
 @pytest.mark.parametrize("target", ENTRA_USER_TARGETS)
