@@ -46,6 +46,7 @@ log = logging.getLogger("scim")
 TYPE_OF_KIND = {keys.USER: USER_TYPE, keys.GROUP: GROUP_TYPE}
 KIND_OF_TYPE = {"User": keys.USER, "Group": keys.GROUP}
 _RETRIES = 4
+MAX_WORK_EMAILS = 20  # each is an index row written in the resource's transaction
 
 
 def index_keys(rt: ResourceType, resource_id: str, data: dict) -> tuple[str, ...]:
@@ -55,7 +56,10 @@ def index_keys(rt: ResourceType, resource_id: str, data: dict) -> tuple[str, ...
         rows.append(keys.unique_key("un", keys.index_value(data["userName"], False)))
         if isinstance(data.get("externalId"), str):
             rows.append(keys.index_key("ue", keys.index_value(data["externalId"], True), resource_id))
-        for email in work_emails(data):
+        emails = work_emails(data)
+        if len(emails) > MAX_WORK_EMAILS:
+            raise invalid_value(f"a User may have at most {MAX_WORK_EMAILS} distinct work emails")
+        for email in emails:
             rows.append(keys.index_key("uw", keys.index_value(email, False), resource_id))
     else:
         rows.append(keys.unique_key("gn", keys.index_value(data["displayName"], False)))
@@ -182,10 +186,15 @@ class ScimService:
 
     @staticmethod
     def _check_preconditions(request: Request, res: StoredResource) -> None:
-        """RFC 7644 §3.14 / RFC 7232: If-Match → 412 when the version differs."""
+        """RFC 7644 §3.14 / RFC 7232 §3.1-3.2: If-Match that does not match → 412;
+        on PUT/PATCH/DELETE, If-None-Match that matches → 412 (GET answers 304)."""
+        current = etag(res.version)
         wanted = request.header("if-match")
-        if wanted and wanted.strip() != "*" and etag(res.version) not in _tags(wanted):
-            raise ScimError(412, f"the resource has changed: its version is {etag(res.version)}, not {wanted.strip()}")
+        if wanted and wanted.strip() != "*" and current not in _tags(wanted):
+            raise ScimError(412, f"the resource has changed: its version is {current}, not {wanted.strip()}")
+        unwanted = request.header("if-none-match")
+        if request.method != "GET" and unwanted and (unwanted.strip() == "*" or current in _tags(unwanted)):
+            raise ScimError(412, f"the resource's version is {current}, which If-None-Match excludes")
 
     @staticmethod
     def _load(store: TenantStore, rt: ResourceType, resource_id: str, edges: bool) -> StoredResource:
@@ -320,7 +329,7 @@ class ScimService:
         if keys.kind_of(group_id) != keys.GROUP:
             raise not_found(rt.name, _printable(group_id))
         old = None
-        if attr_ops or request.header("if-match"):
+        if attr_ops or request.header("if-match") or request.header("if-none-match"):
             old = self._load(store, rt, group_id, False)
             self._check_preconditions(request, old)
         new_data = apply_operations(rt, old.data, attr_ops) if attr_ops else None

@@ -93,7 +93,9 @@ class TenantStore:
         return {"PartitionKey": self.tenant_id, "RowKey": row_key, **props}
 
     def _resource_row(self, res: StoredResource) -> dict:
-        text = json.dumps(res.data, separators=(",", ":"), ensure_ascii=False)
+        # ASCII-only JSON: one character is one UTF-16 unit, so a chunk of
+        # _CHUNK_CHARS always fits a string property (64 KiB of UTF-16).
+        text = json.dumps(res.data, separators=(",", ":"))
         if len(text) > MAX_DATA_CHARS:
             raise TooLarge(f"the resource is {len(text)} characters; the limit is {MAX_DATA_CHARS}")
         chunks = {f"d{i}": text[o : o + _CHUNK_CHARS] for i, o in enumerate(range(0, len(text) or 1, _CHUNK_CHARS))}
@@ -221,7 +223,8 @@ class TenantStore:
     # --------------------------------------------------------------- writes
     def _submit(self, ops: list) -> None:
         """Submit one transaction, mapping failures to storage outcomes."""
-        assert 0 < len(ops) <= MAX_TRANSACTION_OPS
+        if len(ops) > MAX_TRANSACTION_OPS:
+            raise TooLarge(f"the change needs {len(ops)} storage operations in one transaction; the limit is {MAX_TRANSACTION_OPS}")
         try:
             storage_call(self._table.submit_transaction, ops)
         except TableTransactionError as exc:
