@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 from urllib.parse import urlsplit
 
 from . import keys
@@ -91,7 +92,12 @@ class ScimService:
 
     # ------------------------------------------------------------ dispatch
     def handle(self, request: Request, route: str, resource_id: str | None = None) -> Response:
-        """Serve one request for ``route`` (e.g. ``"Users/{id}"``); never raises."""
+        """Serve one request for ``route`` (e.g. ``"Users/{id}"``); never raises.
+
+        One log line per request, ``key=value`` pairs: method, route, status,
+        storage calls and milliseconds -- never a header, a body or a value.
+        """
+        started = time.perf_counter()
         with counting() as calls:
             try:
                 response = self._dispatch(request, route, resource_id)
@@ -109,6 +115,10 @@ class ScimService:
                 response = Response(500, err.body())
         if self.settings.expose_storage_calls:
             response.headers["X-Storage-Calls"] = str(calls[0])
+        log.info(
+            "method=%s route=%s status=%d storage_calls=%d ms=%.1f",
+            request.method, route, response.status, calls[0], (time.perf_counter() - started) * 1000,
+        )
         return response
 
     def _dispatch(self, request: Request, route: str, resource_id: str | None) -> Response:
