@@ -264,7 +264,11 @@ class ScimService:
         body = self._json_body(request)
         projection = self._projection(rt, request)
         data = parse_resource(rt, body)
-        members = parse_members(data.pop("members", None), resource_id) if rt is GROUP_TYPE else None
+        members = None
+        if rt is GROUP_TYPE:
+            data.pop("members", None)
+            if any(k.lower() == "members" for k in body):  # "members": [] empties the group
+                members = parse_members(next(v for k, v in body.items() if k.lower() == "members"), resource_id)
         for _ in range(_RETRIES):
             old = self._load(store, rt, resource_id, rt is USER_TYPE)
             self._check_preconditions(request, old)

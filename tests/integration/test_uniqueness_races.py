@@ -31,3 +31,4 @@ def test_concurrent_member_adds_to_one_group_all_take_effect(scim):
         assert set(pool.map(add, users)) == {204}
     members = {m["value"] for m in scim.get(f"/Groups/{group}").json()["members"]}
     assert members == set(users)
+
