@@ -1,0 +1,118 @@
+"""Storage round trips per request, from the storage-call counter (not timing).
+
+Budgets (issue: "Storage"): GET by id and GET /Groups/{id}?excludedAttributes=members
+= 1; a filter on an indexed attribute <= 2; POST /Users <= 2; user PATCH <= 3;
+group PATCH adding or removing k members <= 2 + ceil(k/50), whatever the
+group's size -- checked on a group that already has 1,000 members.  Each
+request is measured after a first request of the same tenant, so the
+process-wide one-time costs (table creation, token lookup) are not counted.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from shared import keys
+from shared.table_store import Member, StoredResource, TenantStore, now_iso
+from shared.tables import RESOURCES
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def calls(scim, response):
+    assert response.status_code < 400, response.text
+    return scim.calls(response)
+
+
+@pytest.fixture
+def user_id(scim):
+    scim.get("/ServiceProviderConfig")  # warm: token cached, tables created
+    body = {"schemas": [USER], "userName": "Budget.User@example.com", "externalId": "ext-1",
+            "emails": [{"type": "work", "value": "budget@example.com", "primary": True}]}
+    return scim.post("/Users", body).json()["id"]
+
+
+def test_post_user(scim):
+    scim.get("/ServiceProviderConfig")
+    assert calls(scim, scim.post("/Users", {"schemas": [USER], "userName": "new"})) <= 2
+
+
+def test_get_user_by_id(scim, user_id):
+    assert calls(scim, scim.get(f"/Users/{user_id}")) == 1
+
+
+@pytest.mark.parametrize("flt", [
+    'userName eq "budget.user@EXAMPLE.com"',
+    'externalId eq "ext-1"',
+    'emails[type eq "work"].value eq "budget@example.com"',
+    'emails[type eq "work" and value eq "budget@example.com"]',
+])
+def test_indexed_filters(scim, user_id, flt):
+    response = scim.get("/Users", params={"filter": flt})
+    assert response.json()["totalResults"] == 1
+    assert calls(scim, response) <= 2
+
+
+def test_user_patch(scim, user_id):
+    body = {"schemas": [PATCH], "Operations": [
+        {"op": "Replace", "path": "name.familyName", "value": "Jensen"},
+        {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "moved@example.com"},
+        {"op": "Replace", "path": "active", "value": "False"}]}
+    assert calls(scim, scim.patch(f"/Users/{user_id}", body)) <= 3
+
+
+def _seed_users(scim, count: int) -> list[str]:
+    """Create users straight through the storage layer (fast; not what is measured)."""
+    from function_app import _get_service
+
+    store = TenantStore(_get_service().tables.table(RESOURCES), scim.tenant_id)
+    ids = []
+
+    def make(i):
+        rid = keys.new_id(keys.USER)
+        now = now_iso()
+        store.create(StoredResource(keys.USER, rid, {"userName": f"seed{i}"}, now, now, "v1",
+                                    (keys.unique_key("un", f"seed{i}"),)))
+        return rid
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(make, range(count)))
+    return ids
+
+
+@pytest.fixture
+def big_group(scim):
+    """A group with 1,000 members plus 200 users ready to be added."""
+    scim.get("/ServiceProviderConfig")
+    ids = _seed_users(scim, 1200)
+    group = scim.post("/Groups", {"schemas": [GROUP], "displayName": "big"}).json()["id"]
+    for start in range(0, 1000, 100):
+        chunk = [{"value": i} for i in ids[start : start + 100]]
+        body = {"schemas": [PATCH], "Operations": [{"op": "Add", "path": "members", "value": chunk}]}
+        assert scim.patch(f"/Groups/{group}", body).status_code == 204
+    return group, ids[1000:]
+
+
+def test_group_reads_and_member_patches_on_a_1000_member_group(scim, big_group):
+    group, spare = big_group
+    assert calls(scim, scim.get(f"/Groups/{group}", params={"excludedAttributes": "members"})) == 1
+    listed = scim.get("/Groups", params={"filter": 'displayName eq "BIG"', "excludedAttributes": "members"})
+    assert "members" not in listed.json()["Resources"][0]
+    assert calls(scim, listed) <= 2
+    offset = 0
+    for k in (1, 50, 100):
+        added = spare[offset : offset + k]
+        offset += k
+        add = {"schemas": [PATCH], "Operations": [{"op": "Add", "path": "members", "value": [{"value": i} for i in added]}]}
+        assert calls(scim, scim.patch(f"/Groups/{group}", add)) <= 2 + math.ceil(k / 50), f"add {k}"
+        remove = {"schemas": [PATCH], "Operations": [{"op": "Remove", "path": "members", "value": [{"value": i} for i in added]}]}
+        assert calls(scim, scim.patch(f"/Groups/{group}", remove)) <= 2 + math.ceil(k / 50), f"remove {k}"
+    one = spare[0]
+    flagged = {"schemas": [PATCH], "Operations": [{"op": "remove", "path": f'members[value eq "{one}"]'}]}
+    assert calls(scim, scim.patch(f"/Groups/{group}", flagged)) <= 3
+    assert len(scim.get(f"/Groups/{group}").json()["members"]) == 1000
