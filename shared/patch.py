@@ -128,11 +128,9 @@ def resolve(rt: ResourceType, path: PatchPath) -> Target:
         if schema is None:
             raise invalid_path(f'unknown schema "{path.schema}" in path "{path}"')
         urn = None if schema is rt.schema else schema.id
+    if urn is None:
+        urn = rt.extension_defining(path.attr)
     attr = rt.attribute(urn, path.attr)
-    if attr is None and urn is None:
-        found = [(s.id, s.attr(path.attr)) for s, _ in rt.extensions if s.attr(path.attr)]
-        if len(found) == 1:
-            urn, attr = found[0]
     if attr is None:
         raise invalid_path(f'"{path}" names no attribute of {rt.name}')
     sub = None

@@ -563,6 +563,15 @@ class ResourceType:
             return attr
         return attr.sub(sub)
 
+    def extension_defining(self, name: str) -> str | None:
+        """The URN of the one extension that defines ``name`` when the core
+        schema does not: clients (Entra's older requests among them) write
+        ``manager`` for ``urn:...:enterprise:2.0:User:manager``."""
+        if self.attribute(None, name) is not None:
+            return None
+        found = [ext.id for ext, _ in self.extensions if ext.attr(name) is not None]
+        return found[0] if len(found) == 1 else None
+
 
 USER_TYPE = ResourceType(
     name="User",

@@ -16,11 +16,11 @@ Sorting (``sortBy``, RFC 7644 §3.4.2.3) and paging (``startIndex``,
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import keys
 from .errors import bad_request
-from .filter import And, Comparison, Filter, FilterError, ValuePath, filter_paths
+from .filter import And, Comparison, Filter, FilterError, Not, Or, Present, ValuePath, filter_paths
 from .matching import matches
 from .query import ListQuery
 from .resource import is_datetime
@@ -145,8 +145,9 @@ def find_resources(store: TenantStore, types: list[ResourceType], query: ListQue
     """Matches of ``query`` across ``types``: the total and the requested page."""
     matched: list[tuple[ResourceType, StoredResource]] = []
     for rt in types:
-        for res in _resources(store, rt, query.filter):
-            if query.filter is None or _match(rt, res, query.filter):
+        flt = qualify(rt, query.filter) if query.filter is not None else None
+        for res in _resources(store, rt, flt):
+            if flt is None or _match(rt, res, flt):
                 matched.append((rt, res))
     if query.sort_by is not None:
         try:
@@ -155,6 +156,19 @@ def find_resources(store: TenantStore, types: list[ResourceType], query: ListQue
             raise bad_request(f"cannot sort by {query.sort_by[1]}: values of different types", "invalidValue") from exc
     start = query.start_index - 1
     return Found(len(matched), matched[start : start + query.count])
+
+
+def qualify(rt: ResourceType, flt: Filter) -> Filter:
+    """Give unqualified extension attributes their URN (``manager eq "id"``)."""
+    if isinstance(flt, (And, Or)):
+        return replace(flt, left=qualify(rt, flt.left), right=qualify(rt, flt.right))
+    if isinstance(flt, Not):
+        return replace(flt, inner=qualify(rt, flt.inner))
+    if isinstance(flt, (Comparison, Present, ValuePath)) and flt.path.schema is None:
+        urn = rt.extension_defining(flt.path.attr)
+        if urn is not None:
+            return replace(flt, path=replace(flt.path, schema=urn))
+    return flt
 
 
 def _match(rt: ResourceType, res: StoredResource, flt: Filter) -> bool:
