@@ -46,6 +46,12 @@ def matches(f: Filter, resource: dict, attribute_for: AttributeFor) -> bool:
     return _compile(f, attribute_for)(resource)
 
 
+def compile_filter(f: Filter, attribute_for: AttributeFor) -> Test:
+    """Check ``f`` against the attribute definitions once and return the test
+    to run on each resource; raises :class:`FilterError` whatever the data."""
+    return _compile(f, attribute_for)
+
+
 def _compile(f: Filter, attribute_for: AttributeFor) -> Test:
     """A test for one node; logical operators as in RFC 7644 §3.4.2.2, Table 4."""
     if isinstance(f, And):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from . import keys
 from .errors import bad_request
 from .filter import And, Comparison, Filter, FilterError, Not, Or, Present, ValuePath, filter_paths
-from .matching import matches
+from .matching import compile_filter
 from .query import ListQuery
 from .resource import is_datetime
 from .schemas import ResourceType
@@ -144,10 +144,10 @@ def _sort_key(rt: ResourceType, res: StoredResource, sort_by):
 def find_resources(store: TenantStore, types: list[ResourceType], query: ListQuery, _types_by_kind) -> Found:
     """Matches of ``query`` across ``types``: the total and the requested page."""
     matched: list[tuple[ResourceType, StoredResource]] = []
-    for rt in types:
-        flt = qualify(rt, query.filter) if query.filter is not None else None
+    plans = _plans(types, query.filter)
+    for rt, flt, test in plans:
         for res in _resources(store, rt, flt):
-            if flt is None or _match(rt, res, flt):
+            if test is None or test(_document(rt, res)):
                 matched.append((rt, res))
     if query.sort_by is not None:
         try:
@@ -171,11 +171,24 @@ def qualify(rt: ResourceType, flt: Filter) -> Filter:
     return flt
 
 
-def _match(rt: ResourceType, res: StoredResource, flt: Filter) -> bool:
-    try:
-        return matches(flt, _document(rt, res), rt.attribute)
-    except FilterError as exc:
-        raise bad_request(f"invalid filter: {exc}", "invalidFilter") from exc
+def _plans(types: list[ResourceType], flt: Filter | None) -> list:
+    """(type, qualified filter, compiled test) per type, checked against the
+    schemas before any storage read.  Searching several types at once
+    (``/.search``), a type whose schema rejects the filter is skipped; if
+    every type rejects it, it is an ``invalidFilter``."""
+    plans, errors = [], []
+    for rt in types:
+        if flt is None:
+            plans.append((rt, None, None))
+            continue
+        qualified = qualify(rt, flt)
+        try:
+            plans.append((rt, qualified, compile_filter(qualified, rt.attribute)))
+        except FilterError as exc:
+            errors.append(exc)
+    if errors and not plans:
+        raise bad_request(f"invalid filter: {errors[0]}", "invalidFilter")
+    return plans
 
 
 __all__ = ["Found", "find_resources", "is_datetime"]
