@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from . import keys
+from .attribute import Attribute
 from .errors import bad_request
 from .filter import And, Comparison, Filter, FilterError, Not, Or, Present, ValuePath, filter_paths
 from .matching import compile_filter
@@ -174,21 +175,34 @@ def qualify(rt: ResourceType, flt: Filter) -> Filter:
 def _plans(types: list[ResourceType], flt: Filter | None) -> list:
     """(type, qualified filter, compiled test) per type, checked against the
     schemas before any storage read.  Searching several types at once
-    (``/.search``), a type whose schema rejects the filter is skipped; if
-    every type rejects it, it is an ``invalidFilter``."""
+    (``/.search``, RFC 7644 §3.4.3), an attribute one type lacks is simply
+    absent from its resources; only a filter no type accepts is an
+    ``invalidFilter``."""
+    if flt is None:
+        return [(rt, None, None) for rt in types]
     plans, errors = [], []
     for rt in types:
-        if flt is None:
-            plans.append((rt, None, None))
-            continue
         qualified = qualify(rt, flt)
         try:
             plans.append((rt, qualified, compile_filter(qualified, rt.attribute)))
         except FilterError as exc:
             errors.append(exc)
-    if errors and not plans:
+            plans.append((rt, qualified, None))
+    if len(errors) == len(types):
         raise bad_request(f"invalid filter: {errors[0]}", "invalidFilter")
-    return plans
+    return [(rt, q, test if test is not None else _lenient(rt, q)) for rt, q, test in plans]
+
+
+def _lenient(rt: ResourceType, flt: Filter):
+    """The test with attributes ``rt`` does not define read as absent strings."""
+
+    def attribute_for(urn, name, sub):
+        return rt.attribute(urn, name, sub) or Attribute(sub or name)
+
+    try:
+        return compile_filter(flt, attribute_for)
+    except FilterError:
+        return lambda _doc: False
 
 
 __all__ = ["Found", "find_resources", "is_datetime"]
