@@ -26,7 +26,9 @@ children, so ``kill -TERM`` on the ``make run`` PID works as well.  If the app
 or Azurite dies on its own, the other is stopped and the exit status is 1.
 
 Environment: ``PORT``, ``AZURITE_PORT``, ``SCIM_DEV_TOKEN``,
-``DEVHOST_ACCESS_LOG=1`` (one log line per request from the dev host).
+``DEVHOST_ACCESS_LOG=1`` (one log line per request from the dev host),
+``SCIM_RUN_DIR`` (instead of ``.local``: where the data, token and PID file
+live; the tests use it to run this script beside a developer's own).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 from scripts.azurite import AzuriteError, port_in_use, start  # noqa: E402
 
 HOST = "127.0.0.1"
-LOCAL = ROOT / ".local"
+LOCAL = Path(os.environ.get("SCIM_RUN_DIR") or ROOT / ".local")
 DATA_DIR = LOCAL / "azurite"
 TOKEN_FILE = LOCAL / "dev-token"
 PID_FILE = LOCAL / "run.pid"
@@ -178,7 +180,7 @@ def main() -> int:
             azurite = start(port=azurite_port, location=DATA_DIR)
         except AzuriteError as error:
             raise Failure(f"{error} (AZURITE_PORT sets the port)") from None
-        print(f"Azurite Table service on {HOST}:{azurite.port} (pid {azurite.pid}, data in .local/azurite)",
+        print(f"Azurite Table service on {HOST}:{azurite.port} (pid {azurite.pid}, data in {DATA_DIR})",
               flush=True)
 
         env = dict(os.environ)
@@ -200,7 +202,7 @@ def main() -> int:
             f"\nSCIM base URL: {base_url}\n"
             f"Bearer token:  {token}\n"
             f'Try: curl -H "Authorization: Bearer {token}" {base_url}/Users\n\n'
-            f"Ctrl-C (or kill -TERM {os.getpid()}, also in .local/run.pid) stops the app and Azurite.",
+            f"Ctrl-C (or kill -TERM {os.getpid()}, also in {PID_FILE}) stops the app and Azurite.",
             flush=True,
         )
         while True:
