@@ -247,3 +247,39 @@ def test_roles_single_app_role_assignment(scim):
     response = scim.patch(f"/Users/{created['id']}", patch_ops({"op": "Add", "path": "roles", "value": [{"value": stringified}]}))
     assert response.status_code == 200
     assert stringified in [r["value"] for r in scim_json(response)["roles"]]
+
+
+# §6.1/§6.2: every default-mapped attribute round-trips exactly as sent -------
+DEFAULT_MAPPED_USER = {
+    "schemas": [USER, ENT],
+    "userName": "Ada.Lovelace@Contoso.onmicrosoft.com",
+    "active": True,
+    "displayName": "Ada  Lovelace ",
+    "title": "Analyst, Engines",
+    "emails": [{"type": "work", "value": "Ada.Lovelace@Contoso.com", "primary": True},
+               {"type": "other", "value": "smtp:ada@contoso.com"}],
+    "preferredLanguage": "en-GB",
+    "name": {"givenName": "Ada", "familyName": "Lovelace", "formatted": "Ada Lovelace"},
+    "addresses": [{"type": "work", "formatted": "Bldg 1/Room 2", "streetAddress": "12 St. James's Sq.",
+                   "locality": "London", "region": "LDN", "postalCode": "SW1Y 4JH", "country": "GB"},
+                  {"type": "other", "formatted": "Office 7"}],
+    "phoneNumbers": [{"type": "work", "value": "55555555555"}, {"type": "mobile", "value": "+44 (0)20 7946 0000"},
+                     {"type": "fax", "value": "020-7946-0001"}],
+    "externalId": "ada.lovelace",
+    ENT: {"employeeNumber": "00042", "department": "Analytical Engines"},
+}
+
+
+def test_default_mappings_round_trip_exactly(scim):
+    manager = create_user(scim, userName="boss", externalId="boss")
+    body = {**DEFAULT_MAPPED_USER, ENT: {**DEFAULT_MAPPED_USER[ENT], "manager": {"value": manager["id"]}}}
+    created = scim_json(scim.post("/Users", body))
+    got = scim_json(scim.get(f"/Users/{created['id']}"))
+    for key, value in DEFAULT_MAPPED_USER.items():
+        if key not in ("schemas", ENT):
+            assert got[key] == value, key
+    assert {k: v for k, v in got[ENT].items() if k != "manager"} == DEFAULT_MAPPED_USER[ENT]
+    assert got[ENT]["manager"]["value"] == manager["id"]
+    group = create_group(scim, displayName="Engines & Co.", externalId="8aa1a0c0-C4C3")
+    got_group = scim_json(scim.get(f"/Groups/{group['id']}"))
+    assert got_group["displayName"] == "Engines & Co." and got_group["externalId"] == "8aa1a0c0-C4C3"
