@@ -241,23 +241,20 @@ class _Parser:
     # -- grammar -------------------------------------------------------------
 
     def parse_or(self, after: str) -> tuple[Filter, int]:
-        node, height = self.parse_and(after)
-        while self.next_keyword("or"):
-            at = self.pos - 2
-            right, right_height = self.parse_and('"or"')
-            height = max(height, right_height) + 1
-            self.check_height(height, at)
-            node = Or(node, right)
-        return node, height
+        return self.parse_chain(after, "or", self.parse_and, Or)
 
     def parse_and(self, after: str) -> tuple[Filter, int]:
-        node, height = self.parse_unary(after)
-        while self.next_keyword("and"):
-            at = self.pos - 3
-            right, right_height = self.parse_unary('"and"')
+        return self.parse_chain(after, "and", self.parse_unary, And)
+
+    def parse_chain(self, after: str, keyword: str, operand, node_type) -> tuple[Filter, int]:
+        """``operand *(keyword operand)``, left-associative (RFC 7644 §3.4.2.2)."""
+        node, height = operand(after)
+        while self.next_keyword(keyword):
+            at = self.pos - len(keyword)
+            right, right_height = operand(f'"{keyword}"')
             height = max(height, right_height) + 1
             self.check_height(height, at)
-            node = And(node, right)
+            node = node_type(node, right)
         return node, height
 
     def next_keyword(self, keyword: str) -> bool:

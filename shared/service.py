@@ -441,23 +441,21 @@ class ScimService:
 
     def schemas(self, request: Request, _store, schema_id) -> Response:
         """GET /Schemas[/{id}] (RFC 7644 §4, RFC 7643 §7)."""
-        base = self.base_url(request)
-        if schema_id is None:
-            return Response(200, list_response([schema_json(s, base) for s in SCHEMAS]))
-        for schema in SCHEMAS:
-            if schema.id.lower() == schema_id.lower():
-                return Response(200, schema_json(schema, base))
-        raise ScimError(404, f'schema "{_printable(schema_id)}" not found')
+        return self._discovery(request, schema_id, SCHEMAS, lambda s: s.id, schema_json, "schema")
 
     def resource_types(self, request: Request, _store, type_id) -> Response:
         """GET /ResourceTypes[/{id}] (RFC 7644 §4, RFC 7643 §6)."""
+        return self._discovery(request, type_id, RESOURCE_TYPES, lambda rt: rt.name, resource_type_json, "resource type")
+
+    def _discovery(self, request: Request, wanted: str | None, items, id_of, render, what: str) -> Response:
+        """A discovery list (a ListResponse) or one of its entries by id, case-insensitively."""
         base = self.base_url(request)
-        if type_id is None:
-            return Response(200, list_response([resource_type_json(rt, base) for rt in RESOURCE_TYPES]))
-        for rt in RESOURCE_TYPES:
-            if rt.name.lower() == type_id.lower():
-                return Response(200, resource_type_json(rt, base))
-        raise ScimError(404, f'resource type "{_printable(type_id)}" not found')
+        if wanted is None:
+            return Response(200, list_response([render(item, base) for item in items]))
+        for item in items:
+            if id_of(item).lower() == wanted.lower():
+                return Response(200, render(item, base))
+        raise ScimError(404, f'{what} "{_printable(wanted)}" not found')
 
 
 def _member(member_id: str, display):

@@ -5,14 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-def ops(*operations):
-    return {"schemas": [PATCH], "Operations": list(operations)}
+from tests.messages import ENT, GROUP, USER, patch_op
 
 
 def new_user(scim, name="flag.user@example.com"):
@@ -25,8 +18,8 @@ def new_user(scim, name="flag.user@example.com"):
 
 
 DISABLE = {
-    "without flag": ops({"op": "Replace", "path": "active", "value": "False"}),
-    "with flag": ops({"op": "replace", "path": "active", "value": False}),
+    "without flag": patch_op({"op": "Replace", "path": "active", "value": "False"}),
+    "with flag": patch_op({"op": "replace", "path": "active", "value": False}),
 }
 
 
@@ -42,12 +35,12 @@ def test_disable_user(scim, variant):
 @pytest.mark.parametrize("op", ["Add", "add"])
 def test_add_single_value_string_attribute(scim, op):
     uid = new_user(scim)
-    assert scim.patch(f"/Users/{uid}", ops({"op": op, "path": "nickName", "value": "Babs"})).status_code == 200
+    assert scim.patch(f"/Users/{uid}", patch_op({"op": op, "path": "nickName", "value": "Babs"})).status_code == 200
     assert scim.get(f"/Users/{uid}").json()["nickName"] == "Babs"
 
 
 REPLACE_MANY = {
-    "without flag": ops(
+    "without flag": patch_op(
         {"op": "Replace", "path": "displayName", "value": "Pvlo"},
         {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "TestBcwqnm@test.microsoft.com"},
         {"op": "Replace", "path": "name.givenName", "value": "Gtfd"},
@@ -55,7 +48,7 @@ REPLACE_MANY = {
         {"op": "Replace", "path": "externalId", "value": "Eqpj"},
         {"op": "Replace", "path": f"{ENT}:employeeNumber", "value": "Eqpj"},
     ),
-    "with flag": ops(
+    "with flag": patch_op(
         {"op": "replace", "path": 'emails[type eq "work"].value', "value": "TestBcwqnm@test.microsoft.com"},
         {"op": "replace", "value": {"displayName": "Pvlo", "name.givenName": "Gtfd", "name.familyName": "Pkqf",
                                     "externalId": "Eqpj", f"{ENT}:employeeNumber": "Eqpj"}},
@@ -84,12 +77,12 @@ def test_replace_multiple_attributes_same_result_with_and_without_flag(scim):
 def test_remove_one_group_member(scim, variant):
     users = [scim.post("/Users", {"schemas": [USER], "userName": f"m{i}"}).json()["id"] for i in range(3)]
     gid = scim.post("/Groups", {"schemas": [GROUP], "displayName": "g"}).json()["id"]
-    add = ops({"op": "Add", "path": "members", "value": [{"value": u} for u in users]})
+    add = patch_op({"op": "Add", "path": "members", "value": [{"value": u} for u in users]})
     assert scim.patch(f"/Groups/{gid}", add).status_code == 204
     if variant == "without flag":
-        remove = ops({"op": "Remove", "path": "members", "value": [{"value": users[1]}]})
+        remove = patch_op({"op": "Remove", "path": "members", "value": [{"value": users[1]}]})
     else:
-        remove = ops({"op": "remove", "path": f'members[value eq "{users[1]}"]'})
+        remove = patch_op({"op": "remove", "path": f'members[value eq "{users[1]}"]'})
     assert scim.patch(f"/Groups/{gid}", remove).status_code == 204
     assert {m["value"] for m in scim.get(f"/Groups/{gid}").json()["members"]} == {users[0], users[2]}
 

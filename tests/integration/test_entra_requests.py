@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+from tests.messages import ENT, ERROR, GROUP, LIST, PATCH, USER, patch_op
+
 
 U1_BODY = {
     "schemas": [USER, ENT],
@@ -45,10 +41,6 @@ def create_group(scim, **overrides):
     response = scim.post("/Groups", {**G1_BODY, **overrides})
     assert response.status_code == 201, response.text
     return scim_json(response)
-
-
-def patch_ops(*ops):
-    return {"schemas": [PATCH], "Operations": list(ops)}
 
 
 # §2.1 User operations -------------------------------------------------------
@@ -91,7 +83,7 @@ def test_u4_get_user_by_query_zero_results(scim, query):
 
 def test_u5_update_user_multi_valued_properties(scim):
     created = create_user(scim, emails=[*U1_BODY["emails"], {"type": "home", "value": "home@example.com"}])
-    response = scim.patch(f"/Users/{created['id']}", patch_ops(
+    response = scim.patch(f"/Users/{created['id']}", patch_op(
         {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "updatedEmail@microsoft.com"},
         {"op": "Replace", "path": "name.familyName", "value": "updatedFamilyName"}))
     assert response.status_code == 200
@@ -102,7 +94,7 @@ def test_u5_update_user_multi_valued_properties(scim):
 
 def test_u6_update_user_single_valued_properties(scim):
     created = create_user(scim)
-    response = scim.patch(f"/Users/{created['id']}", patch_ops(
+    response = scim.patch(f"/Users/{created['id']}", patch_op(
         {"op": "Replace", "path": "userName", "value": "5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com"}))
     assert response.status_code == 200
     assert scim_json(response)["userName"] == "5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com"
@@ -149,7 +141,7 @@ def test_g3_get_group_by_display_name(scim):
 def test_g4_update_group_non_member_attributes(scim):
     created = create_group(scim)
     new_name = "1879db59-3bdf-4490-ad68-ab880a269474updatedDisplayName"
-    response = scim.patch(f"/Groups/{created['id']}", patch_ops({"op": "Replace", "path": "displayName", "value": new_name}))
+    response = scim.patch(f"/Groups/{created['id']}", patch_op({"op": "Replace", "path": "displayName", "value": new_name}))
     assert response.status_code == 204 and response.content == b""
     assert scim_json(scim.get(f"/Groups/{created['id']}"))["displayName"] == new_name
 
@@ -158,11 +150,11 @@ def test_g5_g6_add_and_remove_members(scim):
     group = create_group(scim)
     user = create_user(scim)
     other = create_user(scim, userName="other", externalId="other")
-    add = patch_ops({"op": "Add", "path": "members", "value": [{"$ref": None, "value": user["id"]}, {"$ref": None, "value": other["id"]}]})
+    add = patch_op({"op": "Add", "path": "members", "value": [{"$ref": None, "value": user["id"]}, {"$ref": None, "value": other["id"]}]})
     assert scim.patch(f"/Groups/{group['id']}", add).status_code == 204
     members = {m["value"] for m in scim_json(scim.get(f"/Groups/{group['id']}"))["members"]}
     assert members == {user["id"], other["id"]}
-    remove = patch_ops({"op": "Remove", "path": "members", "value": [{"$ref": None, "value": user["id"]}]})
+    remove = patch_op({"op": "Remove", "path": "members", "value": [{"$ref": None, "value": user["id"]}]})
     assert scim.patch(f"/Groups/{group['id']}", remove).status_code == 204
     members = [m["value"] for m in scim_json(scim.get(f"/Groups/{group['id']}"))["members"]]
     assert members == [other["id"]]
@@ -218,7 +210,7 @@ def test_example_4_reference_attribute_query(scim):
 def test_example_5_update_manager(scim, op):
     manager = create_user(scim, userName="boss", externalId="boss")
     user = create_user(scim)
-    body = patch_ops(_with_id(op, manager["id"]))
+    body = patch_op(_with_id(op, manager["id"]))
     response = scim.patch(f"/Users/{user['id']}", body)
     assert response.status_code == 200, response.text
     got = scim_json(scim.get(f"/Users/{user['id']}"))[ENT]["manager"]
@@ -244,7 +236,7 @@ def test_roles_single_app_role_assignment(scim):
     created = scim_json(scim.post("/Users", body))
     assert created["roles"] == body["roles"]
     stringified = '{"id":"06b07648-ecfe-589f-9d2f-6325724a46ee","value":"25","displayName":"Role1234"}'
-    response = scim.patch(f"/Users/{created['id']}", patch_ops({"op": "Add", "path": "roles", "value": [{"value": stringified}]}))
+    response = scim.patch(f"/Users/{created['id']}", patch_op({"op": "Add", "path": "roles", "value": [{"value": stringified}]}))
     assert response.status_code == 200
     assert stringified in [r["value"] for r in scim_json(response)["roles"]]
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+from tests.messages import GROUP, USER
 
 
 def test_put_group_members_empty_list_empties_and_omitted_keeps(scim):

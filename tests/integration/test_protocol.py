@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
-
-
-def ops(*operations):
-    return {"schemas": [PATCH], "Operations": list(operations)}
+from tests.messages import ENT, GROUP, SEARCH, USER, patch_op
 
 
 def make_user(scim, user_name, **extra):
@@ -101,7 +93,7 @@ def test_attributes_on_every_kind_of_response(scim):
     assert set(scim.get("/Users", params=query).json()["Resources"][0]) == {"schemas", "id", "userName"}
     replaced = scim.put(f"/Users/{uid}", {"schemas": [USER], "userName": "p", "title": "t2"}, params={"excludedAttributes": "title,meta"}).json()
     assert "title" not in replaced and "meta" not in replaced and replaced["userName"] == "p"
-    patched = scim.patch(f"/Users/{uid}", ops({"op": "add", "path": "nickName", "value": "n"}), params=query).json()
+    patched = scim.patch(f"/Users/{uid}", patch_op({"op": "add", "path": "nickName", "value": "n"}), params=query).json()
     assert set(patched) == {"schemas", "id", "userName"}
     searched = scim.post("/Users/.search", {"schemas": [SEARCH], "attributes": ["userName"], "filter": 'userName eq "p"'}).json()
     assert set(searched["Resources"][0]) == {"schemas", "id", "userName"}
@@ -109,9 +101,9 @@ def test_attributes_on_every_kind_of_response(scim):
 
 def test_group_patch_returns_body_when_asked(scim):
     gid = scim.post("/Groups", {"schemas": [GROUP], "displayName": "g"}).json()["id"]
-    plain = scim.patch(f"/Groups/{gid}", ops({"op": "replace", "path": "displayName", "value": "h"}))
+    plain = scim.patch(f"/Groups/{gid}", patch_op({"op": "replace", "path": "displayName", "value": "h"}))
     assert plain.status_code == 204
-    asked = scim.patch(f"/Groups/{gid}", ops({"op": "replace", "path": "displayName", "value": "i"}), params={"excludedAttributes": "members"})
+    asked = scim.patch(f"/Groups/{gid}", patch_op({"op": "replace", "path": "displayName", "value": "i"}), params={"excludedAttributes": "members"})
     assert asked.status_code == 200 and asked.json()["displayName"] == "i"
 
 
@@ -136,15 +128,15 @@ def test_etags(scim):
     assert created.headers["Location"] == created.json()["meta"]["location"].replace("http://", "http://")
     assert scim.get(f"/Users/{uid}", headers={"If-None-Match": version}).status_code == 304
     assert scim.get(f"/Users/{uid}", headers={"If-Match": 'W/"other"'}).status_code == 412
-    stale = scim.patch(f"/Users/{uid}", ops({"op": "add", "path": "title", "value": "x"}), headers={"If-Match": 'W/"other"'})
+    stale = scim.patch(f"/Users/{uid}", patch_op({"op": "add", "path": "title", "value": "x"}), headers={"If-Match": 'W/"other"'})
     assert stale.status_code == 412
-    fresh = scim.patch(f"/Users/{uid}", ops({"op": "add", "path": "title", "value": "x"}), headers={"If-Match": version})
+    fresh = scim.patch(f"/Users/{uid}", patch_op({"op": "add", "path": "title", "value": "x"}), headers={"If-Match": version})
     assert fresh.status_code == 200 and fresh.headers["ETag"] != version
     assert scim.put(f"/Users/{uid}", {"schemas": [USER], "userName": "etag"}, headers={"If-Match": version}).status_code == 412
     assert scim.delete(f"/Users/{uid}", headers={"If-Match": version}).status_code == 412
     assert scim.delete(f"/Users/{uid}", headers={"If-Match": fresh.headers["ETag"]}).status_code == 204
     gid = scim.post("/Groups", {"schemas": [GROUP], "displayName": "etag"}).json()["id"]
-    assert scim.patch(f"/Groups/{gid}", ops({"op": "remove", "path": "members"}), headers={"If-Match": 'W/"x"'}).status_code == 412
+    assert scim.patch(f"/Groups/{gid}", patch_op({"op": "remove", "path": "members"}), headers={"If-Match": 'W/"x"'}).status_code == 412
 
 
 def test_meta_location_is_absolute(scim):
@@ -164,7 +156,7 @@ def test_password_is_write_only(scim):
     created = scim.post("/Users", {"schemas": [USER], "userName": "pw", "password": "t1meMa$heen"}).json()
     assert "password" not in created
     assert "password" not in scim.get(f"/Users/{created['id']}", params={"attributes": "password"}).json()
-    patched = scim.patch(f"/Users/{created['id']}", ops({"op": "replace", "path": "password", "value": "n3w"}))
+    patched = scim.patch(f"/Users/{created['id']}", patch_op({"op": "replace", "path": "password", "value": "n3w"}))
     assert patched.status_code == 200 and "t1me" not in patched.text and "n3w" not in patched.text
 
 
@@ -173,7 +165,7 @@ def test_hard_delete_removes_memberships_both_ways(scim):
     keeper = make_user(scim, "keeper")["id"]
     parent = scim.post("/Groups", {"schemas": [GROUP], "displayName": "parent"}).json()["id"]
     child = scim.post("/Groups", {"schemas": [GROUP], "displayName": "child", "members": [{"value": uid}]}).json()["id"]
-    add = ops({"op": "add", "path": "members", "value": [{"value": uid}, {"value": keeper}, {"value": child, "type": "Group"}]})
+    add = patch_op({"op": "add", "path": "members", "value": [{"value": uid}, {"value": keeper}, {"value": child, "type": "Group"}]})
     assert scim.patch(f"/Groups/{parent}", add).status_code == 204
     parent_members = {m["value"]: m["type"] for m in scim.get(f"/Groups/{parent}").json()["members"]}
     assert parent_members == {uid: "User", keeper: "User", child: "Group"}
@@ -201,14 +193,14 @@ def test_unknown_member_leaves_group_unchanged(scim):
     gid = scim.post("/Groups", {"schemas": [GROUP], "displayName": "g", "members": [{"value": uid}]}).json()["id"]
     before = scim.get(f"/Groups/{gid}").json()
     ghost = "0123456789ab4def8123456789abcdef"
-    bad = scim.patch(f"/Groups/{gid}", ops({"op": "add", "path": "members", "value": [{"value": uid}, {"value": ghost}]}))
+    bad = scim.patch(f"/Groups/{gid}", patch_op({"op": "add", "path": "members", "value": [{"value": uid}, {"value": ghost}]}))
     assert bad.status_code == 400 and bad.json()["scimType"] == "invalidValue" and ghost in bad.json()["detail"]
     assert scim.get(f"/Groups/{gid}").json() == before
 
 
 def test_one_primary_after_patch(scim):
     uid = make_user(scim, "prim", emails=[{"type": "work", "value": "a@x", "primary": True}, {"type": "home", "value": "b@x"}])["id"]
-    body = scim.patch(f"/Users/{uid}", ops({"op": "add", "path": "emails", "value": [{"type": "other", "value": "c@x", "primary": True}]})).json()
+    body = scim.patch(f"/Users/{uid}", patch_op({"op": "add", "path": "emails", "value": [{"type": "other", "value": "c@x", "primary": True}]})).json()
     assert [e.get("primary") for e in body["emails"]] == [False, None, True]
 
 
@@ -217,12 +209,12 @@ def test_tenants_are_isolated(scim, other_tenant):
     gid = scim.post("/Groups", {"schemas": [GROUP], "displayName": "private"}).json()["id"]
     assert other_tenant.get(f"/Users/{uid}").status_code == 404
     assert other_tenant.get(f"/Groups/{gid}").status_code == 404
-    assert other_tenant.patch(f"/Users/{uid}", ops({"op": "add", "path": "title", "value": "x"})).status_code == 404
+    assert other_tenant.patch(f"/Users/{uid}", patch_op({"op": "add", "path": "title", "value": "x"})).status_code == 404
     assert other_tenant.delete(f"/Users/{uid}").status_code == 404
     assert other_tenant.get("/Users").json()["totalResults"] == 0
     assert other_tenant.get("/Users", params={"filter": 'userName eq "private"'}).json()["totalResults"] == 0
     other_gid = other_tenant.post("/Groups", {"schemas": [GROUP], "displayName": "theirs"}).json()["id"]
-    stolen = other_tenant.patch(f"/Groups/{other_gid}", ops({"op": "add", "path": "members", "value": [{"value": uid}]}))
+    stolen = other_tenant.patch(f"/Groups/{other_gid}", patch_op({"op": "add", "path": "members", "value": [{"value": uid}]}))
     assert stolen.status_code == 400
     assert other_tenant.post("/Users", {"schemas": [USER], "userName": "private"}).status_code == 201
     assert scim.get(f"/Users/{uid}").json()["userName"] == "private"

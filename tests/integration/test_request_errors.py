@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+from tests.messages import ERROR, GROUP, USER
 
 
 def assert_scim_error(response, status, scim_type=None, needle=None):

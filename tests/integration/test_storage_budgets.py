@@ -19,9 +19,7 @@ from shared import keys
 from shared.table_store import Member, StoredResource, TenantStore, now_iso
 from shared.tables import RESOURCES
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from tests.messages import GROUP, PATCH, USER
 
 
 def calls(scim, response):

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from tests.messages import GROUP, PATCH, USER
 
 
 def test_concurrent_creates_of_one_user_name_in_any_case_give_one_201(scim):

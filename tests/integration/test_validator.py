@@ -6,15 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.entra_mappings import ENTRA_GROUP_TARGETS, ENTRA_USER_TARGETS
-
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-def ops(*operations):
-    return {"schemas": [PATCH], "Operations": list(operations)}
+from tests.messages import ENT, GROUP, USER, patch_op
 
 
 def user(scim, name="ford_purdy@abernathypadberg.uk", **extra):
@@ -83,20 +75,20 @@ def test_duplicate_user_is_409_uniqueness(scim):
 @pytest.mark.parametrize("value", [{"externalId": "c3b97a69-0000"}, {"displayName": "MSADPJJZWBUS"}])
 def test_7_3_patch_group_replace_attributes_without_path(scim, value):
     created = group(scim)
-    assert scim.patch(f"/Groups/{created['id']}", ops({"op": "replace", "value": value})).status_code == 204
+    assert scim.patch(f"/Groups/{created['id']}", patch_op({"op": "replace", "value": value})).status_code == 204
     got = scim.get(f"/Groups/{created['id']}").json()
     assert all(got[k] == v for k, v in value.items())
 
 
 def test_7_3_update_user_name_without_path(scim):
     created = user(scim)
-    response = scim.patch(f"/Users/{created['id']}", ops({"op": "replace", "value": {"userName": "emilio@hermann.uk"}}))
+    response = scim.patch(f"/Users/{created['id']}", patch_op({"op": "replace", "value": {"userName": "emilio@hermann.uk"}}))
     assert response.status_code == 200 and response.json()["userName"] == "emilio@hermann.uk"
 
 
 def test_7_3_replace_attributes_with_value_paths(scim):
     created = user(scim, addresses=[{"type": "work", "locality": "Old"}], phoneNumbers=[{"type": "work", "value": "1"}])
-    response = scim.patch(f"/Users/{created['id']}", ops(
+    response = scim.patch(f"/Users/{created['id']}", patch_op(
         {"op": "replace", "path": 'emails[type eq "work"].value', "value": "new@example.com"},
         {"op": "replace", "path": 'phoneNumbers[type eq "work"].value', "value": "555-555-5555"},
         {"op": "replace", "path": 'addresses[type eq "work"].streetAddress', "value": "1 Main St"},
@@ -109,7 +101,7 @@ def test_7_3_replace_attributes_with_value_paths(scim):
 
 def test_7_3_add_attributes_creates_missing_values(scim):
     created = scim.post("/Users", {"schemas": [USER], "userName": "bare"}).json()
-    response = scim.patch(f"/Users/{created['id']}", ops(
+    response = scim.patch(f"/Users/{created['id']}", patch_op(
         {"op": "add", "path": 'emails[type eq "work"].value', "value": "w@example.com"},
         {"op": "add", "path": 'addresses[type eq "work"].formatted', "value": "1 Main St"},
         {"op": "add", "path": 'addresses[type eq "work"].locality', "value": "Redmond"},
@@ -124,12 +116,12 @@ def test_7_3_and_8_2_25_manager_add_replace_remove(scim):
     target = user(scim)
     path = f"{ENT}:manager"
     for op, value, expected in (("add", {"value": boss["id"]}, boss["id"]), ("replace", {"value": other["id"]}, other["id"])):
-        response = scim.patch(f"/Users/{target['id']}", ops({"op": op, "path": path, "value": value}))
+        response = scim.patch(f"/Users/{target['id']}", patch_op({"op": op, "path": path, "value": value}))
         assert response.status_code == 200
         assert scim.get(f"/Users/{target['id']}").json()[ENT]["manager"]["value"] == expected
     for removal in ({"op": "remove", "path": path}, {"op": "replace", "path": path, "value": ""}):
-        scim.patch(f"/Users/{target['id']}", ops({"op": "add", "path": path, "value": boss["id"]}))
-        assert scim.patch(f"/Users/{target['id']}", ops(removal)).status_code == 200
+        scim.patch(f"/Users/{target['id']}", patch_op({"op": "add", "path": path, "value": boss["id"]}))
+        assert scim.patch(f"/Users/{target['id']}", patch_op(removal)).status_code == 200
         assert "manager" not in scim.get(f"/Users/{target['id']}").json().get(ENT, {})
 
 
@@ -142,9 +134,9 @@ def test_7_3_boolean_strings_come_back_as_booleans(scim):
 
 def test_8_2_16_null_update_clears(scim):
     created = user(scim, title="Engineer", nickName="Fordy", preferredLanguage="en")
-    assert scim.patch(f"/Users/{created['id']}", ops({"op": "replace", "path": "title", "value": ""}),).status_code == 200
-    assert scim.patch(f"/Users/{created['id']}", ops({"op": "replace", "path": "nickName", "value": None})).status_code == 200
-    assert scim.patch(f"/Users/{created['id']}", ops({"op": "replace", "value": {"preferredLanguage": ""}})).status_code == 200
+    assert scim.patch(f"/Users/{created['id']}", patch_op({"op": "replace", "path": "title", "value": ""}),).status_code == 200
+    assert scim.patch(f"/Users/{created['id']}", patch_op({"op": "replace", "path": "nickName", "value": None})).status_code == 200
+    assert scim.patch(f"/Users/{created['id']}", patch_op({"op": "replace", "value": {"preferredLanguage": ""}})).status_code == 200
     got = scim.get(f"/Users/{created['id']}").json()
     assert not ({"title", "nickName", "preferredLanguage"} & set(got))
 
@@ -154,7 +146,7 @@ def test_8_2_18_direct_user_update_of_single_valued_attributes(scim):
     values = {"displayName": "D", "title": "T", "userType": "Employee", "locale": "en-US", "timezone": "Europe/Paris",
               "active": False, f"{ENT}:employeeNumber": "42", f"{ENT}:department": "R&D"}
     for path, value in values.items():
-        assert scim.patch(f"/Users/{created['id']}", ops({"op": "replace", "path": path, "value": value})).status_code == 200
+        assert scim.patch(f"/Users/{created['id']}", patch_op({"op": "replace", "path": path, "value": value})).status_code == 200
     got = scim.get(f"/Users/{created['id']}").json()
     assert got["displayName"] == "D" and got["active"] is False and got[ENT] == {"employeeNumber": "42", "department": "R&D"}
 
@@ -184,7 +176,7 @@ def test_7_3_delete_non_existent_and_twice(scim):
 
 def test_7_3_group_add_and_remove_member_and_patch_multiple_ops_same_attribute(scim):
     g, u = group(scim), user(scim)
-    body = ops({"op": "add", "path": "members", "value": [{"value": u["id"]}]},
+    body = patch_op({"op": "add", "path": "members", "value": [{"value": u["id"]}]},
                {"op": "replace", "path": "displayName", "value": "First"},
                {"op": "replace", "path": "displayName", "value": "Second"})
     assert scim.patch(f"/Groups/{g['id']}", body).status_code == 204
