@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from .attribute import Attribute
 from .errors import invalid_path, invalid_syntax, invalid_value, mutability, no_target
-from .filter import And, AttrPath, Comparison, Filter, FilterError, ValuePath, parse_attr_path, parse_filter
+from .filter import And, Comparison, Filter, FilterError, parse_attr_path, parse_filter
 from .matching import matches
 from .resource import ABSENT, check_required, check_single_primary, coerce, coerce_single
 from .schemas import PATCH_OP_URN, ResourceType
@@ -46,7 +46,7 @@ class PatchPath:
     @property
     def text(self) -> str:
         head = f"{self.schema}:{self.attr}" if self.schema else self.attr
-        return head + (f"[...]" if self.filter is not None else "") + (f".{self.sub}" if self.sub else "")
+        return head + ("[...]" if self.filter is not None else "") + (f".{self.sub}" if self.sub else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,9 +179,9 @@ def apply_operations(rt: ResourceType, data: dict, operations: list[Operation]) 
                 target = resolve(rt, path)
                 if target.attr.mutability == "readOnly" or (target.sub and target.sub.mutability == "readOnly"):
                     continue  # id, meta, groups echoed back by clients
-                _apply(rt, doc, op.op, target, value, True)
+                _apply(doc, op.op, target, value, True)
         else:
-            _apply(rt, doc, op.op, resolve(rt, op.path), op.value, op.has_value)
+            _apply(doc, op.op, resolve(rt, op.path), op.value, op.has_value)
     check_required(rt, doc)
     for attr in rt.schema.attributes:
         if attr.multi_valued and isinstance(doc.get(attr.name), list):
@@ -211,7 +211,7 @@ def _apply_extension(rt: ResourceType, doc: dict, op: Operation, urn: str) -> No
             continue
         target = resolve(rt, PatchPath(urn, key, None, None))
         if target.attr.mutability != "readOnly":
-            _apply(rt, doc, "add" if op.op == "replace" else op.op, target, value, True)
+            _apply(doc, "add" if op.op == "replace" else op.op, target, value, True)
 
 
 def _container(doc: dict, urn: str | None) -> dict:
@@ -223,7 +223,7 @@ def _cleanup(doc: dict, urn: str | None) -> None:
         doc.pop(urn, None)
 
 
-def _apply(rt, doc, op, target: Target, value, has_value) -> None:
+def _apply(doc: dict, op: str, target: Target, value, has_value: bool) -> None:
     attr = target.attr
     where = attr.name if target.sub is None else f"{attr.name}.{target.sub.name}"
     if attr.mutability == "readOnly" or (target.sub is not None and target.sub.mutability == "readOnly"):
@@ -238,11 +238,11 @@ def _apply(rt, doc, op, target: Target, value, has_value) -> None:
     elif op == "remove":
         _remove(box, target, value if has_value else None)
     elif target.sub is not None:
-        _set_sub(box, op, target, value)
+        _set_sub(box, target, value)
     elif attr.multi_valued:
         _set_multi(box, op, attr, value)
     else:
-        _set_single(box, op, attr, value)
+        _set_single(box, attr, value)
     _cleanup(doc, target.urn)
 
 
@@ -269,7 +269,7 @@ def _check_immutable(attr: Attribute, current) -> None:
         raise mutability(f'"{attr.name}" is immutable and already set')
 
 
-def _set_single(box: dict, op: str, attr: Attribute, value) -> None:
+def _set_single(box: dict, attr: Attribute, value) -> None:
     _check_immutable(attr, box.get(attr.name))
     coerced = coerce(attr, value, attr.name)
     if coerced is ABSENT:
@@ -280,7 +280,7 @@ def _set_single(box: dict, op: str, attr: Attribute, value) -> None:
         box[attr.name] = coerced
 
 
-def _set_sub(box: dict, op: str, target: Target, value) -> None:
+def _set_sub(box: dict, target: Target, value) -> None:
     attr, sub = target.attr, target.sub
     if attr.multi_valued:
         raise invalid_path(f'"{attr.name}.{sub.name}": name the values with a filter, e.g. {attr.name}[type eq "work"].{sub.name}')
@@ -446,4 +446,3 @@ def path_names_attribute(path: PatchPath | None, rt: ResourceType, name: str) ->
     return path.attr.lower() == name.lower()
 
 
-__all__ = ["Operation", "PatchPath", "parse_path", "parse_patch_request", "apply_operations", "path_names_attribute", "ValuePath", "AttrPath"]

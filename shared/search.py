@@ -24,7 +24,6 @@ from .errors import bad_request
 from .filter import And, Comparison, Filter, FilterError, Not, Or, Present, ValuePath, filter_paths
 from .matching import compile_filter
 from .query import ListQuery
-from .resource import is_datetime
 from .schemas import ResourceType
 from .table_store import StoredResource, TenantStore
 
@@ -142,7 +141,7 @@ def _sort_key(rt: ResourceType, res: StoredResource, sort_by):
     return (0, value) if not isinstance(value, str) else (0, value)
 
 
-def find_resources(store: TenantStore, types: list[ResourceType], query: ListQuery, _types_by_kind) -> Found:
+def find_resources(store: TenantStore, types: list[ResourceType], query: ListQuery) -> Found:
     """Matches of ``query`` across ``types``: the total and the requested page."""
     matched: list[tuple[ResourceType, StoredResource]] = []
     plans = _plans(types, query.filter)
@@ -205,4 +204,4 @@ def _lenient(rt: ResourceType, flt: Filter):
         return lambda _doc: False
 
 
-__all__ = ["Found", "find_resources", "is_datetime"]
+__all__ = ["Found", "find_resources"]

@@ -20,14 +20,12 @@ from .config import Settings
 from .discovery import list_response, resource_type_json, schema_json, service_provider_config_json
 from .errors import (
     ScimError,
-    bad_request,
     conflict,
     invalid_syntax,
     invalid_value,
     not_found,
     unavailable,
 )
-from .filter import Filter, FilterError, parse_filter
 from .http import ACCEPTED_MEDIA_TYPES, Request, Response
 from .membership import MembershipPlan, parse_members, plan_membership, split_member_operations
 from .patch import apply_operations, parse_patch_request
@@ -38,13 +36,12 @@ from .schemas import GROUP_TYPE, LIST_RESPONSE_URN, RESOURCE_TYPES, SCHEMAS, USE
 from .search import find_resources
 from .storage_calls import counting
 from .storage_errors import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge
-from .table_store import StoredResource, TenantStore, now_iso
+from .table_store import Member, StoredResource, TenantStore, now_iso
 from .tables import RESOURCES, Tables
 from .tenants import TenantRegistry
 
 log = logging.getLogger("scim")
 
-TYPE_OF_KIND = {keys.USER: USER_TYPE, keys.GROUP: GROUP_TYPE}
 KIND_OF_TYPE = {"User": keys.USER, "Group": keys.GROUP}
 _RETRIES = 4
 MAX_WORK_EMAILS = 20  # each is an index row written in the resource's transaction
@@ -217,7 +214,7 @@ class ScimService:
         return res
 
     @staticmethod
-    def _uniqueness(rt: ResourceType, data: dict, exc: AlreadyExists) -> ScimError:
+    def _uniqueness(rt: ResourceType, data: dict) -> ScimError:
         name = "userName" if rt is USER_TYPE else "displayName"
         return conflict(
             f'{name} "{data.get(name)}" is already in use by another {rt.name} of this tenant '
@@ -240,7 +237,7 @@ class ScimService:
         try:
             store.create(res, members)
         except AlreadyExists as exc:
-            raise self._uniqueness(rt, data, exc) from exc
+            raise self._uniqueness(rt, data) from exc
         except Missing as exc:
             raise invalid_value(f'member "{_id_in(exc.row_key)}" does not exist in this tenant') from exc
         res.members = members if rt is GROUP_TYPE else None
@@ -282,7 +279,7 @@ class ScimService:
                 else:
                     new = old
             except AlreadyExists as exc:
-                raise self._uniqueness(rt, data, exc) from exc
+                raise self._uniqueness(rt, data) from exc
             except Changed:
                 continue
             break
@@ -323,7 +320,7 @@ class ScimService:
             try:
                 store.replace(old, new)
             except AlreadyExists as exc:
-                raise self._uniqueness(rt, data, exc) from exc
+                raise self._uniqueness(rt, data) from exc
             except Changed:
                 continue
             return self._resource_response(200, rt, new, request, projection)
@@ -357,7 +354,7 @@ class ScimService:
             try:
                 store.replace(old, new)
             except AlreadyExists as exc:
-                raise self._uniqueness(rt, new_data, exc) from exc
+                raise self._uniqueness(rt, new_data) from exc
             except Changed as exc:
                 raise ScimError(409, "the group changed during the update; retry") from exc
         if not (request.query.get("attributes") or request.query.get("excludedattributes")):
@@ -376,7 +373,7 @@ class ScimService:
             remove = store.member_ids(group_id)
         try:
             if plan.add:
-                store.add_members(group_id, [_member(mid, disp) for mid, disp in plan.add.items()], version, modified, if_match)
+                store.add_members(group_id, [Member(mid, disp) for mid, disp in plan.add.items()], version, modified, if_match)
                 if_match = None
             if remove or not plan.add:
                 store.remove_members(group_id, [m for m in remove if m not in plan.add], version, modified, if_match)
@@ -415,7 +412,7 @@ class ScimService:
 
     def _query(self, request: Request, store: TenantStore, types: list[ResourceType], query: ListQuery) -> Response:
         base = self.base_url(request)
-        found = find_resources(store, types, query, TYPE_OF_KIND)
+        found = find_resources(store, types, query)
         resources = []
         for rt, res in found.page:
             projection = Projection(rt, query.attributes, query.excluded)
@@ -456,12 +453,6 @@ class ScimService:
             if id_of(item).lower() == wanted.lower():
                 return Response(200, render(item, base))
         raise ScimError(404, f'{what} "{_printable(wanted)}" not found')
-
-
-def _member(member_id: str, display):
-    from .table_store import Member
-
-    return Member(member_id, display)
 
 
 def _tags(header: str) -> list[str]:

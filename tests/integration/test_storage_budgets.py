@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from shared import keys
-from shared.table_store import Member, StoredResource, TenantStore, now_iso
+from shared.table_store import StoredResource, TenantStore, now_iso
 from shared.tables import RESOURCES
 
 from tests.messages import GROUP, PATCH, USER

@@ -128,7 +128,7 @@ def test_7_3_and_8_2_25_manager_add_replace_remove(scim):
 def test_7_3_boolean_strings_come_back_as_booleans(scim):
     created = user(scim, roles=[{"primary": "True", "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}], active="True")
     assert created["roles"][0]["primary"] is True and created["active"] is True
-    found = scim.get(f'/Users?filter=roles[primary eq "True"].value eq "Admin"').json()
+    found = scim.get('/Users?filter=roles[primary eq "True"].value eq "Admin"').json()
     assert found["totalResults"] == 1
 
 
