@@ -343,24 +343,37 @@ class ScimService:
         if attr_ops or request.header("if-match") or request.header("if-none-match"):
             old = self._load(store, rt, group_id, False)
             self._check_preconditions(request, old)
-        new_data = apply_operations(rt, old.data, attr_ops) if attr_ops else None
-        plan = plan_membership(rt, member_ops, group_id, lambda: [m for m in (self._load(store, rt, group_id, True).members or [])])
+            apply_operations(rt, old.data, attr_ops)  # invalid operations fail before any write
+        plan = plan_membership(rt, member_ops, group_id, lambda: self._load(store, rt, group_id, True).members or [])
         if not plan.empty:
             self._apply_membership(store, group_id, plan, old.etag if old and request.header("if-match") else None)
-            if old is not None:
-                old = self._load(store, rt, group_id, False)
-        if new_data is not None and new_data != old.data:
-            new = self._successor(rt, old, new_data)
-            try:
-                store.replace(old, new)
-            except AlreadyExists as exc:
-                raise self._uniqueness(rt, new_data) from exc
-            except Changed as exc:
-                raise ScimError(409, "the group changed during the update; retry") from exc
+        if attr_ops:
+            self._patch_group_attributes(request, store, group_id, attr_ops, old if plan.empty else None)
         if not (request.query.get("attributes") or request.query.get("excludedattributes")):
             return Response(204)
         res = self._load(store, rt, group_id, projection.wants("members"))
         return self._resource_response(200, rt, res, request, projection)
+
+    def _patch_group_attributes(self, request, store: TenantStore, group_id: str, attr_ops, old: StoredResource | None) -> None:
+        """Apply non-member operations to the group row, re-reading when a
+        concurrent change (a membership update touches the row) got in first."""
+        rt = GROUP_TYPE
+        for _ in range(_RETRIES):
+            if old is None:  # preconditions were checked on the first read
+                old = self._load(store, rt, group_id, False)
+            new_data = apply_operations(rt, old.data, attr_ops)
+            if new_data == old.data:
+                return
+            try:
+                store.replace(old, self._successor(rt, old, new_data))
+                return
+            except AlreadyExists as exc:
+                raise self._uniqueness(rt, new_data) from exc
+            except Changed as exc:
+                if request.header("if-match"):
+                    raise ScimError(412, "the group changed since the version you sent") from exc
+                old = None
+        raise ScimError(409, "the group kept changing during the update; retry")
 
     def _apply_membership(self, store: TenantStore, group_id: str, plan: MembershipPlan, if_match: str | None):
         """Run a membership plan; returns the group's new (version, lastModified).

@@ -218,3 +218,13 @@ def test_tenants_are_isolated(scim, other_tenant):
     assert stolen.status_code == 400
     assert other_tenant.post("/Users", {"schemas": [USER], "userName": "private"}).status_code == 201
     assert scim.get(f"/Users/{uid}").json()["userName"] == "private"
+
+
+def test_group_patch_mixing_members_and_attributes_with_if_match(scim):
+    uid = make_user(scim, "mixed")["id"]
+    created = scim.post("/Groups", {"schemas": [GROUP], "displayName": "before"}).json()
+    body = patch_op({"op": "add", "path": "members", "value": [{"value": uid}]}, {"op": "replace", "path": "displayName", "value": "after"})
+    assert scim.patch(f"/Groups/{created['id']}", body, headers={"If-Match": created["meta"]["version"]}).status_code == 204
+    got = scim.get(f"/Groups/{created['id']}").json()
+    assert got["displayName"] == "after" and [m["value"] for m in got["members"]] == [uid]
+    assert scim.patch(f"/Groups/{created['id']}", body, headers={"If-Match": created["meta"]["version"]}).status_code == 412
