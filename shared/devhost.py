@@ -286,7 +286,7 @@ def _method_name(method: Any) -> str:
     return str(getattr(method, "value", method)).upper()
 
 
-def _functions(app: Any) -> list[Any]:
+def registered_functions(app: Any) -> list[Any]:
     """``app.get_functions()``, callable more than once.
 
     azure-functions 1.x records every name it has seen in
@@ -311,7 +311,7 @@ def build_router(app: Any, route_prefix: str) -> Router:
     route it would get wrong fails at start-up rather than at request time.
     """
     routes: list[Route] = []
-    for function in _functions(app):
+    for function in registered_functions(app):
         if not function.is_http_function():
             continue
         trigger = function.get_trigger()
@@ -364,7 +364,7 @@ def load_app(spec: str) -> tuple[Any, Path]:
 
 def _app_directory(app: Any) -> Path | None:
     """Directory of the module that registered ``app``'s functions, if known."""
-    for function in _functions(app):
+    for function in registered_functions(app):
         module = sys.modules.get(getattr(function.get_user_function(), "__module__", ""))
         if module is not None and getattr(module, "__file__", None):
             return Path(module.__file__).resolve().parent

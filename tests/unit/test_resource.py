@@ -74,3 +74,23 @@ def test_bad_bodies_are_invalid_value(body, needle):
     with pytest.raises(ScimError) as err:
         parse_resource(USER_TYPE, body)
     assert err.value.status == 400 and needle in err.value.detail
+
+
+def test_immutable_attributes_are_enforced_rfc7643_7():
+    """No core attribute of ours is immutable, so a schema with one is built here."""
+    from shared.attribute import Attribute, Schema
+    from shared.patch import apply_operations, parse_patch_request
+    from shared.resource import check_immutable
+    from shared.schemas import PATCH_OP_URN, ResourceType
+
+    schema = Schema("urn:example:Thing", "Thing", "", (Attribute("name", required=True), Attribute("serial", mutability="immutable")))
+    rt = ResourceType("Thing", "/Things", "", schema)
+    check_immutable(rt, {"name": "a"}, {"name": "a", "serial": "1"})  # first assignment is fine
+    with pytest.raises(ScimError) as err:
+        check_immutable(rt, {"name": "a", "serial": "1"}, {"name": "a", "serial": "2"})
+    assert err.value.scim_type == "mutability"
+    patch = parse_patch_request({"schemas": [PATCH_OP_URN], "Operations": [{"op": "replace", "path": "serial", "value": "2"}]})
+    assert apply_operations(rt, {"name": "a"}, patch)["serial"] == "2"
+    with pytest.raises(ScimError) as err:
+        apply_operations(rt, {"name": "a", "serial": "1"}, patch)
+    assert err.value.scim_type == "mutability"

@@ -1,0 +1,43 @@
+"""The Functions entry point: one anonymous trigger per SCIM route under /scim/v2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import azure.functions as func
+
+import function_app
+
+ROOT = Path(__file__).resolve().parents[2]
+ROUTES = {
+    "Users", "Users/{id}", "Users/.search", "Groups", "Groups/{id}", "Groups/.search", ".search",
+    "ServiceProviderConfig", "Schemas", "Schemas/{id}", "ResourceTypes", "ResourceTypes/{id}", "{*path}",
+}
+
+
+def _triggers():
+    from shared.devhost import registered_functions
+
+    return [f.get_trigger() for f in registered_functions(function_app.app)]
+
+
+def test_one_anonymous_trigger_per_route():
+    triggers = _triggers()
+    assert sorted(t.route for t in triggers) == sorted(ROUTES)
+    assert all(t.auth_level == func.AuthLevel.ANONYMOUS for t in triggers)
+
+
+def test_host_json_puts_the_scim_base_at_scim_v2():
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["extensions"]["http"]["routePrefix"] == "scim/v2"
+
+
+def test_importing_the_app_builds_no_service():
+    """Cold start: storage clients and the SCIM core load on the first request."""
+    import subprocess
+    import sys
+
+    code = "import sys, function_app; print(function_app._service is None, 'shared.service' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "False"]
