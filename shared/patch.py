@@ -25,6 +25,7 @@ from .attribute import Attribute
 from .errors import invalid_path, invalid_syntax, invalid_value, mutability, no_target
 from .filter import And, Comparison, Filter, FilterError, parse_attr_path, parse_filter
 from .matching import matches
+from .messages import PatchOperation, PatchRequest, parse_message
 from .resource import ABSENT, check_required, check_single_primary, coerce, coerce_single
 from .schemas import PATCH_OP_URN, ResourceType
 
@@ -82,33 +83,20 @@ def parse_path(text) -> PatchPath:
 
 def parse_patch_request(body) -> list[Operation]:
     """Check a PatchOp message (RFC 7644 §3.5.2) and return its operations."""
-    if not isinstance(body, dict):
-        raise invalid_syntax("the PATCH body must be a JSON object (a PatchOp message)")
-    fields = {k.lower(): v for k, v in body.items()}
-    schemas = fields.get("schemas")
-    if not isinstance(schemas, list) or PATCH_OP_URN.lower() not in [str(s).lower() for s in schemas]:
-        raise invalid_syntax(f'"schemas" must be ["{PATCH_OP_URN}"]')
-    raw_ops = fields.get("operations")
-    if not isinstance(raw_ops, list) or not raw_ops:
-        raise invalid_syntax('"Operations" must be a non-empty array')
-    return [_parse_operation(i, raw) for i, raw in enumerate(raw_ops)]
+    message = parse_message(PatchRequest, body, "PatchOp", PATCH_OP_URN)
+    return [_operation(i, raw) for i, raw in enumerate(message.operations)]
 
 
-def _parse_operation(index: int, raw) -> Operation:
-    if not isinstance(raw, dict):
-        raise invalid_syntax(f"Operations[{index}] must be a JSON object")
-    fields = {k.lower(): v for k, v in raw.items()}
-    op = fields.get("op")
-    if not isinstance(op, str) or op.lower() not in OPS:
-        raise invalid_syntax(f'Operations[{index}].op must be "add", "replace" or "remove", not {op!r}')
-    op = op.lower()
-    path = parse_path(fields["path"]) if fields.get("path") not in (None, "") else None
-    has_value = "value" in fields
-    if op != "remove" and not has_value:
+def _operation(index: int, raw: PatchOperation) -> Operation:
+    op = raw.op.lower()
+    if op not in OPS:
+        raise invalid_syntax(f'Operations[{index}].op must be "add", "replace" or "remove", not {raw.op!r}')
+    path = parse_path(raw.path) if raw.path else None
+    if op != "remove" and not raw.has_value:
         raise invalid_value(f'Operations[{index}] ("{op}") needs a "value"')
     if op == "remove" and path is None:
         raise no_target(f'Operations[{index}] ("remove") needs a "path"')
-    return Operation(op, path, fields.get("value"), has_value)
+    return Operation(op, path, raw.value, raw.has_value)
 
 
 # ----------------------------------------------------------------- resolving

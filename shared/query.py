@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import Settings
-from .errors import bad_request, invalid_syntax, invalid_value
+from .errors import bad_request, invalid_value
 from .filter import Filter, FilterError, parse_attr_path, parse_filter
+from .messages import SearchRequest, parse_message
 from .representation import parse_attribute_list
 from .schemas import SEARCH_REQUEST_URN
 
@@ -84,13 +85,9 @@ def parse_list_query(query: dict[str, str], settings: Settings) -> ListQuery:
 
 def parse_search_request(body, settings: Settings) -> ListQuery:
     """A SearchRequest message (RFC 7644 §3.4.3)."""
-    if not isinstance(body, dict):
-        raise invalid_syntax("the .search body must be a JSON object (a SearchRequest message)")
-    params = {k.lower(): v for k, v in body.items()}
-    schemas = params.pop("schemas", None)
-    if not isinstance(schemas, list) or SEARCH_REQUEST_URN.lower() not in [str(s).lower() for s in schemas]:
-        raise invalid_syntax(f'"schemas" must be ["{SEARCH_REQUEST_URN}"]')
+    message = parse_message(SearchRequest, body, "SearchRequest", SEARCH_REQUEST_URN)
+    params = message.model_dump(exclude={"schemas"}, exclude_none=True)
     for name in ("attributes", "excludedattributes"):
         if isinstance(params.get(name), list):
-            params[name] = ",".join(str(v) for v in params[name])
+            params[name] = ",".join(params[name])
     return _build(params, settings)

@@ -186,3 +186,22 @@ def test_member_with_malformed_id_is_invalid_value():
     with pytest.raises(ScimError) as err:
         _plan({"op": "add", "path": "members", "value": [{"value": "not-an-id"}]})
     assert err.value.scim_type == "invalidValue" and "not-an-id" in err.value.detail
+
+
+@pytest.mark.parametrize("body, where", [
+    ({"schemas": [PATCH_OP_URN], "Operations": {"op": "add"}}, "Operations"),
+    ({"schemas": [PATCH_OP_URN], "Operations": [{"op": 5, "path": "title", "value": "x"}]}, "Operations.0.op"),
+    ({"schemas": [PATCH_OP_URN], "operations": [{"OP": "add", "Path": 7, "value": "x"}]}, "Operations.0.path"),
+    ({"schemas": "nope", "Operations": [{"op": "add", "path": "title", "value": "x"}]}, "schemas"),
+    ({"schemas": ["urn:other"], "Operations": [{"op": "add", "path": "title", "value": "x"}]}, "schemas"),
+    ([], "JSON object"),
+])
+def test_patch_envelope_errors_name_the_field(body, where):
+    with pytest.raises(ScimError) as err:
+        parse_patch_request(body)
+    assert err.value.scim_type == "invalidSyntax" and where in err.value.detail
+
+
+def test_patch_field_names_are_case_insensitive():
+    ops = parse_patch_request({"SCHEMAS": [PATCH_OP_URN], "operations": [{"OP": "Add", "PATH": "title", "VALUE": "x"}]})
+    assert ops[0].op == "add" and ops[0].path.attr == "title" and ops[0].value == "x" and ops[0].has_value
