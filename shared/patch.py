@@ -19,6 +19,7 @@ names without their extension URN when unambiguous (``manager``).
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 
 from .attribute import Attribute
@@ -407,8 +408,8 @@ def _remove(box: dict, target: Target, value) -> None:
             box.pop(attr.name, None)
         return
     if value is not None and attr.multi_valued:
-        drop = _as_list(attr, value)
-        keys = {_identity(v) for v in drop}
+        drop = coerce(attr, _as_list(attr, value), attr.name)
+        keys = {_identity(v) for v in ([] if drop is ABSENT else drop)}
         remaining = [item for item in box.get(attr.name) or [] if _identity(item) not in keys]
         if remaining:
             box[attr.name] = remaining
@@ -419,9 +420,10 @@ def _remove(box: dict, target: Target, value) -> None:
 
 
 def _identity(item):
+    """What makes two values of a multi-valued attribute "the same" for a
+    removal by value: the ``value`` sub-attribute, else the whole value."""
     if isinstance(item, dict):
-        inner = {k.lower(): v for k, v in item.items()}
-        return ("value", inner.get("value")) if "value" in inner else tuple(sorted(inner.items()))
+        return ("value", item["value"]) if "value" in item else ("json", json.dumps(item, sort_keys=True))
     return ("value", item)
 
 

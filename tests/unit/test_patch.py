@@ -143,6 +143,7 @@ def test_invalid_operation_changes_nothing():
     ({"op": "replace", "path": "active", "value": "maybe"}, "invalidValue"),
     ({"op": "remove", "path": "userName"}, "invalidValue"),
     ({"op": "jump", "path": "userName", "value": "x"}, "invalidSyntax"),
+    ({"op": "remove", "path": "emails", "value": [[], [None, "x"], {"name": []}]}, "invalidValue"),
 ])
 def test_invalid_operations(op, scim_type):
     with pytest.raises(ScimError) as err:
