@@ -15,6 +15,8 @@ Sorting (``sortBy``, RFC 7644 §3.4.2.3) and paging (``startIndex``,
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
@@ -142,20 +144,41 @@ def _sort_key(rt: ResourceType, res: StoredResource, sort_by):
 
 
 def find_resources(store: TenantStore, types: list[ResourceType], query: ListQuery) -> Found:
-    """Matches of ``query`` across ``types``: the total and the requested page."""
-    matched: list[tuple[ResourceType, StoredResource]] = []
-    plans = _plans(types, query.filter)
-    for rt, flt, test in plans:
-        for res in _resources(store, rt, flt):
-            if test is None or test(_document(rt, res)):
-                matched.append((rt, res))
-    if query.sort_by is not None:
-        try:
-            matched.sort(key=lambda pair: _sort_key(pair[0], pair[1], query.sort_by), reverse=query.descending)
-        except TypeError as exc:
-            raise bad_request(f"cannot sort by {query.sort_by[1]}: values of different types", "invalidValue") from exc
+    """Matches of ``query`` across ``types``: the total and the requested page.
+
+    Matches stream from storage and only the page is kept -- or, when
+    sorting, the first ``startIndex + count - 1`` in sort order (a bounded
+    heap) -- so memory grows with the page, not with the tenant.
+    """
+    counter = [0]
+    matches = _counted(_matching(store, types, query.filter), counter)
     start = query.start_index - 1
-    return Found(len(matched), matched[start : start + query.count])
+    if query.sort_by is None:
+        page = list(itertools.islice(matches, start, start + query.count))
+        for _ in matches:  # the rest only counts towards totalResults
+            pass
+        return Found(counter[0], page)
+    pick = heapq.nlargest if query.descending else heapq.nsmallest
+    try:
+        first = pick(start + query.count, matches, key=lambda pair: _sort_key(pair[0], pair[1], query.sort_by))
+    except TypeError as exc:
+        raise bad_request(f"cannot sort by {query.sort_by[1]}: values of different types", "invalidValue") from exc
+    for _ in matches:  # nsmallest(0, ...) reads nothing; the total needs every match
+        pass
+    return Found(counter[0], first[start:])
+
+
+def _matching(store: TenantStore, types: list[ResourceType], flt: Filter | None) -> Iterator[tuple[ResourceType, StoredResource]]:
+    for rt, qualified, test in _plans(types, flt):
+        for res in _resources(store, rt, qualified):
+            if test is None or test(_document(rt, res)):
+                yield rt, res
+
+
+def _counted(items: Iterator, counter: list[int]) -> Iterator:
+    for item in items:
+        counter[0] += 1
+        yield item
 
 
 def qualify(rt: ResourceType, flt: Filter) -> Filter:

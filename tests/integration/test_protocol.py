@@ -228,3 +228,10 @@ def test_group_patch_mixing_members_and_attributes_with_if_match(scim):
     got = scim.get(f"/Groups/{created['id']}").json()
     assert got["displayName"] == "after" and [m["value"] for m in got["members"]] == [uid]
     assert scim.patch(f"/Groups/{created['id']}", body, headers={"If-Match": created["meta"]["version"]}).status_code == 412
+
+
+def test_totals_with_sorting_and_count_zero(scim, people):
+    body = scim.get("/Users", params={"sortBy": "userName", "count": 0}).json()
+    assert body["totalResults"] == 3 and body["Resources"] == []
+    body = scim.get("/Users", params={"sortBy": "userName", "startIndex": 3, "count": 5, "sortOrder": "descending"}).json()
+    assert body["totalResults"] == 3 and names(body) == ["alovelace"]
