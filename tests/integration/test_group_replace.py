@@ -14,3 +14,35 @@ def test_put_group_members_empty_list_empties_and_omitted_keeps(scim):
     emptied = scim.put(f"/Groups/{gid}", {"schemas": [GROUP], "displayName": "g2", "members": []})
     assert emptied.status_code == 200
     assert scim.get(f"/Groups/{gid}").json().get("members", []) == []
+
+
+def _users(scim, count):
+    return [scim.post("/Users", {"schemas": [USER], "userName": f"bulk{i}"}).json()["id"] for i in range(count)]
+
+
+def test_create_group_with_many_members_spanning_transactions(scim):
+    users = _users(scim, 40)  # more than one transaction's worth of member writes
+    created = scim.post("/Groups", {"schemas": [GROUP], "displayName": "many", "members": [{"value": u} for u in users]})
+    assert created.status_code == 201
+    assert {m["value"] for m in scim.get(f"/Groups/{created.json()['id']}").json()["members"]} == set(users)
+    assert scim.get(f"/Users/{users[-1]}").json()["groups"][0]["value"] == created.json()["id"]
+
+
+def test_create_group_with_an_unknown_member_among_many_leaves_nothing(scim):
+    users = _users(scim, 40)
+    ghost = "0123456789ab4def8123456789abcdef"
+    response = scim.post("/Groups", {"schemas": [GROUP], "displayName": "many", "members": [{"value": u} for u in users + [ghost]]})
+    assert response.status_code == 400 and ghost in response.json()["detail"]
+    assert scim.get("/Groups").json()["totalResults"] == 0
+    assert "groups" not in scim.get(f"/Users/{users[0]}").json()
+    assert scim.post("/Groups", {"schemas": [GROUP], "displayName": "many"}).status_code == 201  # the name is free again
+
+
+def test_patch_adding_many_members_with_one_unknown_changes_nothing(scim):
+    users = _users(scim, 60)
+    gid = scim.post("/Groups", {"schemas": [GROUP], "displayName": "g"}).json()["id"]
+    ghost = "0123456789ab4def8123456789abcdef"
+    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": u} for u in users] + [{"value": ghost}]}]}
+    assert scim.patch(f"/Groups/{gid}", body).status_code == 400
+    assert scim.get(f"/Groups/{gid}").json().get("members", []) == []
