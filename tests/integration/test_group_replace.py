@@ -46,3 +46,16 @@ def test_patch_adding_many_members_with_one_unknown_changes_nothing(scim):
             "Operations": [{"op": "add", "path": "members", "value": [{"value": u} for u in users] + [{"value": ghost}]}]}
     assert scim.patch(f"/Groups/{gid}", body).status_code == 400
     assert scim.get(f"/Groups/{gid}").json().get("members", []) == []
+
+
+def test_deleting_a_large_group_and_a_user_in_many_groups_removes_every_edge(scim):
+    users = _users(scim, 120)
+    big = scim.post("/Groups", {"schemas": [GROUP], "displayName": "big", "members": [{"value": u} for u in users]}).json()["id"]
+    groups = [scim.post("/Groups", {"schemas": [GROUP], "displayName": f"g{i}", "members": [{"value": users[0]}]}).json()["id"] for i in range(60)]
+    assert len(scim.get(f"/Users/{users[0]}").json()["groups"]) == 61
+    assert scim.delete(f"/Users/{users[0]}").status_code == 204
+    assert all(scim.get(f"/Groups/{g}").json().get("members", []) == [] for g in groups[:5])
+    assert len(scim.get(f"/Groups/{big}").json()["members"]) == 119
+    assert scim.delete(f"/Groups/{big}").status_code == 204
+    assert "groups" not in scim.get(f"/Users/{users[1]}").json()
+    assert "groups" not in scim.get(f"/Users/{users[119]}").json()
