@@ -15,6 +15,7 @@ RowKey                                what the row is
 ``G:{id}:g:{groupId}``                reverse edge: the group is a member of a group
 ``X:{index}:{value}``                 unique index (userName, group displayName)
 ``I:{index}:{value}:{id}``            non-unique index (externalId, work email)
+``C:{kind}:{shard}``                  one shard of the count of a resource type
 ====================================  =========================================
 
 So ``GET /Users/{id}`` (the user and its ``groups``) is one range query,
@@ -108,6 +109,14 @@ def index_key(index: str, value: str, resource_id: str) -> str:
 
 def index_prefix(index: str, value: str) -> str:
     return f"I:{index}:{value}:"
+
+
+def counter_key(kind: str, shard: int) -> str:
+    return f"C:{kind}:{shard:02d}"
+
+
+def counter_prefix(kind: str) -> str:
+    return f"C:{kind}:"
 
 
 def prefix_end(prefix: str) -> str:

@@ -37,6 +37,7 @@ from azure.data.tables import (
 from azure.core import MatchConditions
 
 from . import keys
+from .counters import COUNTERS, Shard
 from .storage_errors import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge
 from .tables import storage_call
 
@@ -49,6 +50,8 @@ ROW_RESOURCE = "R"
 ROW_EDGE = "M"
 ROW_REVERSE = "B"
 ROW_INDEX = "I"
+ROW_COUNTER = "C"
+_COUNTER_RETRIES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,14 +127,14 @@ class TenantStore:
             etag=entity.metadata.get("etag"),
         )
 
-    def _range(self, lo: str, hi: str, kind_filter: str | None = None, select=None) -> Iterator:
+    def _range(self, lo: str, hi: str, kind_filter: str | None = None, select=None, page_size: int = 1000) -> Iterator:
         params = {"pk": self.tenant_id, "lo": lo, "hi": hi}
         query = _RANGE
         if kind_filter:
             params["k"] = kind_filter
             query = _RANGE_OF_KIND
         pages = storage_call(
-            self._table.query_entities, query, parameters=params, select=select, results_per_page=1000
+            self._table.query_entities, query, parameters=params, select=select, results_per_page=max(1, min(1000, page_size))
         )
         iterator = iter(pages)
         while True:
@@ -194,10 +197,11 @@ class TenantStore:
         """The ids under a non-unique index value (one range query)."""
         return [e["id"] for e in self._range(prefix, keys.prefix_end(prefix))]
 
-    def scan(self, kind: str) -> Iterator[StoredResource]:
-        """Every resource of a kind, in id order, without edges (bounded: O(resources))."""
+    def scan(self, kind: str, page_size: int = 1000) -> Iterator[StoredResource]:
+        """Every resource of a kind, in id order, without edges, read in pages
+        of ``page_size`` rows as the caller consumes them."""
         lo = kind + ":"
-        for entity in self._range(lo, keys.prefix_end(lo), kind_filter=ROW_RESOURCE):
+        for entity in self._range(lo, keys.prefix_end(lo), kind_filter=ROW_RESOURCE, page_size=page_size):
             yield self._from_row(entity)
 
     def scan_with_edges(self, kind: str) -> Iterator[StoredResource]:
@@ -221,12 +225,13 @@ class TenantStore:
             yield current
 
     # --------------------------------------------------------------- writes
-    def _submit(self, ops: list) -> None:
-        """Submit one transaction, mapping failures to storage outcomes."""
+    def _submit(self, ops: list) -> list:
+        """Submit one transaction, mapping failures to storage outcomes; returns
+        the per-operation results (their new ETags)."""
         if len(ops) > MAX_TRANSACTION_OPS:
             raise TooLarge(f"the change needs {len(ops)} storage operations in one transaction; the limit is {MAX_TRANSACTION_OPS}")
         try:
-            storage_call(self._table.submit_transaction, ops)
+            return storage_call(self._table.submit_transaction, ops)
         except TableTransactionError as exc:
             row_key = ops[exc.index][1]["RowKey"] if 0 <= exc.index < len(ops) else ""
             if exc.status_code == 409:
@@ -240,6 +245,45 @@ class TenantStore:
             raise StorageUnavailable(str(exc.status_code)) from exc
         except (ResourceExistsError, ResourceNotFoundError) as exc:  # pragma: no cover - SDK variants
             raise Missing("") from exc
+
+    def count(self, kind: str) -> int:
+        """How many resources of ``kind`` the tenant has (one range read)."""
+        prefix = keys.counter_prefix(kind)
+        return sum(e["n"] for e in self._range(prefix, keys.prefix_end(prefix), select=["n"]))
+
+    def _counter_op(self, kind: str, index: int, shard: Shard, delta: int):
+        key = keys.counter_key(kind, index)
+        if not shard.known:
+            try:
+                entity = storage_call(self._table.get_entity, self.tenant_id, key)
+                shard.value, shard.etag = entity["n"], entity.metadata["etag"]
+            except ResourceNotFoundError:
+                shard.value, shard.etag = 0, None
+            shard.known = True
+        row = self._row(key, k=ROW_COUNTER, n=shard.value + delta)
+        if shard.etag is None:
+            return ("create", row)
+        return ("update", row, {"mode": UpdateMode.MERGE, "etag": shard.etag, "match_condition": MatchConditions.IfNotModified})
+
+    def _submit_counted(self, ops: list, kind: str, delta: int) -> None:
+        """Submit ``ops`` with a counter adjustment in the same transaction
+        (see :mod:`shared.counters`), retrying when another instance moved
+        the shard first."""
+        with COUNTERS.claim((self._table.table_name, self.tenant_id, kind)) as (index, shard):
+            for _ in range(_COUNTER_RETRIES):
+                op = self._counter_op(kind, index, shard, delta)
+                try:
+                    results = self._submit(ops + [op])
+                except (AlreadyExists, Changed) as exc:
+                    if exc.row_key != op[1]["RowKey"]:
+                        raise
+                    shard.known = False
+                    continue
+                shard.value += delta
+                shard.etag = results[-1].get("etag")
+                shard.known = shard.etag is not None
+                return
+        raise StorageUnavailable("a resource counter kept changing")
 
     def _index_ops(self, res: StoredResource, verb: str) -> list:
         ops = []
@@ -256,10 +300,10 @@ class TenantStore:
         members = list(members)
         head = [("create", self._resource_row(res)), *self._index_ops(res, "create")]
         member_ops = [op for m in members for op in self._add_member_ops(res.id, m)]
-        if len(head) + len(member_ops) <= MAX_TRANSACTION_OPS:
-            self._submit(head + member_ops)
+        if len(head) + len(member_ops) < MAX_TRANSACTION_OPS:
+            self._submit_counted(head + member_ops, res.kind, +1)
         else:
-            self._submit(head)
+            self._submit_counted(head, res.kind, +1)
             try:
                 self.add_members(res.id, members, res.version, res.last_modified)
             except Missing:
@@ -377,7 +421,7 @@ class TenantStore:
             ops += self._remove_member_ops(res.id, member.id)
         ops += self._index_ops(res, "delete")
         last = ("delete", self._row(keys.resource_key(res.kind, res.id)), {"etag": res.etag, "match_condition": MatchConditions.IfNotModified})
-        while len(ops) >= MAX_TRANSACTION_OPS:
+        while len(ops) > MAX_TRANSACTION_OPS - 2:  # room for the row and its counter
             self._submit(ops[: MAX_TRANSACTION_OPS])
             ops = ops[MAX_TRANSACTION_OPS:]
-        self._submit(ops + [last])
+        self._submit_counted(ops + [last], res.kind, -1)

@@ -114,3 +114,12 @@ def test_group_reads_and_member_patches_on_a_1000_member_group(scim, big_group):
     flagged = {"schemas": [PATCH], "Operations": [{"op": "remove", "path": f'members[value eq "{one}"]'}]}
     assert calls(scim, scim.patch(f"/Groups/{group}", flagged)) <= 3
     assert len(scim.get(f"/Groups/{group}").json()["members"]) == 1000
+
+
+def test_totals_and_first_page_without_a_scan(scim, user_id):
+    for i in range(30):
+        scim.post("/Users", {"schemas": [USER], "userName": f"more{i}"})
+    first = scim.get("/Users", params={"count": 1})
+    assert first.json()["totalResults"] == 31 and len(first.json()["Resources"]) == 1
+    assert calls(scim, first) == 2  # the counter shards, then one row
+    assert calls(scim, scim.get("/Users", params={"count": 0})) == 1

@@ -30,3 +30,12 @@ def test_concurrent_member_adds_to_one_group_all_take_effect(scim):
     members = {m["value"] for m in scim.get(f"/Groups/{group}").json()["members"]}
     assert members == set(users)
 
+
+
+def test_totals_stay_exact_under_concurrent_creates_and_deletes(scim):
+    with ThreadPoolExecutor(12) as pool:
+        ids = list(pool.map(lambda i: scim.post("/Users", {"schemas": [USER], "userName": f"c{i}"}).json()["id"], range(24)))
+        assert scim.get("/Users", params={"count": 0}).json()["totalResults"] == 24
+        assert set(pool.map(lambda uid: scim.delete(f"/Users/{uid}").status_code, ids[:10])) == {204}
+    body = scim.get("/Users", params={"count": 0}).json()
+    assert body["totalResults"] == 14 == len(scim.get("/Users", params={"count": 100}).json()["Resources"])
