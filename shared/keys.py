@@ -111,6 +111,11 @@ def index_prefix(index: str, value: str) -> str:
     return f"I:{index}:{value}:"
 
 
+def after_resource(kind: str, resource_id: str) -> str:
+    """The smallest key after a resource row and all its edge rows."""
+    return prefix_end(f"{kind}:{resource_id}:")
+
+
 def counter_key(kind: str, shard: int) -> str:
     return f"C:{kind}:{shard:02d}"
 

@@ -25,6 +25,7 @@ from .attribute import Attribute
 from .errors import bad_request
 from .filter import And, Comparison, Filter, FilterError, Not, Or, Present, ValuePath, filter_paths
 from .matching import compile_filter
+from .paging import POSITIONS
 from .query import ListQuery
 from .schemas import ResourceType
 from .table_store import StoredResource, TenantStore
@@ -172,13 +173,24 @@ def find_resources(store: TenantStore, types: list[ResourceType], query: ListQue
 
 def _unfiltered_page(store: TenantStore, types: list[ResourceType], start: int, count: int) -> Found:
     """An unfiltered list: the total from the counters (:mod:`shared.counters`),
-    the page read in id order, stopping as soon as it is full."""
+    the page read in id order from where the previous page ended when that
+    is known (:mod:`shared.paging`), stopping as soon as it is full."""
     total = sum(store.count(_kind(rt)) for rt in types)
     if count == 0 or start >= total:
         return Found(total, [])
-    wanted = start + count
-    rows = ((rt, res) for rt in types for res in store.scan(_kind(rt), page_size=wanted))
-    return Found(total, list(itertools.islice(rows, start, wanted)))
+    if len(types) > 1:
+        rows = ((rt, res) for rt in types for res in store.scan(_kind(rt), page_size=start + count))
+        return Found(total, list(itertools.islice(rows, start, start + count)))
+    rt = types[0]
+    kind = _kind(rt)
+    known = POSITIONS.get((*store.scope, kind, start, total))
+    if known is not None:
+        page = list(itertools.islice(store.scan(kind, page_size=count, start_key=known), count))
+    else:
+        page = list(itertools.islice(store.scan(kind, page_size=start + count), start, start + count))
+    if page:
+        POSITIONS.put((*store.scope, kind, start + len(page), total), keys.after_resource(kind, page[-1].id))
+    return Found(total, [(rt, res) for res in page])
 
 
 def _kind(rt: ResourceType) -> str:

@@ -197,11 +197,16 @@ class TenantStore:
         """The ids under a non-unique index value (one range query)."""
         return [e["id"] for e in self._range(prefix, keys.prefix_end(prefix))]
 
-    def scan(self, kind: str, page_size: int = 1000) -> Iterator[StoredResource]:
-        """Every resource of a kind, in id order, without edges, read in pages
-        of ``page_size`` rows as the caller consumes them."""
+    @property
+    def scope(self) -> tuple[str, str]:
+        """(table, tenant): what process-wide caches key this store's data by."""
+        return (self._table.table_name, self.tenant_id)
+
+    def scan(self, kind: str, page_size: int = 1000, start_key: str | None = None) -> Iterator[StoredResource]:
+        """Every resource of a kind in id order (from ``start_key`` when given),
+        without edges, read in pages of ``page_size`` rows as consumed."""
         lo = kind + ":"
-        for entity in self._range(lo, keys.prefix_end(lo), kind_filter=ROW_RESOURCE, page_size=page_size):
+        for entity in self._range(start_key or lo, keys.prefix_end(lo), kind_filter=ROW_RESOURCE, page_size=page_size):
             yield self._from_row(entity)
 
     def scan_with_edges(self, kind: str) -> Iterator[StoredResource]:
@@ -269,7 +274,7 @@ class TenantStore:
         """Submit ``ops`` with a counter adjustment in the same transaction
         (see :mod:`shared.counters`), retrying when another instance moved
         the shard first."""
-        with COUNTERS.claim((self._table.table_name, self.tenant_id, kind)) as (index, shard):
+        with COUNTERS.claim((*self.scope, kind)) as (index, shard):
             for _ in range(_COUNTER_RETRIES):
                 op = self._counter_op(kind, index, shard, delta)
                 try:

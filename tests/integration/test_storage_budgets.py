@@ -123,3 +123,22 @@ def test_totals_and_first_page_without_a_scan(scim, user_id):
     assert first.json()["totalResults"] == 31 and len(first.json()["Resources"]) == 1
     assert calls(scim, first) == 2  # the counter shards, then one row
     assert calls(scim, scim.get("/Users", params={"count": 0})) == 1
+
+
+def test_sequential_pages_read_only_their_own_rows(scim):
+    """Deep paging: page N starts where page N-1 ended (shared.paging)."""
+    scim.get("/ServiceProviderConfig")
+    ids = sorted(_seed_users(scim, 450))
+    seen, costs = [], []
+    for start in range(1, 451, 100):
+        page = scim.get("/Users", params={"startIndex": start, "count": 100})
+        body = page.json()
+        assert body["totalResults"] == 450 and body["startIndex"] == start
+        seen += [r["id"] for r in body["Resources"]]
+        costs.append(calls(scim, page))
+    assert seen == ids
+    assert max(costs[1:]) == 2  # counters + one page of 100 rows, however deep
+    stale = scim.post("/Users", {"schemas": [USER], "userName": "late"}).json()["id"]
+    again = scim.get("/Users", params={"startIndex": 401, "count": 100}).json()
+    assert again["totalResults"] == 451 and len(again["Resources"]) == 51  # total changed: positions not reused
+    assert stale in {r["id"] for r in scim.get("/Users", params={"count": 1000}).json()["Resources"]}
