@@ -136,7 +136,7 @@ def _coerce_complex(attr: Attribute, value, where: str):
         raise invalid_value(f'"{where}" must be a JSON object with sub-attributes of "{attr.name}"')
     out: dict = {}
     for key, sub_value in value.items():
-        sub = attr.sub(key)
+        sub = attr.sub(key) or _sub_alias(attr, key)
         if sub is None:
             if sub_value is None:
                 continue
@@ -147,6 +147,15 @@ def _coerce_complex(attr: Attribute, value, where: str):
         if coerced is not ABSENT:
             out[sub.name] = coerced
     return out or ABSENT
+
+
+def _sub_alias(attr: Attribute, key: str) -> Attribute | None:
+    """Entra writes ``displayName`` for the ``display`` sub-attribute of
+    multi-valued attributes (reference §2.5, AppRoleAssignmentsComplex
+    ``roles``); it is stored as ``display``."""
+    if attr.multi_valued and key.lower() == "displayname":
+        return attr.sub("display")
+    return None
 
 
 def coerce_scalar(attr: Attribute, value, where: str):
