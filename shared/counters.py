@@ -2,10 +2,11 @@
 
 Table Storage has no COUNT, so ``totalResults`` of an unfiltered list would
 mean reading the whole partition.  Instead every create and delete adjusts
-one of :data:`SHARDS` counter rows (``C:{kind}:{shard}``) in the *same*
+one of :data:`SHARDS` counter rows (``{kind}!{shard}``) in the *same*
 entity-group transaction as the resource row: the count is exact, a crash
 can never leave it off by one, and a total is one range read of at most
-:data:`SHARDS` rows.
+:data:`SHARDS` rows -- the same read that returns the first page, since the
+shards sort just before the resources.
 
 A counter changes by a MERGE conditioned on the row's ETag.  This process
 remembers each shard's last value and ETag and lets one request at a time
@@ -23,7 +24,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-SHARDS = 32
+SHARDS = 16
 
 
 @dataclass

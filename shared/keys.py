@@ -15,7 +15,9 @@ RowKey                                what the row is
 ``G:{id}:g:{groupId}``                reverse edge: the group is a member of a group
 ``X:{index}:{value}``                 unique index (userName, group displayName)
 ``I:{index}:{value}:{id}``            non-unique index (externalId, work email)
-``C:{kind}:{shard}``                  one shard of the count of a resource type
+``{kind}!{shard}``                    one shard of the count of a resource type
+                                      (``!`` sorts before ``:``, so the shards
+                                      come just before the first resource)
 ====================================  =========================================
 
 So ``GET /Users/{id}`` (the user and its ``groups``) is one range query,
@@ -117,11 +119,11 @@ def after_resource(kind: str, resource_id: str) -> str:
 
 
 def counter_key(kind: str, shard: int) -> str:
-    return f"C:{kind}:{shard:02d}"
+    return f"{kind}!{shard:02d}"
 
 
 def counter_prefix(kind: str) -> str:
-    return f"C:{kind}:"
+    return f"{kind}!"
 
 
 def prefix_end(prefix: str) -> str:

@@ -175,6 +175,10 @@ def _unfiltered_page(store: TenantStore, types: list[ResourceType], start: int, 
     """An unfiltered list: the total from the counters (:mod:`shared.counters`),
     the page read in id order from where the previous page ended when that
     is known (:mod:`shared.paging`), stopping as soon as it is full."""
+    if len(types) == 1 and start == 0 and count > 0:
+        total, page = store.count_and_first(_kind(types[0]), count)
+        _remember_next(store, types[0], start, total, page)
+        return Found(total, [(types[0], res) for res in page])
     total = sum(store.count(_kind(rt)) for rt in types)
     if count == 0 or start >= total:
         return Found(total, [])
@@ -188,9 +192,15 @@ def _unfiltered_page(store: TenantStore, types: list[ResourceType], start: int, 
         page = list(itertools.islice(store.scan(kind, page_size=count, start_key=known), count))
     else:
         page = list(itertools.islice(store.scan(kind, page_size=start + count), start, start + count))
-    if page:
-        POSITIONS.put((*store.scope, kind, start + len(page), total), keys.after_resource(kind, page[-1].id))
+    _remember_next(store, rt, start, total, page)
     return Found(total, [(rt, res) for res in page])
+
+
+def _remember_next(store: TenantStore, rt: ResourceType, start: int, total: int, page: list[StoredResource]) -> None:
+    """Record where the page after this one begins (:mod:`shared.paging`)."""
+    if page:
+        kind = _kind(rt)
+        POSITIONS.put((*store.scope, kind, start + len(page), total), keys.after_resource(kind, page[-1].id))
 
 
 def _kind(rt: ResourceType) -> str:

@@ -37,7 +37,7 @@ from azure.data.tables import (
 from azure.core import MatchConditions
 
 from . import keys
-from .counters import COUNTERS, Shard
+from .counters import COUNTERS, SHARDS, Shard
 from .storage_errors import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge
 from .tables import storage_call
 
@@ -51,6 +51,7 @@ ROW_EDGE = "M"
 ROW_REVERSE = "B"
 ROW_INDEX = "I"
 ROW_COUNTER = "C"
+_RANGE_OF_COUNTS_AND_RESOURCES = _RANGE + f" and (k eq '{ROW_COUNTER}' or k eq '{ROW_RESOURCE}')"
 _COUNTER_RETRIES = 5
 
 
@@ -127,9 +128,8 @@ class TenantStore:
             etag=entity.metadata.get("etag"),
         )
 
-    def _range(self, lo: str, hi: str, kind_filter: str | None = None, select=None, page_size: int = 1000) -> Iterator:
+    def _range(self, lo: str, hi: str, kind_filter: str | None = None, select=None, page_size: int = 1000, query: str = _RANGE) -> Iterator:
         params = {"pk": self.tenant_id, "lo": lo, "hi": hi}
-        query = _RANGE
         if kind_filter:
             params["k"] = kind_filter
             query = _RANGE_OF_KIND
@@ -255,6 +255,21 @@ class TenantStore:
         """How many resources of ``kind`` the tenant has (one range read)."""
         prefix = keys.counter_prefix(kind)
         return sum(e["n"] for e in self._range(prefix, keys.prefix_end(prefix), select=["n"]))
+
+    def count_and_first(self, kind: str, count: int) -> tuple[int, list[StoredResource]]:
+        """The count of ``kind`` and its first ``count`` resources, in one
+        range query: the counter shards sort just before the resources."""
+        total, page = 0, []
+        lo, hi = keys.counter_prefix(kind), keys.prefix_end(kind + ":")
+        rows = self._range(lo, hi, page_size=SHARDS + count, query=_RANGE_OF_COUNTS_AND_RESOURCES)
+        for entity in rows:
+            if entity["k"] == ROW_COUNTER:
+                total += entity["n"]
+                continue
+            page.append(self._from_row(entity))
+            if len(page) == count:  # stop before the pager asks for more
+                break
+        return total, page
 
     def _counter_op(self, kind: str, index: int, shard: Shard, delta: int):
         key = keys.counter_key(kind, index)
