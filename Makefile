@@ -57,6 +57,11 @@ run: install ## start Azurite and the app on 127.0.0.1; Ctrl-C stops both
 test: install ## run pytest against a fresh in-memory Azurite (PYTEST_ARGS='-k ...')
 	$(VPY) scripts/test.py
 
+# `bench/` is also a folder: without .PHONY make would think the target is up to date.
+.PHONY: bench
+bench: install ## run the benchmark (BENCH_ARGS='--quick'); report in bench-results/
+	$(VPY) -m bench.run $(BENCH_ARGS)
+
 clean: ## remove Python and test caches
 	find . -path ./$(VENV) -prune -o -path ./node_modules -prune -o -name __pycache__ -type d -exec rm -rf {} +
 	rm -rf .pytest_cache .hypothesis

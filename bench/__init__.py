@@ -1,0 +1,16 @@
+"""Performance benchmark of the SCIM service (``make bench``, issue 3).
+
+``python -m bench.run [--quick] [sizes...]`` starts Azurite and the app the
+way ``make run`` does, drives the app over HTTP on 127.0.0.1 and writes a
+Markdown and a JSON report under ``bench-results/<timestamp>/``.  Modules:
+
+* :mod:`bench.harness` -- processes (Azurite, dev host, tenants), the HTTP
+  client pool, latency statistics and the RSS sampler;
+* :mod:`bench.scenarios` -- what is measured (Entra cycle, storage floor,
+  large groups, deep paging, cold start);
+* :mod:`bench.report` -- targets, PASS/FAIL and the report files;
+* :mod:`bench.run` -- the command line that ties them together.
+
+Every figure that is judged is a ratio or a median against a baseline
+measured in the same run: absolute timings on a 2-core machine are noisy.
+"""

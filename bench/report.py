@@ -1,0 +1,146 @@
+"""Targets of issue 3, PASS/FAIL, and the report files (``report.md``, ``report.json``).
+
+A target whose figure is missing (the scenario was skipped or failed) is
+reported as SKIP, never as PASS.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _get(results: dict, path: str):
+    node = results
+    for part in path.split("/"):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _check(name, value, op, limit, unit=""):
+    if value is None:
+        verdict = "SKIP"
+    elif op == ">=":
+        verdict = "PASS" if value >= limit else "FAIL"
+    elif op == "<=":
+        verdict = "PASS" if value <= limit else "FAIL"
+    elif op == "<":
+        verdict = "PASS" if value < limit else "FAIL"
+    elif op == "==":
+        verdict = "PASS" if value == limit else "FAIL"
+    else:
+        raise ValueError(op)
+    return {"target": name, "value": value, "condition": f"{op} {limit}{unit}", "verdict": verdict}
+
+
+def evaluate(results: dict) -> list[dict]:
+    """The issue's targets, each checked against the figures of this run."""
+    checks = [
+        _check("Entra cycle requests/s", _get(results, "entra_cycle/total/requests_per_s"), ">=", 100),
+        _check("Entra cycle errors", _get(results, "entra_cycle/total/errors"), "==", 0),
+        _check("Entra cycle p99 latency (ms)", _get(results, "entra_cycle/total/p99_ms"), "<", 1000, " ms"),
+        _check("SCIM / storage-floor throughput", _get(results, "storage_floor/scim_over_floor"), ">=", 0.7),
+    ]
+    probes = _get(results, "large_groups/probes") or {}
+    largest = (_get(results, "large_groups/sizes") or ["?"])[-1]
+    for op, figures in probes.items():
+        checks.append(_check(f"Large group {largest} vs 10 members: {op} (ratio of medians)",
+                             figures.get("ratio_of_medians"), "<=", 1.5))
+    if not probes:
+        checks.append(_check("Large group ratios", None, "<=", 1.5))
+    checks += [
+        _check("Paging: last page / first page", _get(results, "paging/last_over_first"), "<=", 1.5),
+        _check("Paging: full walk / raw SDK scan", _get(results, "paging/walk_over_scan"), "<=", 2),
+        _check("Totals: GET /Users?count=1 / GET /Users/{id}", _get(results, "paging/count1_over_get_by_id"), "<=", 3),
+        _check("Cold import: function_app / dependencies", _get(results, "cold_start/app_over_floor"), "<=", 1.3),
+    ]
+    for scenario in ("entra_cycle", "large_groups", "paging"):
+        checks.append(_check(f"Peak RSS of the app during {scenario} (MB)",
+                             _get(results, f"{scenario}/memory/peak_mb"), "<=", 200, " MB"))
+    return checks
+
+
+def print_checks(checks: list[dict]) -> None:
+    width = max(len(c["target"]) for c in checks)
+    for c in checks:
+        print(f"  {c['verdict']:4}  {c['target']:<{width}}  {c['value']!s:>10}  (target {c['condition']})")
+
+
+def _table(rows: list[list], header: list[str]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def markdown(results: dict, checks: list[dict]) -> str:
+    """A human-readable report of every figure and target."""
+    meta = results["meta"]
+    out = [f"# SCIM benchmark, {meta['date']}", "",
+           f"- Command: `{meta['command']}`",
+           f"- Machine: {meta['cpu_count']} cores, {meta['platform']}, Python {meta['python']}",
+           f"- Mode: {meta['mode']}; sizes: `{json.dumps(meta['sizes'])}`",
+           f"- Dev host cold start (process start to first answered request): {meta.get('devhost_cold_start_ms')} ms",
+           f"- Wall time of the whole run: {meta.get('run_seconds')} s", "",
+           "Judged figures are ratios and medians against baselines measured in this same run.", "",
+           "## Targets", "",
+           _table([[c["verdict"], c["target"], c["value"], c["condition"]] for c in checks],
+                  ["", "target", "value", "condition"]), ""]
+
+    entra = results.get("entra_cycle")
+    if entra:
+        out += ["## Entra cycle", "", f"{entra['threads']} concurrent keep-alive clients.", "",
+                _table([[n, p["requests"], p["seconds"], p["requests_per_s"], p["errors"]] for n, p in entra["phases"].items()]
+                       + [["**total**", entra["total"]["requests"], entra["total"]["seconds"], entra["total"]["requests_per_s"],
+                           entra["total"]["errors"]]],
+                       ["phase", "requests", "s", "requests/s", "errors"]), "",
+                _table([[op, s["count"], s["p50_ms"], s["p95_ms"], s["p99_ms"], s["errors"], s["mean_storage_calls"]]
+                        for op, s in entra["operations"].items()],
+                       ["operation", "count", "p50 ms", "p95 ms", "p99 ms", "errors", "storage calls (mean)"]), ""]
+    floor = results.get("storage_floor")
+    if floor:
+        out += ["## Storage floor", "",
+                "The same plan as storage operations straight through azure-data-tables (no SCIM layer), same thread count.",
+                f"SCIM / floor throughput: **{floor.get('scim_over_floor')}**.", "",
+                _table([[n, p["operations"], p["seconds"], p["operations_per_s"]] for n, p in floor["phases"].items()]
+                       + [["**total**", floor["total"]["operations"], floor["total"]["seconds"], floor["total"]["operations_per_s"]]],
+                       ["phase", "operations", "s", "operations/s"]), "",
+                _table([[op, s["count"], s["p50_ms"], s["p95_ms"], s["p99_ms"], s["errors"], s["mean_storage_calls"]]
+                        for op, s in floor["operations"].items()],
+                       ["storage operation", "count", "p50 ms", "p95 ms", "p99 ms", "errors", "storage calls (mean)"]), ""]
+    groups = results.get("large_groups")
+    if groups:
+        sizes = groups["sizes"]
+        rows = []
+        for op, fig in groups["probes"].items():
+            row = [op]
+            for size in sizes:
+                s = fig["by_members"].get(size, {})
+                row += [s.get("p50_ms"), s.get("p95_ms"), s.get("mean_storage_calls")]
+            rows.append(row + [fig["ratio_of_medians"]])
+        header = ["probe"] + [f"{h} ({size} members)" for size in sizes for h in ("p50 ms", "p95 ms", "calls")] + ["ratio"]
+        out += ["## Large groups", "", f"{groups['repetitions']} repetitions per probe and size; errors: {groups['errors']}; "
+                f"app RSS peak {groups['memory']['peak_mb']} MB.", "", _table(rows, header), ""]
+    paging = results.get("paging")
+    if paging:
+        keys = ["users", "pages", "walk_complete", "distinct_users_seen", "total_results_reported", "errors",
+                "first_page_ms", "last_page_ms", "max_page_ms", "last_over_first", "page_storage_calls_max",
+                "walk_s", "raw_scan_s", "raw_scan_rows", "walk_over_scan", "count1_ms", "get_by_id_ms",
+                "count1_over_get_by_id"]
+        out += ["## Deep paging and totals", "", _table([[k, paging.get(k)] for k in keys], ["figure", "value"]), "",
+                f"App RSS peak during the walk: {paging['memory']['peak_mb']} MB.", ""]
+    cold = results.get("cold_start")
+    if cold:
+        out += ["## Cold start", "", f"Median of {cold['runs']} fresh interpreters: `import function_app` "
+                f"{cold['app_import_ms']} ms, `import azure.functions, azure.data.tables, azure.identity` "
+                f"{cold['floor_import_ms']} ms, ratio **{cold['app_over_floor']}**.", ""]
+    if results.get("failures"):
+        out += ["## Scenario failures", ""] + [f"- {name}: `{msg}`" for name, msg in results["failures"].items()] + [""]
+    return "\n".join(out)
+
+
+def write(results: dict, checks: list[dict], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.json").write_text(json.dumps({**results, "targets": checks}, indent=2) + "\n", encoding="utf-8")
+    (folder / "report.md").write_text(markdown(results, checks) + "\n", encoding="utf-8")

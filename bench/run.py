@@ -1,0 +1,205 @@
+"""``python -m bench.run [--quick] [--users N] ...``: the benchmark's command line.
+
+Order of a run (each scenario is optional, each has a time budget and a
+failure in one is recorded and does not stop the others):
+
+1. cold start: fresh interpreters importing the app vs its dependencies
+   (before anything else runs, so nothing competes for the CPU);
+2. Azurite (in memory) and the app in the dev host, started as ``make run``
+   starts them, with ``SCIM_EXPOSE_STORAGE_CALLS=1``; tenants are created
+   with ``python -m shared.admin ensure-tenant``; the dev host's time from
+   process start to first answer is recorded;
+3. the storage floor, then the Entra cycle over HTTP (floor first, so the
+   SCIM run sees the larger table: any bias is against the SCIM figure);
+4. seeding of a second tenant through the storage layer, then large groups
+   and deep paging over HTTP;
+5. PASS/FAIL per target, ``bench-results/<timestamp>/report.{md,json}``.
+
+The dev host and Azurite are stopped by their PIDs at the end, also on
+errors and Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import secrets
+import shlex
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .harness import ROOT, Client, ClientPool, DevHost, RssSampler, app_env, ensure_tenant, scratch_dir
+from . import report, scenarios
+
+SCENARIOS = ("cold", "entra", "floor", "groups", "paging")
+NORMAL = dict(users=2000, groups=80, members_per_group=60, threads=8, large_members=20000, paging_users=20000,
+              repetitions=30, cold_runs=7, scenario_seconds=300)
+QUICK = dict(users=300, groups=15, members_per_group=40, threads=8, large_members=2000, paging_users=2000,
+             repetitions=15, cold_runs=7, scenario_seconds=90)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes (~1-2 minutes), for CI")
+    parser.add_argument("--users", type=int, help=f"Entra cycle users ({NORMAL['users']}; quick {QUICK['users']})")
+    parser.add_argument("--groups", type=int, help=f"Entra cycle groups ({NORMAL['groups']}; quick {QUICK['groups']})")
+    parser.add_argument("--members-per-group", type=int,
+                        help=f"average members per Entra group ({NORMAL['members_per_group']}; quick {QUICK['members_per_group']})")
+    parser.add_argument("--threads", type=int, help=f"concurrent clients ({NORMAL['threads']})")
+    parser.add_argument("--large-members", type=int,
+                        help=f"members of the large group ({NORMAL['large_members']}; quick {QUICK['large_members']})")
+    parser.add_argument("--paging-users", type=int,
+                        help=f"users of the paging tenant ({NORMAL['paging_users']}; quick {QUICK['paging_users']})")
+    parser.add_argument("--repetitions", type=int, help=f"large-group probe repetitions ({NORMAL['repetitions']}; quick {QUICK['repetitions']})")
+    parser.add_argument("--cold-runs", type=int, help=f"fresh interpreters per import variant ({NORMAL['cold_runs']})")
+    parser.add_argument("--scenario-seconds", type=int,
+                        help=f"time budget per scenario; work not started by then is skipped ({NORMAL['scenario_seconds']}; quick {QUICK['scenario_seconds']})")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated subset of: " + ", ".join(SCENARIOS))
+    parser.add_argument("--port", type=int, default=0, help="dev host port (0: a free one)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-results", help="results folder")
+    args = parser.parse_args(argv)
+    defaults = QUICK if args.quick else NORMAL
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    wanted = {s.strip() for s in args.only.split(",") if s.strip()}
+    unknown = wanted - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    args.only = wanted
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    run_started = time.perf_counter()
+    sys.path.insert(0, str(ROOT))
+    from scripts.azurite import free_port, start as start_azurite
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    sizes = {k: getattr(args, k) for k in NORMAL}
+    results: dict = {"meta": {
+        "command": " ".join(["python -m bench.run", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+        "mode": "quick" if args.quick else "normal", "sizes": sizes, "scenarios": sorted(args.only)}}
+    failures: dict[str, str] = {}
+
+    def attempt(name, fn):
+        print(f"== {name}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            results[name] = fn()
+        except Exception as exc:  # one scenario's failure must not lose the others
+            failures[name] = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc()
+        print(f"   ({time.perf_counter() - t0:.1f} s)", flush=True)
+
+    if "cold" in args.only:
+        attempt("cold_start", lambda: scenarios.run_cold_start(args.cold_runs))
+
+    work = scratch_dir()
+    azurite = devhost = None
+    try:
+        azurite = start_azurite(in_memory=True)
+        env = app_env(azurite.connection_string)
+        os.environ["SCIM_STORAGE_CONNECTION_STRING"] = azurite.connection_string  # for this process's storage layer
+        token, large_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        tenant = ensure_tenant(env, "bench", token, work)
+        large_tenant = ensure_tenant(env, "bench-large", large_token, work)
+        devhost = DevHost(env, args.port or free_port(), work / "devhost.log")
+        results["meta"]["devhost_cold_start_ms"] = round(devhost.cold_start_s * 1000, 1)
+        print(f"Azurite pid {azurite.pid}, dev host pid {devhost.pid} on {devhost.base} "
+              f"(cold start {devhost.cold_start_s * 1000:.0f} ms)", flush=True)
+
+        from shared.config import Settings
+        from shared.table_store import TenantStore
+        from shared.tables import RESOURCES, Tables
+
+        settings = Settings.from_env()
+        tables = Tables(settings)
+        table = tables.table(RESOURCES)  # the app's client options: one pool, no proxy lookups
+
+        plan = scenarios.entra_plan(args.users, args.groups, args.members_per_group)
+        if "floor" in args.only:
+            partition = "floor-" + secrets.token_hex(8)
+            attempt("storage_floor", lambda: scenarios.run_storage_floor(
+                table, partition, plan, args.threads, time.monotonic() + args.scenario_seconds))
+        if "entra" in args.only:
+            def entra():
+                pool = ClientPool(devhost.base, token, args.threads)
+                try:
+                    with RssSampler(devhost.pid) as rss:
+                        figures = scenarios.run_entra_cycle(pool, plan, time.monotonic() + args.scenario_seconds)
+                    figures["memory"] = rss.summary()
+                    return figures
+                finally:
+                    pool.close()
+            attempt("entra_cycle", entra)
+        floor, entra_fig = results.get("storage_floor"), results.get("entra_cycle")
+        if floor and entra_fig:
+            floor["scim_over_floor"] = round(entra_fig["total"]["requests_per_s"] / floor["total"]["operations_per_s"], 2)
+
+        if {"groups", "paging"} & args.only:
+            store = TenantStore(table, large_tenant)
+            reps = args.repetitions
+            count = max(args.paging_users, args.large_members + reps + 10)
+            print(f"== seeding {count} users through the storage layer", flush=True)
+            t0 = time.perf_counter()
+            users = scenarios.seed_users(store, count)
+            results["meta"]["seed_users"] = {"count": count, "seconds": round(time.perf_counter() - t0, 1)}
+            print(f"   ({time.perf_counter() - t0:.1f} s)", flush=True)
+            client = Client(devhost.base, large_token)
+            try:
+                client.call(None, "warm", "GET", "/Users", params={"count": 1})
+                if "groups" in args.only:
+                    def groups():
+                        t0 = time.perf_counter()
+                        spares = users[-reps:]
+                        small = scenarios.seed_group(store, "bench small group", users[-reps - 10:-reps])
+                        large = scenarios.seed_group(store, "bench large group", users[:args.large_members])
+                        seeded = round(time.perf_counter() - t0, 1)
+                        print(f"   seeded groups in {seeded} s", flush=True)
+                        figures = scenarios.run_large_groups(
+                            client, {"10": (small, "bench small group"), str(args.large_members): (large, "bench large group")},
+                            spares, reps, devhost.pid, time.monotonic() + args.scenario_seconds)
+                        figures["seed_seconds"] = seeded
+                        return figures
+                    attempt("large_groups", groups)
+                if "paging" in args.only:
+                    attempt("paging", lambda: scenarios.run_paging(
+                        client, table, large_tenant, count, devhost.pid, time.monotonic() + args.scenario_seconds))
+            finally:
+                client.close()
+        if not devhost.running():
+            failures["devhost"] = f"the dev host exited with status {devhost.process.returncode}"
+    except KeyboardInterrupt:
+        failures["run"] = "interrupted"
+    except Exception as exc:
+        failures["run"] = f"{type(exc).__name__}: {exc}"
+        traceback.print_exc()
+    finally:
+        if devhost is not None:
+            devhost.stop()
+        if azurite is not None:
+            azurite.stop()
+
+    results["meta"]["run_seconds"] = round(time.perf_counter() - run_started, 1)
+    if failures:
+        results["failures"] = failures
+    checks = report.evaluate(results)
+    folder = args.out / stamp
+    report.write(results, checks, folder)
+    print("\nTargets:")
+    report.print_checks(checks)
+    print(f"\nReport: {folder / 'report.md'} (and report.json)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
