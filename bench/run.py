@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         env = app_env(azurite.connection_string)
         os.environ["SCIM_STORAGE_CONNECTION_STRING"] = azurite.connection_string  # for this process's storage layer
         token, large_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        tenant = ensure_tenant(env, "bench", token, work)
+        ensure_tenant(env, "bench", token, work)
         large_tenant = ensure_tenant(env, "bench-large", large_token, work)
         devhost = DevHost(env, args.port or free_port(), work / "devhost.log")
         results["meta"]["devhost_cold_start_ms"] = round(devhost.cold_start_s * 1000, 1)

@@ -34,6 +34,7 @@ from azure.data.tables import TableClient, UpdateMode
 
 from shared import keys
 from shared.storage_calls import counting
+from shared.storage_errors import AlreadyExists, StorageUnavailable
 from shared.table_store import Member, StoredResource, TenantStore, now_iso
 
 from .harness import ClientPool, Recorder, RssSampler, median, percentile, ratio, time_fresh_process
@@ -472,12 +473,32 @@ def seed_users(store: TenantStore, count: int, threads: int = 8, prefix: str = "
         now = now_iso()
         name = f"{prefix}{i:07d}@example.com"
         data = {"userName": name, "active": True, "emails": [{"type": "work", "value": name, "primary": True}]}
-        store.create(StoredResource(keys.USER, rid, data, now, now, "v1",
-                                    (keys.unique_key("un", keys.index_value(name, False)),)))
+        resource = StoredResource(keys.USER, rid, data, now, now, "v1",
+                                  (keys.unique_key("un", keys.index_value(name, False)),))
+        _create_once(store, resource)
         return rid
 
     with ThreadPoolExecutor(threads) as pool:
         return list(pool.map(make, range(count)))
+
+
+def _create_once(store: TenantStore, resource: StoredResource, attempts: int = 5) -> None:
+    """``store.create`` retried on a dropped connection (Azurite closes idle
+    keep-alive connections; a transaction is a POST, which the SDK does not
+    retry).  The id is fresh, so finding its row already there means an
+    earlier attempt committed."""
+    for attempt in range(attempts):
+        try:
+            store.create(resource)
+            return
+        except AlreadyExists as exc:
+            if exc.row_key == keys.resource_key(resource.kind, resource.id):
+                return
+            raise
+        except StorageUnavailable:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def seed_group(store: TenantStore, name: str, member_ids: list[str], threads: int = 4) -> str:
