@@ -35,10 +35,11 @@ $(VPY):
 	       "Try: make install PYTHON=python3.12" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(PY_STAMP): requirements.txt requirements-dev.txt | $(VPY)
+$(PY_STAMP): requirements.txt requirements-dev.txt pyproject.toml | $(VPY)
 	@$(VPY) -c '$(PY_VERSION_OK)' || { \
 	  echo "error: $(VENV) has $$($(VPY) -V 2>&1); Python >= 3.11 is needed. Remove $(VENV) and rerun." >&2; exit 1; }
 	$(VPY) -m pip install --quiet -r requirements-dev.txt
+	$(VPY) -m pip install --quiet --no-deps -e .   # the scimctl command
 	@touch $@
 
 # `npm ci` installs exactly package-lock.json; without a lock yet, `npm install` writes one.

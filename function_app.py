@@ -97,6 +97,18 @@ def resource_type(req: func.HttpRequest) -> func.HttpResponse:
     return _serve(req, "ResourceTypes/{id}", req.route_params.get("id"))
 
 
+@app.route(route="oauth/token", methods=ALL_METHODS)
+def oauth_token(req: func.HttpRequest) -> func.HttpResponse:
+    """OAuth 2.0 client credentials token endpoint (RFC 6749 §4.4)."""
+    return _serve(req, "oauth/token")
+
+
+@app.timer_trigger(schedule="0 17 3 * * *", arg_name="timer", run_on_startup=False)
+def audit_retention(timer: func.TimerRequest) -> None:
+    """Daily: delete audit entries older than SCIM_AUDIT_RETENTION_DAYS."""
+    _get_service().enforce_audit_retention()
+
+
 @app.route(route="{*path}", methods=ALL_METHODS)
 def unknown_path(req: func.HttpRequest) -> func.HttpResponse:
     return _serve(req, "unknown")

@@ -1,45 +1,254 @@
-"""Minimal tenant administration (``python -m shared.admin``).
+"""``scimctl``: administer tenants, their credentials and audit trail.
 
-``ensure-tenant --name NAME --token-file FILE`` creates the tenant NAME if it
-does not exist and registers the token read from FILE for it (the token is
-read from a file so it never shows in a process list).  ``create-tenant
---name NAME`` creates a tenant and prints a new token once.
+Installed as the ``scimctl`` command (``pip install .``, done by ``make
+install``); ``python -m shared.admin`` is the same program.  Storage comes
+from ``--connection-string`` (Azurite) or ``--table-endpoint`` (Azure, with
+``DefaultAzureCredential``: ``az login`` locally, a managed identity in
+Azure), else from ``SCIM_STORAGE_CONNECTION_STRING`` /
+``SCIM_STORAGE_TABLE_ENDPOINT``.
+
+Secrets (tokens, client secrets) are printed once, when issued; only their
+SHA-256 is stored.  ``--json`` prints one JSON object, for scripts.  Every
+change is written to the tenant's audit trail with the actor
+``cli:<user name>``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import getpass
+import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 
+from azure.core.exceptions import AzureError
+
+from .audit import AuditEntry, AuditLog, enforce_retention
 from .config import Settings
+from .table_store import now_iso
+from .storage_errors import StorageUnavailable
 from .tables import Tables
-from .tenants import TenantRegistry, new_token
+from .tenants import CLIENT, MODES, TOKEN, RegistryError, TenantRegistry
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scimctl", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--connection-string", help="storage connection string (Azurite)")
+    parser.add_argument("--table-endpoint", help="https://<account>.table.core.windows.net (Azure identity)")
+    parser.add_argument("--table-prefix", help="table name prefix (default: SCIM_TABLE_PREFIX or scim)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+
+    tenant = groups.add_parser("tenant", help="create, list, show, disable, enable, delete tenants")
+    tenant_cmd = tenant.add_subparsers(dest="action", required=True)
+    create = tenant_cmd.add_parser("create", help="create a tenant (and its first token)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--auth", default="token,oauth", help=f"enabled modes, comma-separated, of {', '.join(MODES)}")
+    create.add_argument("--entra-tenant-id", help="accept JWTs Entra issues for this Entra tenant (mode entra)")
+    create.add_argument("--audience", action="append", default=[], help="extra accepted aud of Entra JWTs (gallery app id)")
+    create.add_argument("--no-token", action="store_true", help="do not issue a first bearer token")
+    tenant_cmd.add_parser("list", help="every tenant")
+    for action, text in (("show", "one tenant with its credentials"), ("disable", "reject its requests"),
+                         ("enable", "accept its requests again")):
+        tenant_cmd.add_parser(action, help=text).add_argument("tenant")
+    delete = tenant_cmd.add_parser("delete", help="delete a tenant, its credentials and all its identities")
+    delete.add_argument("tenant")
+    delete.add_argument("--yes", action="store_true", help="confirm")
+
+    for kind, text in ((TOKEN, "bearer tokens (Entra's Secret Token)"), (CLIENT, "OAuth clients (client credentials)")):
+        group = groups.add_parser(kind, help=text)
+        cmd = group.add_subparsers(dest="action", required=True)
+        cmd.add_parser("issue", help=f"a new {kind}, its secret shown once").add_argument("tenant")
+        cmd.add_parser("list", help="ids and dates, never secrets").add_argument("tenant")
+        revoke = cmd.add_parser("revoke", help=f"revoke a {kind} now")
+        revoke.add_argument("tenant")
+        revoke.add_argument("id")
+        if kind == TOKEN:
+            rotate = cmd.add_parser("rotate", help="issue a new token; the old one expires after --grace-hours")
+            rotate.add_argument("tenant")
+            rotate.add_argument("id")
+            rotate.add_argument("--grace-hours", type=float, default=24.0)
+
+    audit = groups.add_parser("audit", help="read or prune audit entries")
+    audit_cmd = audit.add_subparsers(dest="action", required=True)
+    show = audit_cmd.add_parser("show", help="a tenant's newest entries")
+    show.add_argument("tenant")
+    show.add_argument("--limit", type=int, default=20)
+    prune = audit_cmd.add_parser("prune", help="delete entries older than the retention period")
+    prune.add_argument("--days", type=int, help="default: SCIM_AUDIT_RETENTION_DAYS or 90")
+
+    ensure = groups.add_parser("ensure-tenant", help="for scripts: create tenant NAME if missing, register the token in FILE")
+    ensure.add_argument("--name", required=True)
+    ensure.add_argument("--token-file", required=True, type=Path)
+    return parser
+
+
+class Admin:
+    """The commands, over one registry and audit log."""
+
+    def __init__(self, settings: Settings, as_json: bool) -> None:
+        self.settings = settings
+        tables = Tables(settings)
+        self.registry = TenantRegistry(tables, cache_seconds=0)
+        self.audit = AuditLog(tables)
+        self.as_json = as_json
+        self.actor = f"cli:{_user()}"
+
+    def _out(self, data: dict, text: str) -> None:
+        print(json.dumps(data) if self.as_json else text)
+
+    def _audit(self, tenant_id: str, operation: str, kind: str, item_id: str, attributes: str = "") -> None:
+        self.audit.append(AuditEntry(now_iso(), tenant_id, self.actor, operation, kind, item_id, attributes, "ok", ""))
+
+    def tenant_create(self, args) -> None:
+        modes = tuple(m.strip() for m in args.auth.split(",") if m.strip())
+        if args.entra_tenant_id and "entra" not in modes:
+            modes += ("entra",)
+        tenant_id = self.registry.create_tenant(args.name, modes, args.entra_tenant_id, tuple(args.audience))
+        self._audit(tenant_id, "tenant.create", "Tenant", tenant_id, "auth=" + ",".join(modes))
+        result = {"tenant_id": tenant_id, "name": args.name, "auth": list(modes)}
+        text = f"tenant {args.name} created: {tenant_id} (auth: {', '.join(modes)})"
+        if "token" in modes and not args.no_token:
+            token_id, token = self.registry.issue_token(tenant_id)
+            self._audit(tenant_id, "token.issue", "Token", token_id)
+            result.update(token_id=token_id, token=token)
+            text += f"\ntoken {token_id} (shown once; Entra's Secret Token):\n{token}"
+        self._out(result, text)
+
+    def tenant_list(self, _args) -> None:
+        tenants = self.registry.tenants()
+        rows = [{"tenant_id": t.id, "name": t.name, "created": t.created, "disabled": t.disabled, "auth": list(t.modes),
+                 "entra_tenant": t.entra_tenant} for t in tenants]
+        lines = [f"{t.id}  {t.created}  {'disabled' if t.disabled else 'enabled '}  {','.join(t.modes):18} {t.name}" for t in tenants]
+        self._out({"tenants": rows}, "\n".join(lines) or "no tenants")
+
+    def tenant_show(self, args) -> None:
+        t = self.registry.require_tenant(args.tenant)
+        creds = {kind: [dataclasses.asdict(c) for c in self.registry.credentials(t.id, kind)] for kind in (TOKEN, CLIENT)}
+        data = {"tenant_id": t.id, "name": t.name, "created": t.created, "disabled": t.disabled, "auth": list(t.modes),
+                "entra_tenant": t.entra_tenant, "audiences": list(t.audiences), **{k + "s": v for k, v in creds.items()}}
+        lines = [f"tenant {t.id} {t.name!r}, created {t.created}, {'disabled' if t.disabled else 'enabled'}, auth {','.join(t.modes)}"]
+        if t.entra_tenant:
+            lines.append(f"  Entra tenant {t.entra_tenant}; extra audiences: {', '.join(t.audiences) or '-'}")
+        for kind, items in creds.items():
+            for c in items:
+                state = "revoked " + c["revoked"] if c["revoked"] else ("expires " + c["expires"] if c["expires"] else "active")
+                lines.append(f"  {kind:6} {c['id']}  created {c['created']}  {state}")
+        self._out(data, "\n".join(lines))
+
+    def _set_disabled(self, args, disabled: bool) -> None:
+        self.registry.set_disabled(args.tenant, disabled)
+        self._audit(args.tenant, "tenant.disable" if disabled else "tenant.enable", "Tenant", args.tenant)
+        self._out({"tenant_id": args.tenant, "disabled": disabled}, f"tenant {args.tenant} {'disabled' if disabled else 'enabled'}")
+
+    def tenant_disable(self, args) -> None:
+        self._set_disabled(args, True)
+
+    def tenant_enable(self, args) -> None:
+        self._set_disabled(args, False)
+
+    def tenant_delete(self, args) -> None:
+        if not args.yes:
+            raise RegistryError("deleting a tenant removes all its identities; add --yes to confirm")
+        self.registry.require_tenant(args.tenant)
+        rows = self.registry.delete_tenant(args.tenant)
+        self._audit(args.tenant, "tenant.delete", "Tenant", args.tenant, f"rows={rows}")
+        self._out({"tenant_id": args.tenant, "deleted_rows": rows}, f"tenant {args.tenant} deleted ({rows} data rows)")
+
+    def token_issue(self, args) -> None:
+        token_id, token = self.registry.issue_token(args.tenant)
+        self._audit(args.tenant, "token.issue", "Token", token_id)
+        self._out({"tenant_id": args.tenant, "token_id": token_id, "token": token}, f"token {token_id} (shown once):\n{token}")
+
+    def client_issue(self, args) -> None:
+        client_id, secret = self.registry.issue_client(args.tenant)
+        self._audit(args.tenant, "client.issue", "Client", client_id)
+        self._out({"tenant_id": args.tenant, "client_id": client_id, "client_secret": secret},
+                  f"client id {client_id}\nclient secret (shown once):\n{secret}")
+
+    def _list(self, args, kind: str) -> None:
+        self.registry.require_tenant(args.tenant)
+        items = self.registry.credentials(args.tenant, kind)
+        lines = [f"{c.id}  created {c.created}  " + ("revoked " + c.revoked if c.revoked else "expires " + c.expires if c.expires else "active")
+                 for c in items]
+        self._out({kind + "s": [dataclasses.asdict(c) for c in items]}, "\n".join(lines) or f"no {kind}s")
+
+    def token_list(self, args) -> None:
+        self._list(args, TOKEN)
+
+    def client_list(self, args) -> None:
+        self._list(args, CLIENT)
+
+    def _revoke(self, args, kind: str) -> None:
+        self.registry.revoke(args.tenant, kind, args.id)
+        self._audit(args.tenant, f"{kind}.revoke", kind.capitalize(), args.id)
+        self._out({"tenant_id": args.tenant, f"{kind}_id": args.id, "revoked": True}, f"{kind} {args.id} revoked")
+
+    def token_revoke(self, args) -> None:
+        self._revoke(args, TOKEN)
+
+    def client_revoke(self, args) -> None:
+        self._revoke(args, CLIENT)
+
+    def token_rotate(self, args) -> None:
+        token_id, token = self.registry.rotate_token(args.tenant, args.id, timedelta(hours=args.grace_hours))
+        self._audit(args.tenant, "token.rotate", "Token", token_id, f"replaces={args.id}")
+        self._out({"tenant_id": args.tenant, "token_id": token_id, "token": token, "old_token_expires_in_hours": args.grace_hours},
+                  f"token {token_id} (shown once):\n{token}\nthe old token {args.id} stops working in {args.grace_hours:g} h")
+
+    def audit_show(self, args) -> None:
+        entries = self.audit.recent(args.tenant, args.limit)
+        lines = [f"{e.time}  {e.actor:40} {e.operation:14} {e.resource_type:8} {e.resource_id:32} {e.outcome:4} {e.attributes}"
+                 for e in entries]
+        self._out({"entries": [dataclasses.asdict(e) for e in entries]}, "\n".join(lines) or "no audit entries")
+
+    def audit_prune(self, args) -> None:
+        days = args.days or self.settings.audit_retention_days
+        deleted = enforce_retention(self.audit, self.registry, days)
+        self._out({"deleted": deleted, "days": days}, f"{deleted} audit entries older than {days} days deleted")
+
+    def ensure_tenant(self, args) -> None:
+        token = args.token_file.read_text(encoding="utf-8").strip()
+        if not token:
+            raise RegistryError("the token file is empty")
+        tenant_id = self.registry.find_tenant(args.name) or self.registry.create_tenant(args.name)
+        token_id = self.registry.add_token(tenant_id, token)
+        self._out({"tenant_id": tenant_id, "token_id": token_id}, f"tenant {args.name} ({tenant_id}) ready")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _settings(args) -> Settings:
+    settings = Settings.from_env()
+    if args.connection_string:
+        settings = dataclasses.replace(settings, connection_string=args.connection_string, table_endpoint=None)
+    elif args.table_endpoint:
+        settings = dataclasses.replace(settings, connection_string=None, table_endpoint=args.table_endpoint)
+    if args.table_prefix:
+        settings = dataclasses.replace(settings, table_prefix=args.table_prefix)
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.admin", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    ensure = sub.add_parser("ensure-tenant", help="create a tenant if missing and register a token for it")
-    ensure.add_argument("--name", required=True)
-    ensure.add_argument("--token-file", required=True, type=Path)
-    create = sub.add_parser("create-tenant", help="create a tenant and print a new token")
-    create.add_argument("--name", required=True)
-    args = parser.parse_args(argv)
-
-    registry = TenantRegistry(Tables(Settings.from_env()))
-    if args.command == "ensure-tenant":
-        token = args.token_file.read_text(encoding="utf-8").strip()
-        if not token:
-            parser.error("the token file is empty")
-        tenant_id = registry.find_tenant(args.name) or registry.create_tenant(args.name)
-        registry.add_token(tenant_id, token)
-        print(f"tenant {args.name} ({tenant_id}) ready")
-    else:
-        tenant_id = registry.create_tenant(args.name)
-        token = new_token()
-        registry.add_token(tenant_id, token)
-        print(f"tenant {args.name} ({tenant_id}) created; bearer token (shown once):\n{token}")
+    args = _parser().parse_args(argv)
+    command = "ensure_tenant" if args.group == "ensure-tenant" else f"{args.group}_{args.action}"
+    try:
+        admin = Admin(_settings(args), args.json)
+        getattr(admin, command)(args)
+    except RegistryError as error:
+        print(f"scimctl: {error}", file=sys.stderr)
+        return 1
+    except (RuntimeError, StorageUnavailable, AzureError) as error:  # no storage configured, or unreachable
+        print(f"scimctl: storage: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -17,6 +17,15 @@ Variable                               Meaning
 ``SCIM_AUTH_CACHE_SECONDS``            how long a verified token is cached (default 30)
 ``SCIM_EXPOSE_STORAGE_CALLS``          ``1``: add ``X-Storage-Calls`` to responses
                                        (tests and benchmarks)
+``SCIM_TOKEN_SIGNING_KEY``             PEM RSA private key (>= 2048 bits) signing the
+                                       OAuth access tokens; in Azure a Key Vault
+                                       reference.  Unset: ``/oauth/token`` is off
+``SCIM_OAUTH_TOKEN_MINUTES``           OAuth access-token lifetime, 60-360 (default 60)
+``SCIM_ENTRA_AUDIENCES``               comma-separated extra ``aud`` values accepted in
+                                       Entra-issued JWTs (gallery application ids)
+``SCIM_AUDIT_RETENTION_DAYS``          days audit entries are kept (default 90)
+``SCIM_RATE_LIMIT_PER_SECOND``         per-tenant request rate answered 429 above
+                                       (default 0: off; see docs/security.md)
 =====================================  =================================================
 """
 
@@ -43,6 +52,11 @@ class Settings:
     storage_timeout_seconds: int
     auth_cache_seconds: int
     expose_storage_calls: bool
+    token_signing_key: str | None = None
+    oauth_token_minutes: int = 60
+    entra_audiences: tuple[str, ...] = ()
+    audit_retention_days: int = 90
+    rate_limit_per_second: float = 0.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -57,4 +71,9 @@ class Settings:
             storage_timeout_seconds=_int("SCIM_STORAGE_TIMEOUT_SECONDS", 10),
             auth_cache_seconds=_int("SCIM_AUTH_CACHE_SECONDS", 30),
             expose_storage_calls=os.environ.get("SCIM_EXPOSE_STORAGE_CALLS") == "1",
+            token_signing_key=os.environ.get("SCIM_TOKEN_SIGNING_KEY") or None,
+            oauth_token_minutes=_int("SCIM_OAUTH_TOKEN_MINUTES", 60),
+            entra_audiences=tuple(a.strip() for a in os.environ.get("SCIM_ENTRA_AUDIENCES", "").split(",") if a.strip()),
+            audit_retention_days=_int("SCIM_AUDIT_RETENTION_DAYS", 90),
+            rate_limit_per_second=float(os.environ.get("SCIM_RATE_LIMIT_PER_SECOND", "").strip() or 0),
         )

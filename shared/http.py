@@ -13,6 +13,16 @@ from urllib.parse import parse_qsl, urlsplit
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 ACCEPTED_MEDIA_TYPES = ("application/scim+json", "application/json")
+# On every response: identities must not be cached, sniffed, framed or referred
+# (OWASP Secure Headers for APIs); HSTS keeps clients on HTTPS once they saw it.
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+}
 
 
 @dataclass
@@ -51,10 +61,7 @@ class Response:
         return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     def all_headers(self) -> dict[str, str]:
-        headers = {
-            "Content-Type": f"{SCIM_MEDIA_TYPE}; charset=utf-8",
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        }
+        """The response's headers with the media type and :data:`SECURITY_HEADERS`."""
+        headers = {"Content-Type": f"{SCIM_MEDIA_TYPE}; charset=utf-8", **SECURITY_HEADERS}
         headers.update(self.headers)
         return headers

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import time
+import uuid
 from urllib.parse import urlsplit
 
 from . import keys
@@ -39,10 +41,19 @@ from .storage_errors import AlreadyExists, Changed, Missing, StorageUnavailable,
 from .table_store import Member, StoredResource, TenantStore, now_iso
 from .tables import RESOURCES, Tables
 from .tenants import TenantRegistry
+from .audit import AuditEntry, AuditLog, changed_attributes, enforce_retention
+from .authentication import AuthFailed, Authenticator, Principal
+from .entra_jwt import EntraKeys
+from .oauth import TokenSigner, token_response
+from .rate_limit import RateLimiter
 
 log = logging.getLogger("scim")
 
 KIND_OF_TYPE = {"User": keys.USER, "Group": keys.GROUP}
+TOKEN_ROUTE = "oauth/token"
+_CHANGES = {"POST": "create", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
+_AUDITED_ROUTES = {"Users": "User", "Users/{id}": "User", "Groups": "Group", "Groups/{id}": "Group"}
+_REQUEST_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
 _RETRIES = 4
 MAX_WORK_EMAILS = 20  # each is an index row written in the resource's transaction
 
@@ -79,25 +90,55 @@ def new_version() -> str:
     return secrets.token_hex(8)
 
 
+def _request_id(request: Request) -> str:
+    """The caller's ``client-request-id`` when it is a plain token, else a fresh id."""
+    given = request.header("client-request-id") or request.header("x-request-id") or ""
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def _token_signer(settings: Settings) -> TokenSigner | None:
+    """The OAuth token signer, or None (OAuth off) when no usable key is configured."""
+    if not settings.token_signing_key:
+        return None
+    try:
+        return TokenSigner(settings.token_signing_key, settings.oauth_token_minutes)
+    except Exception as exc:  # noqa: BLE001 - a bad key disables OAuth, it must not break the SCIM routes
+        log.error("oauth_disabled: SCIM_TOKEN_SIGNING_KEY or SCIM_OAUTH_TOKEN_MINUTES is unusable (%s)", type(exc).__name__)
+        return None
+
+
 class ScimService:
     """Route handlers; one instance per process, shared by all requests."""
 
-    def __init__(self, settings: Settings | None = None, tables: Tables | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, tables: Tables | None = None,
+                 entra_keys: EntraKeys | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self.tables = tables or Tables(self.settings)
         self.registry = TenantRegistry(self.tables, self.settings.auth_cache_seconds)
+        self.signer = _token_signer(self.settings)
+        self.authenticator = Authenticator(self.registry, self.signer, entra_keys or EntraKeys(),
+                                           self.settings.entra_audiences)
+        self.audit = AuditLog(self.tables)
+        rate = self.settings.rate_limit_per_second
+        self.rate_limiter = RateLimiter(rate) if rate > 0 else None
 
     # ------------------------------------------------------------ dispatch
     def handle(self, request: Request, route: str, resource_id: str | None = None) -> Response:
         """Serve one request for ``route`` (e.g. ``"Users/{id}"``); never raises.
 
-        One log line per request, ``key=value`` pairs: method, route, status,
-        storage calls and milliseconds -- never a header, a body or a value.
+        One log line per request, ``key=value`` pairs: request id, method,
+        route, status, storage calls and milliseconds -- never a header, a
+        body or a value.  An accepted change also gets an audit entry.
         """
         started = time.perf_counter()
+        request_id = _request_id(request)
+        caller: list[Principal] = []
         with counting() as calls:
             try:
-                response = self._dispatch(request, route, resource_id)
+                if route == TOKEN_ROUTE:
+                    response = self._token(request, request_id)
+                else:
+                    response = self._dispatch(request, route, resource_id, caller)
             except ScimError as exc:
                 response = Response(exc.status, exc.body(), dict(exc.headers))
             except StorageUnavailable:
@@ -110,16 +151,21 @@ class ScimService:
                 log.exception("unhandled error on %s %s", request.method, route)
                 err = ScimError(500, "internal error; the request was not completed")
                 response = Response(500, err.body())
+            if caller and request.method in _CHANGES and route in _AUDITED_ROUTES and response.status < 300:
+                self._record(request, route, resource_id, response, caller[0], request_id)
         if self.settings.expose_storage_calls:
             response.headers["X-Storage-Calls"] = str(calls[0])
+        response.headers["X-Request-Id"] = request_id
         log.info(
-            "method=%s route=%s status=%d storage_calls=%d ms=%.1f",
-            request.method, route, response.status, calls[0], (time.perf_counter() - started) * 1000,
+            "request=%s method=%s route=%s status=%d storage_calls=%d ms=%.1f",
+            request_id, request.method, route, response.status, calls[0], (time.perf_counter() - started) * 1000,
         )
         return response
 
-    def _dispatch(self, request: Request, route: str, resource_id: str | None) -> Response:
-        store = self._authenticate(request)
+    def _dispatch(self, request: Request, route: str, resource_id: str | None, caller: list) -> Response:
+        principal = self._authenticate(request)
+        caller.append(principal)
+        store = TenantStore(self.tables.table(RESOURCES), principal.tenant_id)
         handler = _ROUTES.get(route)
         if handler is None:
             path = urlsplit(request.url).path
@@ -129,16 +175,57 @@ class ScimService:
             raise ScimError(405, f"{request.method} is not allowed on {route}; use {', '.join(methods)}", headers={"Allow": ", ".join(methods)})
         return getattr(self, methods[request.method])(request, store, resource_id, *handler[1:])
 
-    def _authenticate(self, request: Request) -> TenantStore:
-        """RFC 6750 bearer token → the tenant's store; otherwise 401."""
-        header = request.header("authorization") or ""
-        scheme, _, token = header.partition(" ")
-        tenant_id = None
-        if scheme.lower() == "bearer" and token.strip():
-            tenant_id = self.registry.tenant_for_token(token.strip())
-        if tenant_id is None:
-            raise ScimError(401, "a valid bearer token is required (Authorization: Bearer <token>)", headers={"WWW-Authenticate": 'Bearer realm="scim"'})
-        return TenantStore(self.tables.table(RESOURCES), tenant_id)
+    def _authenticate(self, request: Request) -> Principal:
+        """RFC 6750 bearer credential → the caller and its tenant; otherwise
+        401 (the same for every reason), or 429 above the optional rate limit."""
+        try:
+            principal = self.authenticator.authenticate(request.header("authorization"))
+        except AuthFailed as failure:
+            raise ScimError(401, "a valid bearer credential is required (Authorization: Bearer <token>)",
+                            headers={"WWW-Authenticate": failure.challenge}) from None
+        if self.rate_limiter is not None:
+            wait = self.rate_limiter.retry_after(principal.tenant_id)
+            if wait:
+                raise ScimError(429, "too many requests for this tenant; retry later", headers={"Retry-After": str(wait)})
+        return principal
+
+    def _token(self, request: Request, request_id: str) -> Response:
+        """``POST /oauth/token`` (RFC 6749 §4.4); an issued token is audited."""
+        response, issued = token_response(request, self.registry, self.signer, self.settings.max_body_bytes)
+        if issued is None and response.status == 401:
+            total = self.authenticator.failures.add("oauth_client_authentication")
+            log.warning("auth_failed reason=oauth_client_authentication failures_in_process=%d", total)
+        if issued is not None:
+            tenant_id, client_id = issued
+            self._append_audit(AuditEntry(now_iso(), tenant_id, f"oauth:{client_id}", "token.issue", "AccessToken",
+                                          "", "", "ok", request_id))
+        return response
+
+    def enforce_audit_retention(self) -> int:
+        """Delete audit entries older than ``SCIM_AUDIT_RETENTION_DAYS`` (the daily timer)."""
+        deleted = enforce_retention(self.audit, self.registry, self.settings.audit_retention_days)
+        log.info("audit_retention deleted=%d days=%d", deleted, self.settings.audit_retention_days)
+        return deleted
+
+    def _record(self, request: Request, route: str, resource_id, response: Response, principal: Principal, request_id: str):
+        """Append the audit entry of an accepted change (see :mod:`shared.audit`)."""
+        if resource_id is None and isinstance(response.body, dict):
+            resource_id = response.body.get("id")
+        try:
+            body = json.loads(request.body) if request.body else None
+        except ValueError:
+            body = None
+        attributes = ",".join(changed_attributes(request.method, body))
+        self._append_audit(AuditEntry(now_iso(), principal.tenant_id, principal.actor, _CHANGES[request.method],
+                                      _AUDITED_ROUTES[route], str(resource_id or ""), attributes, str(response.status), request_id))
+
+    def _append_audit(self, entry: AuditEntry) -> None:
+        """Write an audit entry; the change is already committed, so a failure
+        is logged loudly rather than turned into an error for the client."""
+        try:
+            self.audit.append(entry)
+        except Exception:  # noqa: BLE001 - the change stands; the gap must show in the logs
+            log.error("audit_write_failed request=%s operation=%s", entry.request_id, entry.operation)
 
     def base_url(self, request: Request) -> str:
         """The absolute SCIM base URL for ``meta.location`` (RFC 7643 §3.1)."""

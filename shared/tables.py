@@ -27,6 +27,7 @@ from .storage_errors import StorageUnavailable
 
 RESOURCES = "resources"
 TENANTS = "tenants"
+AUDIT = "audit"
 
 
 def storage_call(fn, *args, **kwargs):

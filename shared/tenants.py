@@ -1,89 +1,395 @@
-"""The tenant registry and bearer-token verification.
+"""The tenant registry: tenants and the credentials that name them.
 
-Tenants and tokens live in their own table, apart from SCIM data:
+Tenants and credentials live in their own table, apart from SCIM data, one
+partition per kind of row:
 
-* ``PartitionKey="tenant"``, ``RowKey=<tenant id>``: name, created, disabled;
-* ``PartitionKey="token"``, ``RowKey=<SHA-256 of the token>``: the tenant id.
+================  =================  ===============================================
+PartitionKey      RowKey             properties
+================  =================  ===============================================
+``tenant``        tenant id          name, created, disabled, auth (enabled modes),
+                                     entra_tenant, audiences
+``token``         token id           tenant, hash, created, expires, revoked
+``client``        OAuth client id    tenant, hash, created, revoked
+``entra``         Entra tenant id    tenant (one of our tenants per Entra tenant)
+``deleted``       tenant id          deleted (kept until its audit entries expire)
+================  =================  ===============================================
 
-Tokens are 256-bit random strings, so a plain SHA-256 is a sound way to
-store them (nothing to brute-force); the token itself is never stored or
-logged.  A verified token is cached in memory for ``SCIM_AUTH_CACHE_SECONDS``
-(30 s) so that authentication costs no storage call on most requests;
-disabling a tenant or revoking a token therefore takes effect within that
-bound.
+A bearer token is ``<token id>.<secret>``: the first :data:`TOKEN_ID_LENGTH`
+characters are its id, used for the lookup and shown by ``scimctl token
+list``; only the SHA-256 of the whole token is stored.  Tokens and client
+secrets carry 256 random bits, so a plain SHA-256 leaves nothing to
+brute-force (a slow password hash would only slow down every request); the
+comparison is constant-time.  The secret is printed once, at issue, and is
+never stored or logged.
+
+Authentication modes (``auth``) are enabled per tenant: ``token`` (Entra's
+Secret Token field), ``oauth`` (client credentials, :mod:`shared.oauth`) and
+``entra`` (a JWT Entra issues itself, bound to one Entra tenant id).
+
+A verified credential is remembered in memory for ``SCIM_AUTH_CACHE_SECONDS``
+(30 s), so authentication costs no storage call on most requests; disabling
+a tenant, revoking a token or a client therefore takes effect within that
+bound on every instance (at once on the instance that made the change).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from .table_store import now_iso
-from .tables import TENANTS, Tables, storage_call
+from .tables import RESOURCES, TENANTS, Tables, storage_call
 
-_TENANT = "tenant"
-_TOKEN = "token"
+TENANT, TOKEN, CLIENT, ENTRA, DELETED = "tenant", "token", "client", "entra", "deleted"
+MODES = ("token", "oauth", "entra")
+DEFAULT_MODES = ("token", "oauth")
+TOKEN_ID_LENGTH = 12
+MIN_TOKEN_LENGTH = 32
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+class RegistryError(Exception):
+    """An administrative request that cannot be carried out (unknown tenant, ...)."""
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def token_id_of(token: str) -> str:
+    return token[:TOKEN_ID_LENGTH]
 
 
 def new_token() -> str:
-    """A fresh bearer token: 256 bits, URL-safe."""
-    return secrets.token_urlsafe(32)
+    """A fresh bearer token: a 12-character id, a dot, 256 random bits (URL-safe)."""
+    return f"{secrets.token_hex(TOKEN_ID_LENGTH // 2)}.{secrets.token_urlsafe(32)}"
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    id: str
+    name: str
+    created: str
+    disabled: bool
+    modes: tuple[str, ...]
+    entra_tenant: str | None
+    audiences: tuple[str, ...]
+
+    @classmethod
+    def from_row(cls, row) -> "Tenant":
+        return cls(
+            id=row["RowKey"], name=row.get("name", ""), created=row.get("created", ""),
+            disabled=bool(row.get("disabled")), modes=_split(row.get("auth"), DEFAULT_MODES),
+            entra_tenant=row.get("entra_tenant") or None, audiences=_split(row.get("audiences"), ()),
+        )
+
+    def accepts(self, mode: str) -> bool:
+        return not self.disabled and mode in self.modes
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A token or an OAuth client as listed by the CLI (never its secret)."""
+
+    kind: str  # "token" or "client"
+    id: str
+    tenant: str
+    created: str
+    expires: str | None
+    revoked: str | None
+
+    @classmethod
+    def from_row(cls, row) -> "Credential":
+        return cls(row["PartitionKey"], row["RowKey"], row["tenant"], row.get("created", ""),
+                   row.get("expires") or None, row.get("revoked") or None)
+
+    def active(self, at: datetime | None = None) -> bool:
+        if self.revoked:
+            return False
+        expires = _parse_time(self.expires)
+        return expires is None or expires > (at or datetime.now(timezone.utc))
+
+
+def _split(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if value is None:
+        return default
+    return tuple(part for part in (p.strip() for p in value.split(",")) if part)
+
+
+class _Cache:
+    """A small time-bounded cache of verified credentials."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._items: dict[tuple, tuple[object, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple):
+        with self._lock:
+            hit = self._items.get(key)
+        return hit[0] if hit and hit[1] > time.monotonic() else None
+
+    def put(self, key: tuple, value) -> None:
+        if self._seconds > 0:
+            with self._lock:
+                if len(self._items) > 10_000:
+                    self._items.clear()
+                self._items[key] = (value, time.monotonic() + self._seconds)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
 
 
 class TenantRegistry:
-    """Create tenants, register tokens, resolve a token to its tenant."""
+    """Administer tenants and credentials; resolve a credential to its tenant."""
 
     def __init__(self, tables: Tables, cache_seconds: int = 30) -> None:
         self._tables = tables
-        self._cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[str, float]] = {}
-        self._lock = threading.Lock()
+        self._cache = _Cache(cache_seconds)
 
     @property
     def _table(self):
         return self._tables.table(TENANTS)
 
-    def create_tenant(self, name: str) -> str:
+    def _get(self, partition: str, row_key: str):
+        try:
+            return storage_call(self._table.get_entity, partition, row_key)
+        except ResourceNotFoundError:
+            return None
+
+    # ------------------------------------------------------------ tenants
+    def create_tenant(self, name: str, modes: tuple[str, ...] = DEFAULT_MODES, entra_tenant: str | None = None,
+                      audiences: tuple[str, ...] = ()) -> str:
+        """A new enabled tenant; with ``entra_tenant`` its Entra-issued JWTs are accepted."""
+        unknown = set(modes) - set(MODES)
+        if unknown:
+            raise RegistryError(f"unknown authentication modes: {', '.join(sorted(unknown))}")
+        if "entra" in modes and not entra_tenant:
+            raise RegistryError("the entra mode needs the Entra tenant id (--entra-tenant-id)")
         tenant_id = uuid.uuid4().hex
-        self._table.create_entity({"PartitionKey": _TENANT, "RowKey": tenant_id, "name": name, "created": now_iso(), "disabled": False})
+        if entra_tenant:
+            self._bind_entra(entra_tenant.lower(), tenant_id)
+        self._table.create_entity({
+            "PartitionKey": TENANT, "RowKey": tenant_id, "name": name, "created": now_iso(), "disabled": False,
+            "auth": ",".join(modes), "entra_tenant": (entra_tenant or "").lower(), "audiences": ",".join(audiences),
+        })
         return tenant_id
 
+    def _bind_entra(self, entra_tenant: str, tenant_id: str) -> None:
+        try:
+            uuid.UUID(entra_tenant)
+        except ValueError:
+            raise RegistryError(f"{entra_tenant!r} is not an Entra tenant id (a GUID)") from None
+        try:
+            self._table.create_entity({"PartitionKey": ENTRA, "RowKey": entra_tenant, "tenant": tenant_id})
+        except ResourceExistsError:
+            raise RegistryError(f"Entra tenant {entra_tenant} is already bound to another tenant") from None
+
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        row = self._get(TENANT, tenant_id) if tenant_id else None
+        return Tenant.from_row(row) if row else None
+
+    def require_tenant(self, tenant_id: str) -> Tenant:
+        found = self.tenant(tenant_id)
+        if found is None:
+            raise RegistryError(f"no tenant {tenant_id}")
+        return found
+
     def find_tenant(self, name: str) -> str | None:
-        rows = self._table.query_entities("PartitionKey eq @p and name eq @n", parameters={"p": _TENANT, "n": name})
+        rows = self._table.query_entities("PartitionKey eq @p and name eq @n", parameters={"p": TENANT, "n": name})
         for row in rows:
             return row["RowKey"]
         return None
 
-    def add_token(self, tenant_id: str, token: str) -> None:
-        self._table.upsert_entity({"PartitionKey": _TOKEN, "RowKey": token_hash(token), "tenant": tenant_id, "created": now_iso()})
+    def tenants(self) -> list[Tenant]:
+        rows = self._table.query_entities("PartitionKey eq @p", parameters={"p": TENANT})
+        return sorted((Tenant.from_row(row) for row in rows), key=lambda t: t.created)
 
-    def tenant_for_token(self, token: str) -> str | None:
-        """The id of the enabled tenant this token belongs to, or None."""
-        digest = token_hash(token)
-        now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(digest)
-        if hit and hit[1] > now:
-            return hit[0]
-        tenant_id = self._lookup(digest)
-        if tenant_id is not None:
-            with self._lock:
-                self._cache[digest] = (tenant_id, now + self._cache_seconds)
-        return tenant_id
+    def set_disabled(self, tenant_id: str, disabled: bool) -> None:
+        self.require_tenant(tenant_id)
+        self._table.update_entity({"PartitionKey": TENANT, "RowKey": tenant_id, "disabled": disabled})
+        self._cache.clear()
 
-    def _lookup(self, digest: str) -> str | None:
-        try:
-            row = storage_call(self._table.get_entity, _TOKEN, digest)
-            tenant = storage_call(self._table.get_entity, _TENANT, row["tenant"])
-        except ResourceNotFoundError:
+    def delete_tenant(self, tenant_id: str) -> int:
+        """Delete a tenant, its credentials and all its SCIM data; returns the data rows deleted.
+
+        The tenant row goes first, so a crash half-way leaves credentials that
+        name no tenant (rejected) and data no one can reach; rerunning the
+        command finishes the job.  Its audit entries stay until retention
+        removes them (a ``deleted`` row remembers the tenant until then).
+        """
+        tenant = self.tenant(tenant_id)
+        if tenant is not None:
+            self._table.upsert_entity({"PartitionKey": DELETED, "RowKey": tenant_id, "deleted": now_iso()})
+            self._table.delete_entity(TENANT, tenant_id)
+        self._cache.clear()
+        if tenant is not None and tenant.entra_tenant:
+            self._table.delete_entity(ENTRA, tenant.entra_tenant)
+        for cred in self.credentials(tenant_id, TOKEN) + self.credentials(tenant_id, CLIENT):
+            self._table.delete_entity(cred.kind, cred.id)
+        return _delete_partition(self._tables.table(RESOURCES), tenant_id)
+
+    def audited_tenants(self) -> list[tuple[str, bool]]:
+        """(tenant id, deleted) for every tenant that may have audit entries."""
+        rows = self._table.query_entities("PartitionKey eq @a or PartitionKey eq @b", parameters={"a": TENANT, "b": DELETED},
+                                          select=["PartitionKey", "RowKey"])
+        return [(row["RowKey"], row["PartitionKey"] == DELETED) for row in rows]
+
+    def forget_deleted(self, tenant_id: str) -> None:
+        """Drop the marker of a deleted tenant whose audit entries have expired."""
+        self._table.delete_entity(DELETED, tenant_id)
+
+    # -------------------------------------------------------- credentials
+    def add_token(self, tenant_id: str, token: str, expires: datetime | None = None) -> str:
+        """Register ``token`` for a tenant; returns its id.  Used for tokens
+        the operator chose (``ensure-tenant``); :meth:`issue_token` makes one."""
+        if len(token) < MIN_TOKEN_LENGTH:
+            raise RegistryError(f"a bearer token must have at least {MIN_TOKEN_LENGTH} characters")
+        self.require_tenant(tenant_id)
+        token_id = token_id_of(token)
+        existing = self._get(TOKEN, token_id)
+        if existing is not None and existing["tenant"] != tenant_id:
+            raise RegistryError("a token with this id prefix belongs to another tenant; use a fresh token")
+        self._table.upsert_entity({
+            "PartitionKey": TOKEN, "RowKey": token_id, "tenant": tenant_id, "hash": secret_hash(token),
+            "created": now_iso(), "expires": expires.isoformat() if expires else "", "revoked": "",
+        })
+        return token_id
+
+    def issue_token(self, tenant_id: str) -> tuple[str, str]:
+        """A new token for a tenant: (token id, token).  The token is shown once."""
+        self.require_tenant(tenant_id)
+        while True:
+            token = new_token()
+            try:
+                self._table.create_entity({
+                    "PartitionKey": TOKEN, "RowKey": token_id_of(token), "tenant": tenant_id,
+                    "hash": secret_hash(token), "created": now_iso(), "expires": "", "revoked": "",
+                })
+                return token_id_of(token), token
+            except ResourceExistsError:  # a 48-bit id collided: draw again
+                continue
+
+    def issue_client(self, tenant_id: str) -> tuple[str, str]:
+        """A new OAuth client of a tenant: (client id, client secret), the secret shown once."""
+        self.require_tenant(tenant_id)
+        client_id, secret = uuid.uuid4().hex, secrets.token_urlsafe(32)
+        self._table.create_entity({
+            "PartitionKey": CLIENT, "RowKey": client_id, "tenant": tenant_id, "hash": secret_hash(secret),
+            "created": now_iso(), "expires": "", "revoked": "",
+        })
+        return client_id, secret
+
+    def credentials(self, tenant_id: str, kind: str) -> list[Credential]:
+        """A tenant's tokens or clients, oldest first (ids and dates, never secrets)."""
+        rows = self._table.query_entities("PartitionKey eq @p and tenant eq @t", parameters={"p": kind, "t": tenant_id},
+                                          select=["PartitionKey", "RowKey", "tenant", "created", "expires", "revoked"])
+        return sorted((Credential.from_row(row) for row in rows), key=lambda c: c.created)
+
+    def _owned(self, tenant_id: str, kind: str, credential_id: str):
+        row = self._get(kind, credential_id)
+        if row is None or row["tenant"] != tenant_id:
+            raise RegistryError(f"tenant {tenant_id} has no {kind} {credential_id}")
+        return row
+
+    def revoke(self, tenant_id: str, kind: str, credential_id: str) -> None:
+        """Revoke a token or a client at once (see the module docstring for caching)."""
+        self._owned(tenant_id, kind, credential_id)
+        self._table.update_entity({"PartitionKey": kind, "RowKey": credential_id, "revoked": now_iso()})
+        self._cache.clear()
+
+    def rotate_token(self, tenant_id: str, old_token_id: str, grace: timedelta) -> tuple[str, str]:
+        """Issue a new token and let the old one expire after ``grace``: both
+        work meanwhile, so Entra can be switched over without downtime."""
+        self._owned(tenant_id, TOKEN, old_token_id)
+        issued = self.issue_token(tenant_id)
+        expires = datetime.now(timezone.utc) + grace
+        self._table.update_entity({"PartitionKey": TOKEN, "RowKey": old_token_id, "expires": expires.isoformat()})
+        self._cache.clear()
+        return issued
+
+    # ------------------------------------------------------- verification
+    def _active_tenant(self, tenant_id: str, mode: str) -> Tenant | None:
+        tenant = self.tenant(tenant_id)
+        return tenant if tenant is not None and tenant.accepts(mode) else None
+
+    def _verified(self, kind: str, credential_id: str, secret: str) -> Credential | None:
+        row = self._get(kind, credential_id)
+        if row is None or not hmac.compare_digest(row.get("hash", ""), secret_hash(secret)):
             return None
-        return None if tenant.get("disabled") else tenant["RowKey"]
+        credential = Credential.from_row(row)
+        return credential if credential.active() else None
+
+    def tenant_for_token(self, token: str) -> Credential | None:
+        """The active token ``token`` is, if its tenant is enabled for tokens."""
+        digest = secret_hash(token)
+        hit = self._cache.get((TOKEN, digest))
+        if hit is not None and hit.active():
+            return hit
+        if len(token) < MIN_TOKEN_LENGTH:
+            return None
+        credential = self._verified(TOKEN, token_id_of(token), token)
+        if credential is None or self._active_tenant(credential.tenant, "token") is None:
+            return None
+        self._cache.put((TOKEN, digest), credential)
+        return credential
+
+    def client_for_secret(self, client_id: str, secret: str) -> Credential | None:
+        """The active OAuth client with this secret, if its tenant is enabled for OAuth (no cache)."""
+        if not client_id or not secret or len(client_id) > 64:
+            return None
+        credential = self._verified(CLIENT, client_id, secret)
+        if credential is None or self._active_tenant(credential.tenant, "oauth") is None:
+            return None
+        return credential
+
+    def active_client(self, client_id: str, tenant_id: str) -> bool:
+        """Whether an OAuth client is still active for ``tenant_id`` (cached)."""
+        if self._cache.get((CLIENT, client_id, tenant_id)):
+            return True
+        row = self._get(CLIENT, client_id) if client_id else None
+        ok = (row is not None and row["tenant"] == tenant_id and Credential.from_row(row).active()
+              and self._active_tenant(tenant_id, "oauth") is not None)
+        if ok:
+            self._cache.put((CLIENT, client_id, tenant_id), True)
+        return ok
+
+    def tenant_for_entra(self, entra_tenant: str) -> Tenant | None:
+        """Our tenant bound to an Entra tenant id, if enabled for Entra-issued JWTs (cached)."""
+        hit = self._cache.get((ENTRA, entra_tenant))
+        if hit is not None:
+            return hit
+        row = self._get(ENTRA, entra_tenant) if entra_tenant else None
+        tenant = self._active_tenant(row["tenant"], "entra") if row else None
+        if tenant is not None:
+            self._cache.put((ENTRA, entra_tenant), tenant)
+        return tenant
+
+
+def _delete_partition(table, partition: str) -> int:
+    """Delete every row of one partition in transactions of 100; returns the count."""
+    deleted = 0
+    batch: list = []
+    rows: Iterator = table.query_entities("PartitionKey eq @p", parameters={"p": partition}, select=["PartitionKey", "RowKey"])
+    for row in rows:
+        batch.append(("delete", {"PartitionKey": partition, "RowKey": row["RowKey"]}))
+        if len(batch) == 100:
+            table.submit_transaction(batch)
+            deleted, batch = deleted + len(batch), []
+    if batch:
+        table.submit_transaction(batch)
+        deleted += len(batch)
+    return deleted

@@ -55,10 +55,21 @@ class ScimClient:
         return int(response.headers["X-Storage-Calls"])
 
 
+def rsa_private_pem(bits: int = 2048) -> str:
+    """A fresh RSA private key in PEM (test keys: nothing leaves the process)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
 @pytest.fixture(scope="session")
 def scim_app(storage_connection_string):
     os.environ["SCIM_STORAGE_CONNECTION_STRING"] = storage_connection_string
     os.environ["SCIM_EXPOSE_STORAGE_CALLS"] = "1"
+    os.environ["SCIM_TOKEN_SIGNING_KEY"] = rsa_private_pem()
     os.environ.pop("SCIM_PUBLIC_BASE_URL", None)
     import function_app
 

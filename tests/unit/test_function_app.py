@@ -12,7 +12,7 @@ import function_app
 ROOT = Path(__file__).resolve().parents[2]
 ROUTES = {
     "Users", "Users/{id}", "Users/.search", "Groups", "Groups/{id}", "Groups/.search", ".search",
-    "ServiceProviderConfig", "Schemas", "Schemas/{id}", "ResourceTypes", "ResourceTypes/{id}", "{*path}",
+    "ServiceProviderConfig", "Schemas", "Schemas/{id}", "ResourceTypes", "ResourceTypes/{id}", "oauth/token", "{*path}",
 }
 
 
@@ -23,9 +23,14 @@ def _triggers():
 
 
 def test_one_anonymous_trigger_per_route():
-    triggers = _triggers()
+    triggers = [t for t in _triggers() if t.get_binding_name() == "httpTrigger"]
     assert sorted(t.route for t in triggers) == sorted(ROUTES)
     assert all(t.auth_level == func.AuthLevel.ANONYMOUS for t in triggers)
+
+
+def test_a_daily_timer_enforces_audit_retention():
+    timers = [t for t in _triggers() if t.get_binding_name() == "timerTrigger"]
+    assert [t.schedule for t in timers] == ["0 17 3 * * *"]
 
 
 def test_host_json_puts_the_scim_base_at_scim_v2():
