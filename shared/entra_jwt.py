@@ -13,9 +13,9 @@ Validation follows the provisioning tutorial's guidance (reference
 * ``exp`` and ``nbf`` hold with :data:`LEEWAY_SECONDS` of clock skew;
 * the key is the one with the token's ``kid`` among the issuer's published
   signing keys: its OpenID metadata names the JWKS, both fetched over HTTPS
-  and cached; an unknown ``kid`` refetches them, at most once per
-  :data:`MIN_REFRESH_SECONDS` (Entra rolls keys; a stream of made-up kids
-  must not turn into a stream of fetches).  Keys embedded in the token
+  and cached; an unknown ``kid`` refetches them (Entra rolls its keys), at
+  most once per :data:`MIN_REFRESH_SECONDS`, so a stream of made-up kids
+  does not turn into a stream of fetches.  Keys embedded in the token
   (``jwk``, ``jku``, ``x5u``, ``x5c`` headers) are never used.
 
 The key source is injectable: tests give :class:`EntraKeys` a function that
@@ -36,7 +36,7 @@ import jwt
 CUSTOM_APP_AUDIENCE = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"
 ALGORITHMS = ["RS256"]
 LEEWAY_SECONDS = 120
-MIN_REFRESH_SECONDS = 300
+MIN_REFRESH_SECONDS = 60
 AUTHORITY = "https://login.microsoftonline.com"
 FETCH_TIMEOUT_SECONDS = 5
 _ISSUER = re.compile(r"^https://sts\.windows\.net/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/$")
@@ -71,23 +71,26 @@ class EntraKeys:
         self._fetch = fetch
         self._min_refresh = min_refresh_seconds
         self._keys: dict[str, dict[str, jwt.PyJWK]] = {}
-        self._fetched_at: dict[str, float] = {}
+        self._refreshed_at: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def key(self, entra_tenant: str, kid: str):
         """The public key ``kid`` of the issuer, or None."""
         with self._lock:
             keys = self._keys.get(entra_tenant)
-            if keys is None or (kid not in keys and self._may_refresh(entra_tenant)):
+            if keys is None:
+                keys = self._load(entra_tenant)
+            elif kid not in keys and self._may_refresh(entra_tenant):
+                self._refreshed_at[entra_tenant] = time.monotonic()
                 keys = self._load(entra_tenant)
             found = keys.get(kid)
         return found.key if found is not None else None
 
     def _may_refresh(self, entra_tenant: str) -> bool:
-        return time.monotonic() - self._fetched_at.get(entra_tenant, float("-inf")) >= self._min_refresh
+        """Refreshes for unknown kids are spaced by ``min_refresh_seconds``."""
+        return time.monotonic() - self._refreshed_at.get(entra_tenant, float("-inf")) >= self._min_refresh
 
     def _load(self, entra_tenant: str) -> dict[str, jwt.PyJWK]:
-        self._fetched_at[entra_tenant] = time.monotonic()
         try:
             jwks = jwt.PyJWKSet.from_dict(self._fetch(entra_tenant))
         except (OSError, ValueError, jwt.PyJWKSetError) as exc:
