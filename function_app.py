@@ -97,6 +97,12 @@ def resource_type(req: func.HttpRequest) -> func.HttpResponse:
     return _serve(req, "ResourceTypes/{id}", req.route_params.get("id"))
 
 
+@app.route(route="openapi.json", methods=ALL_METHODS)
+def openapi_description(req: func.HttpRequest) -> func.HttpResponse:
+    """The API's OpenAPI description, built from shared/schemas.py."""
+    return _serve(req, "openapi.json")
+
+
 @app.route(route="oauth/token", methods=ALL_METHODS)
 def oauth_token(req: func.HttpRequest) -> func.HttpResponse:
     """OAuth 2.0 client credentials token endpoint (RFC 6749 §4.4)."""

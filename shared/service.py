@@ -45,6 +45,7 @@ from .audit import AuditEntry, AuditLog, changed_attributes, enforce_retention
 from .authentication import AuthFailed, Authenticator, Principal
 from .entra_jwt import EntraKeys
 from .oauth import TokenSigner, token_response
+from .openapi import openapi_document
 from .rate_limit import RateLimiter
 
 log = logging.getLogger("scim")
@@ -544,6 +545,10 @@ class ScimService:
         """GET /ResourceTypes[/{id}] (RFC 7644 §4, RFC 7643 §6)."""
         return self._discovery(request, type_id, RESOURCE_TYPES, lambda rt: rt.name, resource_type_json, "resource type")
 
+    def openapi(self, request: Request, _store, _id) -> Response:
+        """GET /openapi.json: this API's OpenAPI description (:mod:`shared.openapi`)."""
+        return Response(200, openapi_document(self.base_url(request)), {"Content-Type": "application/json; charset=utf-8"})
+
     def _discovery(self, request: Request, wanted: str | None, items, id_of, render, what: str) -> Response:
         """A discovery list (a ListResponse) or one of its entries by id, case-insensitively."""
         base = self.base_url(request)
@@ -583,4 +588,5 @@ _ROUTES: dict[str, tuple] = {
     "Schemas/{id}": ({"GET": "schemas"},),
     "ResourceTypes": ({"GET": "resource_types"},),
     "ResourceTypes/{id}": ({"GET": "resource_types"},),
+    "openapi.json": ({"GET": "openapi"},),
 }

@@ -12,7 +12,7 @@ import function_app
 ROOT = Path(__file__).resolve().parents[2]
 ROUTES = {
     "Users", "Users/{id}", "Users/.search", "Groups", "Groups/{id}", "Groups/.search", ".search",
-    "ServiceProviderConfig", "Schemas", "Schemas/{id}", "ResourceTypes", "ResourceTypes/{id}", "oauth/token", "{*path}",
+    "ServiceProviderConfig", "Schemas", "Schemas/{id}", "ResourceTypes", "ResourceTypes/{id}", "oauth/token", "openapi.json", "{*path}",
 }
 
 
