@@ -1,6 +1,6 @@
 """Fixtures shared by every test.
 
-Sections: storage (Azurite).  Other sections go below their own banner.
+Sections: storage (Azurite); the log scan.  Other sections go below their own banner.
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `scripts` and `shared` import from the repo root
     sys.path.insert(0, str(ROOT))
 
+from tests.log_scan import LOG_CAPTURE, LogCapture  # noqa: E402
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: long-running tests (deselect with -m 'not slow')")
+    LOG_CAPTURE.install()
 
 
 # ==========================================================================
@@ -45,3 +48,26 @@ def storage_connection_string():
         yield azurite.connection_string
     finally:
         azurite.stop()
+
+
+# ==========================================================================
+# The log scan: no token, secret, key or password in any log line of the run
+# ==========================================================================
+# (tests/log_scan.py says what is kept and looked for.)
+
+
+@pytest.fixture(scope="session")
+def log_capture() -> LogCapture:
+    return LOG_CAPTURE
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    leaks = LOG_CAPTURE.leaks()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"log scan: {len(LOG_CAPTURE.lines)} log lines, {len(LOG_CAPTURE.secrets)} registered secrets, "
+                            f"{len(leaks)} leaks")
+        for leak in leaks[:20]:
+            reporter.write_line(f"  LEAK {leak}", red=True)
+    if leaks:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -14,6 +14,8 @@ import uuid
 import pytest
 import requests
 
+from tests.log_scan import LOG_CAPTURE
+
 SCIM_MEDIA = "application/scim+json"
 
 
@@ -91,9 +93,9 @@ def registry(scim_app):
 
 
 def new_tenant_client(base_url: str, registry) -> ScimClient:
-    token = uuid.uuid4().hex + uuid.uuid4().hex
     tenant_id = registry.create_tenant(f"test-{uuid.uuid4().hex[:8]}")
-    registry.add_token(tenant_id, token)
+    _, token = registry.issue_token(tenant_id)
+    LOG_CAPTURE.secrets.add(token)
     client = ScimClient(base_url, token)
     client.tenant_id = tenant_id
     return client

@@ -1,0 +1,145 @@
+"""``scimctl`` end to end against Azurite: the installed console command, its
+output, and the effect of each change on the next SCIM request.
+
+Effects are checked through a service with a 0 s authentication cache (a
+deployment's instances cache for ``SCIM_AUTH_CACHE_SECONDS``, documented).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from shared.audit import AuditEntry, _row_key, enforce_retention
+from shared.http import Request
+from shared.service import ScimService
+from shared.tables import AUDIT
+
+SCIMCTL = Path(sys.executable).with_name("scimctl")
+
+
+@pytest.fixture
+def ctl(storage_connection_string, scim_app, log_capture):
+    def run(*args: str, ok: bool = True) -> dict | subprocess.CompletedProcess:
+        result = subprocess.run([str(SCIMCTL), "--connection-string", storage_connection_string, "--json", *args],
+                                capture_output=True, text=True, timeout=60)
+        if not ok:
+            return result
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        for name in ("token", "client_secret"):
+            if name in data:
+                log_capture.secrets.add(data[name])
+        return data
+    return run
+
+
+@pytest.fixture
+def service(scim_app):
+    shared_service = scim_app._get_service()
+    return ScimService(dataclasses.replace(shared_service.settings, auth_cache_seconds=0), shared_service.tables)
+
+
+def status(service, bearer: str, method="GET", route="Users", body=None) -> int:
+    raw = json.dumps(body).encode() if body else b""
+    request = Request.build(method, f"http://127.0.0.1/scim/v2/{route}",
+                            {"Authorization": f"Bearer {bearer}", "Content-Type": "application/scim+json"}, raw)
+    return service.handle(request, route).status
+
+
+def oauth(service, client_id: str, secret: str) -> tuple[int, dict]:
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    request = Request.build("POST", "http://127.0.0.1/scim/v2/oauth/token",
+                            {"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
+                            b"grant_type=client_credentials")
+    response = service.handle(request, "oauth/token")
+    return response.status, response.body
+
+
+def test_scimctl_is_installed_with_the_project():
+    assert SCIMCTL.exists(), "make install installs the project (pip install -e .), which provides scimctl"
+    help_text = subprocess.run([str(SCIMCTL), "--help"], capture_output=True, text=True, timeout=30).stdout
+    for group in ("tenant", "token", "client", "audit"):
+        assert group in help_text
+
+
+def test_tenant_token_client_and_audit_lifecycle(ctl, service):
+    created = ctl("tenant", "create", "--name", "cli-e2e")
+    tenant, token, first_id = created["tenant_id"], created["token"], created["token_id"]
+    assert status(service, token, "POST", "Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                                    "userName": "cli-user", "password": "t1meMa$heen"}) == 201
+
+    listed = ctl("token", "list", tenant)
+    assert [t["id"] for t in listed["tokens"]] == [first_id] and token not in json.dumps(listed)
+    assert tenant in [t["tenant_id"] for t in ctl("tenant", "list")["tenants"]]
+
+    rotated = ctl("token", "rotate", tenant, first_id, "--grace-hours", "1")
+    assert status(service, token) == 200 and status(service, rotated["token"]) == 200  # both during the grace period
+    ctl("token", "revoke", tenant, first_id)
+    assert status(service, token) == 401 and status(service, rotated["token"]) == 200
+
+    client = ctl("client", "issue", tenant)
+    code, issued = oauth(service, client["client_id"], client["client_secret"])
+    assert code == 200 and status(service, issued["access_token"]) == 200
+    assert client["client_secret"] not in json.dumps(ctl("client", "list", tenant))
+    ctl("client", "revoke", tenant, client["client_id"])
+    assert status(service, issued["access_token"]) == 401
+    assert oauth(service, client["client_id"], client["client_secret"])[0] == 401
+
+    ctl("tenant", "disable", tenant)
+    assert status(service, rotated["token"]) == 401
+    ctl("tenant", "enable", tenant)
+    assert status(service, rotated["token"]) == 200
+
+    shown = ctl("tenant", "show", tenant)
+    assert shown["name"] == "cli-e2e" and len(shown["tokens"]) == 2 and shown["tokens"][0]["revoked"]
+
+    entries = ctl("audit", "show", tenant, "--limit", "50")["entries"]
+    operations = [e["operation"] for e in entries]
+    assert operations == ["tenant.enable", "tenant.disable", "client.revoke", "token.issue", "client.issue",
+                          "token.revoke", "token.rotate", "create", "token.issue", "tenant.create"]
+    assert entries[3]["actor"] == f"oauth:{client['client_id']}"  # the access token the client obtained
+    assert [e["time"] for e in entries] == sorted((e["time"] for e in entries), reverse=True)  # newest first
+    created_user = next(e for e in entries if e["operation"] == "create")
+    assert created_user["actor"] == f"token:{first_id}" and created_user["resource_type"] == "User"
+    assert "password" in created_user["attributes"].split(",") and "t1meMa$heen" not in json.dumps(entries)
+    assert all(e["actor"].startswith(("cli:", "token:", "oauth:")) for e in entries)
+
+
+def test_deleting_a_tenant_needs_confirmation_and_removes_its_data(ctl, service):
+    created = ctl("tenant", "create", "--name", "cli-delete")
+    tenant, token = created["tenant_id"], created["token"]
+    assert status(service, token, "POST", "Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                                    "userName": "doomed"}) == 201
+    refused = ctl("tenant", "delete", tenant, ok=False)
+    assert refused.returncode == 1 and "--yes" in refused.stderr
+    deleted = ctl("tenant", "delete", tenant, "--yes")
+    assert deleted["deleted_rows"] >= 2  # the user, its index rows, a counter shard
+    assert status(service, token) == 401
+    assert tenant not in [t["tenant_id"] for t in ctl("tenant", "list")["tenants"]]
+    assert ctl("audit", "show", tenant)["entries"][0]["operation"] == "tenant.delete"  # kept until retention
+
+
+def test_errors_are_one_line_without_a_traceback(ctl):
+    missing = ctl("token", "issue", "0" * 32, ok=False)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr and "no tenant" in missing.stderr
+    bad_mode = ctl("tenant", "create", "--name", "x", "--auth", "entra", ok=False)
+    assert bad_mode.returncode == 1 and "entra" in bad_mode.stderr
+
+
+def test_retention_deletes_only_entries_older_than_the_period(service, ctl):
+    tenant = ctl("tenant", "create", "--name", "retention", "--no-token")["tenant_id"]
+    table = service.tables.table(AUDIT)
+    old_ms = int((datetime.now(timezone.utc) - timedelta(days=100)).timestamp() * 1000)
+    old = dataclasses.asdict(AuditEntry("2000-01-01T00:00:00Z", tenant, "cli:test", "create", "User", "x", "", "ok", ""))
+    table.create_entity({**old, "PartitionKey": tenant, "RowKey": _row_key(old_ms)})
+    assert len(service.audit.recent(tenant, 10)) == 2
+    assert enforce_retention(service.audit, service.registry, 90) >= 1
+    assert [e.operation for e in service.audit.recent(tenant, 10)] == ["tenant.create"]
