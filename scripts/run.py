@@ -10,6 +10,9 @@ Steps, each failing with a message that says what to do:
 3. ``python -m shared.admin ensure-tenant --name local --token-file FILE``
    creates the tenant ``local`` if needed and registers the token for it.
    The token travels in a file so that it never shows in a process list.
+   The key that signs OAuth access tokens (``SCIM_TOKEN_SIGNING_KEY``) is
+   the environment's when set, otherwise ``.local/oauth-signing-key.pem``
+   (an RSA-2048 key created once, mode 0600).
 4. The app on ``127.0.0.1:${PORT:-7071}``: ``func start --port PORT`` when Azure
    Functions Core Tools is on ``PATH``, otherwise the bundled dev host
    (``python -m shared.devhost``, see :mod:`shared.devhost`).  Both get
@@ -53,6 +56,7 @@ HOST = "127.0.0.1"
 LOCAL = Path(os.environ.get("SCIM_RUN_DIR") or ROOT / ".local")
 DATA_DIR = LOCAL / "azurite"
 TOKEN_FILE = LOCAL / "dev-token"
+SIGNING_KEY_FILE = LOCAL / "oauth-signing-key.pem"
 PID_FILE = LOCAL / "run.pid"
 TENANT_NAME = "local"
 ROUTE_PREFIX = "scim/v2"
@@ -96,6 +100,23 @@ def dev_token() -> tuple[str, Path, bool]:
     token = secrets.token_urlsafe(32)
     _write_secret(TOKEN_FILE, token)
     return token, TOKEN_FILE, False
+
+
+def dev_signing_key() -> str:
+    """The PEM key signing OAuth access tokens: the environment's, or a local one made once."""
+    given = os.environ.get("SCIM_TOKEN_SIGNING_KEY")
+    if given:
+        return given
+    if SIGNING_KEY_FILE.exists():
+        return SIGNING_KEY_FILE.read_text(encoding="utf-8")
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    _write_secret(SIGNING_KEY_FILE, pem)
+    return pem
 
 
 def register_token(env: dict[str, str], token_file: Path) -> None:
@@ -187,6 +208,7 @@ def main() -> int:
         env["SCIM_STORAGE_CONNECTION_STRING"] = azurite.connection_string
         no_proxy = ",".join(filter(None, [env.get("NO_PROXY") or env.get("no_proxy"), HOST]))
         env["NO_PROXY"] = env["no_proxy"] = no_proxy
+        env["SCIM_TOKEN_SIGNING_KEY"] = dev_signing_key()
         token, token_file, temporary = dev_token()
         scratch = token_file if temporary else None
         register_token(env, token_file)
@@ -201,7 +223,9 @@ def main() -> int:
         print(
             f"\nSCIM base URL: {base_url}\n"
             f"Bearer token:  {token}\n"
-            f'Try: curl -H "Authorization: Bearer {token}" {base_url}/Users\n\n'
+            f'Try: curl -H "Authorization: Bearer {token}" {base_url}/Users\n'
+            f"OAuth token URL: {base_url}/oauth/token (client ids and secrets: scimctl client issue <tenant>)\n"
+            f"Admin: SCIM_STORAGE_CONNECTION_STRING='{azurite.connection_string}' .venv/bin/scimctl tenant list\n\n"
             f"Ctrl-C (or kill -TERM {os.getpid()}, also in {PID_FILE}) stops the app and Azurite.",
             flush=True,
         )

@@ -48,6 +48,9 @@ def test_run_in_background_prints_url_and_token_and_stops_on_sigterm(tmp_path):
         headers = {"Authorization": "Bearer background-test-token-0123456789"}
         assert requests.get(f"{base}/Users", headers=headers, timeout=10).status_code == 200
         assert requests.get(f"{base}/Users", timeout=10).status_code == 401
+        oauth = requests.post(f"{base}/oauth/token", data={"grant_type": "client_credentials"}, auth=("nobody", "x"), timeout=10)
+        assert oauth.json()["error"] == "invalid_client"  # OAuth is on: make run made a signing key
+        assert (tmp_path / "oauth-signing-key.pem").stat().st_mode & 0o777 == 0o600
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     finally:
