@@ -39,6 +39,7 @@ def test_run_in_background_prints_url_and_token_and_stops_on_sigterm(tmp_path):
     port, azurite_port = free_port(), free_port()
     env = {**os.environ, "PORT": str(port), "AZURITE_PORT": str(azurite_port),
            "SCIM_DEV_TOKEN": "background-test-token-0123456789", "SCIM_RUN_DIR": str(tmp_path)}
+    env.pop("SCIM_TOKEN_SIGNING_KEY", None)  # other tests' app fixture sets one
     process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "run.py")], env=env, cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
