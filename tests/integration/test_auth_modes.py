@@ -335,3 +335,11 @@ def test_oauth_is_off_without_a_signing_key(scim_app):
     service = ScimService(dataclasses.replace(shared_service.settings, token_signing_key=None), shared_service.tables)
     response = token_request(service, "grant_type=client_credentials", basic=("a", "b"))
     assert (response.status, response.body["error"]) == (400, "unauthorized_client")
+
+
+def test_a_disabled_tenant_loses_its_oauth_tokens_and_gets_no_new_ones(service, client):
+    tenant_id, client_id, secret = client
+    access = token_request(service, "grant_type=client_credentials", basic=(client_id, secret)).body["access_token"]
+    service.registry.set_disabled(tenant_id, True)
+    assert_rejected(call(service, access))
+    assert token_request(service, "grant_type=client_credentials", basic=(client_id, secret)).status == 401
