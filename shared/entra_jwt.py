@@ -42,6 +42,15 @@ FETCH_TIMEOUT_SECONDS = 5
 _ISSUER = re.compile(r"^https://sts\.windows\.net/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/$")
 
 
+_REASONS = (
+    (jwt.ExpiredSignatureError, "expired"),
+    (jwt.ImmatureSignatureError, "not yet valid"),
+    (jwt.InvalidAudienceError, "wrong audience"),
+    (jwt.InvalidIssuerError, "wrong issuer"),
+    (jwt.InvalidSignatureError, "bad signature"),
+)
+
+
 class InvalidJwt(Exception):
     """A JWT that must not be accepted; ``reason`` is for logs (never token content)."""
 
@@ -129,15 +138,6 @@ def verify_entra_jwt(token: str, entra_tenant: str, keys: EntraKeys, audiences: 
             issuer=f"https://sts.windows.net/{entra_tenant}/", leeway=LEEWAY_SECONDS,
             options={"require": ["exp", "iss", "aud"]},
         )
-    except jwt.ExpiredSignatureError as exc:
-        raise InvalidJwt("expired") from exc
-    except jwt.ImmatureSignatureError as exc:
-        raise InvalidJwt("not yet valid") from exc
-    except jwt.InvalidAudienceError as exc:
-        raise InvalidJwt("wrong audience") from exc
-    except jwt.InvalidIssuerError as exc:
-        raise InvalidJwt("wrong issuer") from exc
-    except jwt.InvalidSignatureError as exc:
-        raise InvalidJwt("bad signature") from exc
     except jwt.PyJWTError as exc:
-        raise InvalidJwt("invalid") from exc
+        reason = next((text for kind, text in _REASONS if isinstance(exc, kind)), "invalid")
+        raise InvalidJwt(reason) from exc
