@@ -333,6 +333,26 @@ class TenantStore:
         res.members = members if res.kind == keys.GROUP else None
         return res
 
+    def create_batch(self, resources: list[StoredResource]) -> None:
+        """Bulk-insert resources of one kind without members (imports, the
+        benchmark's seeding): each transaction carries whole resources -- row
+        and index rows -- and one counter adjustment for all of them, so a
+        failure leaves every resource either fully there or absent."""
+        kind = resources[0].kind if resources else None
+        batch: list = []
+        count = 0
+        for res in resources:
+            if res.kind != kind:
+                raise ValueError("create_batch takes resources of one kind")
+            ops = [("create", self._resource_row(res)), *self._index_ops(res, "create")]
+            if len(batch) + len(ops) + 1 > MAX_TRANSACTION_OPS:  # +1: the counter adjustment
+                self._submit_counted(batch, kind, +count)
+                batch, count = [], 0
+            batch += ops
+            count += 1
+        if batch:
+            self._submit_counted(batch, kind, +count)
+
     def replace(self, old: StoredResource, new: StoredResource) -> StoredResource:
         """Write ``new`` over ``old`` if nobody changed ``old`` meanwhile (ETag).
 

@@ -19,7 +19,7 @@ import pytest
 
 from shared import keys
 from shared.table_store import StoredResource, TenantStore, now_iso
-from shared.tables import RESOURCES
+from shared.tables import AUDIT as AUDIT_TABLE, RESOURCES
 
 from tests.messages import GROUP, PATCH, USER
 
@@ -39,8 +39,9 @@ def user_id(scim):
     return scim.post("/Users", body).json()["id"]
 
 
-def test_post_user(scim):
+def test_post_user(scim, scim_app):
     scim.get("/ServiceProviderConfig")
+    scim_app._get_service().tables.table(AUDIT_TABLE)  # created once per process, not per request
     assert calls(scim, scim.post("/Users", {"schemas": [USER], "userName": "new"})) <= 2 + AUDIT
 
 
@@ -146,3 +147,20 @@ def test_sequential_pages_read_only_their_own_rows(scim):
     again = scim.get("/Users", params={"startIndex": 401, "count": 100}).json()
     assert again["totalResults"] == 451 and len(again["Resources"]) == 51  # total changed: positions not reused
     assert stale in {r["id"] for r in scim.get("/Users", params={"count": 1000}).json()["Resources"]}
+
+
+def test_bulk_import_packs_whole_users_into_few_transactions(scim, scim_app):
+    """``create_batch`` (bulk imports, the benchmark's seeding): 100 users with
+    one index row each cost ceil(100 / 49) transactions, and the count,
+    the index and the listing see every one of them."""
+    from shared.storage_calls import counting
+
+    store = TenantStore(scim_app._get_service().tables.table(RESOURCES), scim.tenant_id)
+    now = now_iso()
+    users = [StoredResource(keys.USER, keys.new_id(keys.USER), {"userName": f"bulk{i}"}, now, now, "v1",
+                            (keys.unique_key("un", keys.index_value(f"bulk{i}", False)),)) for i in range(100)]
+    with counting() as calls:
+        store.create_batch(users)
+    assert calls[0] <= 2 * math.ceil(100 / 49)  # each transaction may first read the counter shard it claims
+    assert scim.get("/Users", params={"count": 0}).json()["totalResults"] == 100
+    assert scim.get("/Users", params={"filter": 'userName eq "bulk42"'}).json()["Resources"][0]["id"] == users[42].id
