@@ -127,7 +127,7 @@ def markdown(results: dict, checks: list[dict]) -> str:
         keys = ["users", "pages", "walk_complete", "distinct_users_seen", "total_results_reported", "errors",
                 "first_page_ms", "last_page_ms", "max_page_ms", "last_over_first", "page_storage_calls_max",
                 "walk_s", "raw_scan_s", "raw_scan_rows", "walk_over_scan", "count1_ms", "get_by_id_ms",
-                "count1_over_get_by_id"]
+                "count1_over_get_by_id", "sdk_count1_query_ms", "sdk_point_read_ms", "sdk_count1_over_point_read"]
         out += ["## Deep paging and totals", "", _table([[k, paging.get(k)] for k in keys], ["figure", "value"]), "",
                 f"App RSS peak during the walk: {paging['memory']['peak_mb']} MB.", ""]
     cold = results.get("cold_start")

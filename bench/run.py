@@ -36,7 +36,7 @@ from .harness import ROOT, Client, ClientPool, DevHost, RssSampler, app_env, ens
 from . import report, scenarios
 
 SCENARIOS = ("cold", "entra", "floor", "groups", "paging")
-NORMAL = dict(users=2000, groups=80, members_per_group=60, threads=8, large_members=20000, paging_users=20000,
+NORMAL = dict(users=5000, groups=200, members_per_group=60, threads=8, large_members=20000, paging_users=50000,
               repetitions=30, cold_runs=7, scenario_seconds=300)
 QUICK = dict(users=300, groups=15, members_per_group=40, threads=8, large_members=2000, paging_users=2000,
              repetitions=15, cold_runs=7, scenario_seconds=90)

@@ -628,6 +628,7 @@ def run_paging(client, table: TableClient, partition: str, total_users: int, pid
             break
         client.call(totals, "count=1", "GET", "/Users", params={"count": 1})
         client.call(by_id, "by id", "GET", f"/Users/{some_id}")
+    floor = _totals_floor(table, partition, some_id, probes, deadline) if some_id else {}
     first = median(pages[:5])
     last = median(pages[-5:])
     count_med = median(totals.ops["count=1"].latencies) if totals.ops else None
@@ -644,8 +645,41 @@ def run_paging(client, table: TableClient, partition: str, total_users: int, pid
         "walk_over_scan": _r(ratio(walk, scan_s), 2) if complete else None,
         "count1_ms": _r(count_med and count_med * 1000, 2), "get_by_id_ms": _r(id_med and id_med * 1000, 2),
         "count1_over_get_by_id": _r(ratio(count_med, id_med), 2),
+        **floor,
         "memory": rss.summary(),
     }
+
+
+def _totals_floor(table: TableClient, partition: str, some_id: str, probes: int, deadline: float) -> dict:
+    """The storage's own ratio for the totals probe: the range query that
+    ``count=1`` issues (counter shards and the first row,
+    :meth:`TenantStore.count_and_first`) against a point read, both straight
+    through the SDK, interleaved ``probes`` times.  It tells the cost of the
+    storage apart from the cost of the SCIM layer."""
+    from shared.counters import SHARDS
+    from shared.table_store import _RANGE_OF_COUNTS_AND_RESOURCES
+
+    def first_page():
+        rows = table.query_entities(_RANGE_OF_COUNTS_AND_RESOURCES, results_per_page=SHARDS + 1,
+                                    parameters={"pk": partition, "lo": keys.counter_prefix(keys.USER),
+                                                "hi": keys.prefix_end(keys.USER + ":")})
+        return list(next(iter(rows.by_page())))
+
+    def point_read():
+        return table.get_entity(partition, keys.resource_key(keys.USER, some_id))
+
+    ranges, reads = [], []
+    for _ in range(probes):
+        if time.monotonic() > deadline:
+            break
+        for fn, into in ((first_page, ranges), (point_read, reads)):
+            t0 = time.perf_counter()
+            fn()
+            into.append(time.perf_counter() - t0)
+    if not ranges:
+        return {}
+    return {"sdk_count1_query_ms": _r(median(ranges) * 1000, 2), "sdk_point_read_ms": _r(median(reads) * 1000, 2),
+            "sdk_count1_over_point_read": _r(ratio(median(ranges), median(reads)), 2)}
 
 
 # ============================================================ cold start
