@@ -1,0 +1,369 @@
+#!/usr/bin/env bash
+# Deploy the SCIM endpoint to Azure with one command: infrastructure (infra/,
+# Bicep), the app code (remote build), the token-signing key, and the first
+# tenant with its credential for the Entra enterprise application.
+# Safe to run again: every step creates what is missing and keeps what exists.
+# Run `scripts/deploy.sh --help` for the options.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+usage() {
+  cat <<'EOF'
+Usage: scripts/deploy.sh [options]
+
+Deploys infra/main.bicep into a resource group, deploys the app with a remote
+build, stores a generated token-signing key in Key Vault (once), waits until
+/scim/v2/ServiceProviderConfig answers 401, creates the first SCIM tenant and
+prints the Tenant URL and Secret Token for Microsoft Entra ID.
+
+Options:
+  -e, --environment NAME     environment name, part of resource names
+                             (default: $AZURE_ENV_NAME, else scim)
+  -g, --resource-group NAME  resource group, created when missing (default: rg-<environment>)
+  -l, --location REGION      region for a new resource group (default: eastus2)
+  -s, --subscription ID      subscription to use (default: the az CLI's current one)
+  -t, --tenant-name NAME     name of the first SCIM tenant (default: the environment name)
+  -p, --parameter NAME=VALUE template parameter, repeatable (e.g. httpAlwaysReady=0)
+      --what-if              show what the deployment would change, change nothing
+      --new-token            the tenant exists: issue it another bearer token
+      --package-only FILE    only build the deployment package into FILE (no Azure)
+      --azd-hook STAGE       run from azure.yaml: postprovision (signing key) or
+                             postdeploy (wait, first tenant); names come from azd
+  -h, --help                 this text
+
+Environment:
+  PYTHON          Python for packaging and scimctl (default: .venv/bin/python,
+                  created with `make` when missing)
+  SCIM_ADMIN_CMD  the scimctl command (default: "$PYTHON -m shared.admin")
+  DEPLOY_WAIT_SECONDS   how long to wait for the app and for role assignments (default 600)
+  DEPLOY_RETRY_SECONDS  pause between attempts (default 10)
+
+Needs: az (logged in, with Bicep: az bicep install), curl, openssl, Python >= 3.11.
+The deployer is granted Storage Table Data Contributor on the storage account and
+Key Vault Secrets Officer on the vault (to create the tenant and the key).
+EOF
+}
+
+die() { echo "deploy: error: $*" >&2; exit 1; }
+say() { echo "==> $*" >&2; }
+
+ENVIRONMENT="${AZURE_ENV_NAME:-scim}"
+RESOURCE_GROUP=""
+LOCATION="eastus2"
+SUBSCRIPTION=""
+TENANT_NAME=""
+WHAT_IF=0
+NEW_TOKEN=0
+PACKAGE_ONLY=""
+AZD_HOOK=""
+EXTRA_PARAMETERS=()
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    -e|--environment) ENVIRONMENT="${2:?$1 needs a value}"; shift 2 ;;
+    -g|--resource-group) RESOURCE_GROUP="${2:?$1 needs a value}"; shift 2 ;;
+    -l|--location) LOCATION="${2:?$1 needs a value}"; shift 2 ;;
+    -s|--subscription) SUBSCRIPTION="${2:?$1 needs a value}"; shift 2 ;;
+    -t|--tenant-name) TENANT_NAME="${2:?$1 needs a value}"; shift 2 ;;
+    -p|--parameter) EXTRA_PARAMETERS+=("${2:?$1 needs NAME=VALUE}"); shift 2 ;;
+    --what-if) WHAT_IF=1; shift ;;
+    --new-token) NEW_TOKEN=1; shift ;;
+    --package-only) PACKAGE_ONLY="${2:?$1 needs a file}"; shift 2 ;;
+    --azd-hook) AZD_HOOK="${2:?$1 needs postprovision or postdeploy}"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option: $1" ;;
+  esac
+done
+RESOURCE_GROUP="${RESOURCE_GROUP:-rg-$ENVIRONMENT}"
+TENANT_NAME="${TENANT_NAME:-$ENVIRONMENT}"
+WAIT_SECONDS="${DEPLOY_WAIT_SECONDS:-600}"
+RETRY_SECONDS="${DEPLOY_RETRY_SECONDS:-10}"
+DEPLOYMENT_NAME="scim-$ENVIRONMENT"
+
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+chmod 700 "$WORK"
+
+# --- Python (packaging and scimctl) -----------------------------------------
+
+python_cmd() {
+  if [[ -n "${PYTHON:-}" ]]; then
+    echo "$PYTHON"
+    return
+  fi
+  if [[ ! -x "$ROOT/.venv/bin/python" ]]; then
+    say "creating .venv (make install, Python part)"
+    make -C "$ROOT" --no-print-directory .venv/.requirements-installed >&2 \
+      || die "could not create .venv; set PYTHON to a Python >= 3.11 with requirements.txt installed"
+  fi
+  echo "$ROOT/.venv/bin/python"
+}
+
+# The deployment package: exactly what the Functions runtime loads; remote
+# build installs requirements.txt.  Never tests, virtualenvs, node_modules,
+# local settings or caches.
+build_package() {
+  local out="$1" python
+  python="$(python_cmd)"
+  "$python" - "$ROOT" "$out" <<'PY'
+import sys, zipfile
+from pathlib import Path
+
+root, out = Path(sys.argv[1]), Path(sys.argv[2])
+files = [root / "function_app.py", root / "host.json", root / "requirements.txt"]
+files += sorted(p for p in (root / "shared").rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo"))
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+    for path in files:
+        archive.write(path, path.relative_to(root).as_posix())
+PY
+}
+
+if [[ -n "$PACKAGE_ONLY" ]]; then
+  build_package "$PACKAGE_ONLY"
+  say "package written to $PACKAGE_ONLY"
+  exit 0
+fi
+
+# --- Azure CLI -------------------------------------------------------------
+
+command -v az >/dev/null || die "the Azure CLI (az) is not installed: https://aka.ms/azure-cli"
+
+check_login() {
+  if [[ -n "$SUBSCRIPTION" ]]; then
+    az account set --subscription "$SUBSCRIPTION" || die "cannot select subscription $SUBSCRIPTION (az login first?)"
+  fi
+  local account
+  account="$(az account show --query "[id, name, user.name, user.type]" --output tsv 2>/dev/null | tr '\t' '\n')" \
+    || die "not logged in to Azure: run 'az login' (and 'az account set --subscription ...')"
+  mapfile -t ACCOUNT <<<"$account"
+  [[ ${#ACCOUNT[@]} -ge 4 ]] || die "unexpected 'az account show' output"
+  say "subscription ${ACCOUNT[1]} (${ACCOUNT[0]}), signed in as ${ACCOUNT[2]} (${ACCOUNT[3]})"
+}
+
+# Object id of the signed-in user or service principal, for its data roles.
+deployer_object_id() {
+  if [[ "${ACCOUNT[3]}" == "servicePrincipal" ]]; then
+    az ad sp show --id "${ACCOUNT[2]}" --query id --output tsv
+  else
+    az ad signed-in-user show --query id --output tsv
+  fi
+}
+
+deployer_principal_type() {
+  if [[ "${ACCOUNT[3]}" == "servicePrincipal" ]]; then echo ServicePrincipal; else echo User; fi
+}
+
+build_templates() {
+  az bicep version >/dev/null 2>&1 \
+    || die "Bicep is not available to az: run 'az bicep install' (it needs internet access), then retry"
+  say "compiling infra/main.bicep"
+  az bicep build --file "$ROOT/infra/main.bicep" --outfile "$WORK/main.json"
+}
+
+ensure_resource_group() {
+  local existing
+  if existing="$(az group show --name "$RESOURCE_GROUP" --query location --output tsv 2>/dev/null)"; then
+    say "resource group $RESOURCE_GROUP exists ($existing)"
+    LOCATION="$existing"
+  elif [[ "$WHAT_IF" == 1 ]]; then
+    die "resource group $RESOURCE_GROUP does not exist; what-if compares against an existing group (run without --what-if to create it)"
+  else
+    say "creating resource group $RESOURCE_GROUP in $LOCATION"
+    az group create --name "$RESOURCE_GROUP" --location "$LOCATION" --tags "azd-env-name=$ENVIRONMENT" --output none
+  fi
+}
+
+# Sets APP_NAME, SCIM_BASE_URL, STORAGE_ACCOUNT, TABLE_ENDPOINT, TABLE_PREFIX,
+# KEY_VAULT and SECRET_NAME from the deployment's outputs.
+deploy_infrastructure() {
+  local principal_id principal_type
+  principal_id="$(deployer_object_id)" || die "cannot read the signed-in identity's object id"
+  principal_type="$(deployer_principal_type)"
+  local parameters=(environmentName="$ENVIRONMENT" location="$LOCATION"
+                    principalId="$principal_id" principalType="$principal_type" "${EXTRA_PARAMETERS[@]}")
+  if [[ "$WHAT_IF" == 1 ]]; then
+    say "what-if: changes the deployment would make (nothing is changed)"
+    az deployment group what-if --resource-group "$RESOURCE_GROUP" --name "$DEPLOYMENT_NAME" \
+      --template-file "$WORK/main.json" --parameters "${parameters[@]}"
+    exit 0
+  fi
+  say "deploying the infrastructure (deployment $DEPLOYMENT_NAME); the deployer ($principal_type $principal_id)" \
+      "is granted Storage Table Data Contributor and Key Vault Secrets Officer"
+  local outputs
+  outputs="$(az deployment group create --resource-group "$RESOURCE_GROUP" --name "$DEPLOYMENT_NAME" \
+    --template-file "$WORK/main.json" --parameters "${parameters[@]}" \
+    --query "properties.outputs.[AZURE_FUNCTION_APP_NAME.value, SCIM_BASE_URL.value, AZURE_STORAGE_ACCOUNT_NAME.value, SCIM_STORAGE_TABLE_ENDPOINT.value, SCIM_TABLE_PREFIX.value, AZURE_KEY_VAULT_NAME.value, SCIM_SIGNING_KEY_SECRET_NAME.value]" \
+    --output tsv | tr '\t' '\n')"
+  local values
+  mapfile -t values <<<"$outputs"
+  [[ ${#values[@]} -ge 7 ]] || die "the deployment did not return its outputs"
+  APP_NAME="${values[0]}" SCIM_BASE_URL="${values[1]}" STORAGE_ACCOUNT="${values[2]}"
+  TABLE_ENDPOINT="${values[3]}" TABLE_PREFIX="${values[4]}" KEY_VAULT="${values[5]}" SECRET_NAME="${values[6]}"
+}
+
+# Outputs of main.bicep, as azd exports them to its hooks.
+outputs_from_azd() {
+  APP_NAME="${AZURE_FUNCTION_APP_NAME:?run from azd (AZURE_FUNCTION_APP_NAME is unset)}"
+  SCIM_BASE_URL="${SCIM_BASE_URL:?}" STORAGE_ACCOUNT="${AZURE_STORAGE_ACCOUNT_NAME:?}"
+  TABLE_ENDPOINT="${SCIM_STORAGE_TABLE_ENDPOINT:?}" TABLE_PREFIX="${SCIM_TABLE_PREFIX:?}"
+  KEY_VAULT="${AZURE_KEY_VAULT_NAME:?}" SECRET_NAME="${SCIM_SIGNING_KEY_SECRET_NAME:?}"
+}
+
+# Run "$@" until it succeeds or DEPLOY_WAIT_SECONDS pass; new role assignments
+# take a few minutes to reach the data plane.
+retry() {
+  local what="$1" deadline=$((SECONDS + WAIT_SECONDS))
+  shift
+  until "$@"; do
+    (( SECONDS < deadline )) || die "$what: still failing after ${WAIT_SECONDS}s"
+    say "$what: not yet (role assignments can take minutes to apply), retrying in ${RETRY_SECONDS}s"
+    sleep "$RETRY_SECONDS"
+  done
+}
+
+# The RSA key signing OAuth access tokens (SCIM_TOKEN_SIGNING_KEY is a Key
+# Vault reference to it).  Bicep cannot generate one, so it is made here,
+# once: an existing secret is kept, so tokens already issued stay valid.
+# The key goes from openssl to a private temporary file to Key Vault; it is
+# never printed.
+signing_key_state() {
+  local error
+  if az keyvault secret show --vault-name "$KEY_VAULT" --name "$SECRET_NAME" --query id --output none 2>"$WORK/kv.err"; then
+    KEY_STATE=exists
+  else
+    error="$(cat "$WORK/kv.err")"
+    [[ "$error" == *SecretNotFound* ]] || return 1
+    KEY_STATE=missing
+  fi
+}
+
+store_signing_key() {
+  az keyvault secret set --vault-name "$KEY_VAULT" --name "$SECRET_NAME" --file "$WORK/signing-key.pem" \
+    --content-type application/x-pem-file --output none
+}
+
+ensure_signing_key() {
+  retry "reading Key Vault $KEY_VAULT" signing_key_state
+  if [[ "$KEY_STATE" == exists ]]; then
+    say "token-signing key $SECRET_NAME exists in $KEY_VAULT: kept"
+    return
+  fi
+  say "generating the token-signing key (RSA 2048) into Key Vault $KEY_VAULT"
+  (umask 077 && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/signing-key.pem" 2>/dev/null) \
+    || die "openssl could not generate the key"
+  retry "storing the key in Key Vault" store_signing_key
+  rm -f "$WORK/signing-key.pem"
+}
+
+deploy_code() {
+  say "packaging the app"
+  build_package "$WORK/app.zip"
+  say "deploying the package to $APP_NAME (remote build installs requirements.txt)"
+  az functionapp deployment source config-zip --resource-group "$RESOURCE_GROUP" --name "$APP_NAME" \
+    --src "$WORK/app.zip" --build-remote true --output none
+}
+
+app_answers_401() {
+  [[ "$(curl --silent --output /dev/null --max-time 30 --write-out '%{http_code}' \
+        "$SCIM_BASE_URL/ServiceProviderConfig" || true)" == 401 ]]
+}
+
+wait_for_app() {
+  say "waiting until $SCIM_BASE_URL/ServiceProviderConfig answers 401 without a token"
+  retry "the app at $SCIM_BASE_URL" app_answers_401
+}
+
+# scimctl against the deployed tables, with the deployer's Azure identity.
+admin() {
+  local command
+  if [[ -n "${SCIM_ADMIN_CMD:-}" ]]; then
+    read -r -a command <<<"$SCIM_ADMIN_CMD"
+  else
+    command=("$(python_cmd)" -m shared.admin)
+  fi
+  (cd "$ROOT" && "${command[@]}" --table-endpoint "$TABLE_ENDPOINT" --table-prefix "$TABLE_PREFIX" --json "$@")
+}
+
+json_field() {  # json_field FIELD < JSON
+  "$(python_cmd)" -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1]) or "")' "$1"
+}
+
+list_tenants() { admin tenant list >"$WORK/tenants.json"; }
+
+existing_tenant_id() {
+  "$(python_cmd)" -c '
+import json, sys
+tenants = json.load(open(sys.argv[1]))["tenants"]
+print(next((t["tenant_id"] for t in tenants if t["name"] == sys.argv[2]), ""))' "$WORK/tenants.json" "$TENANT_NAME"
+}
+
+ensure_tenant() {
+  retry "reading the tenants table" list_tenants
+  TENANT_ID="$(existing_tenant_id)"
+  TOKEN=""
+  if [[ -z "$TENANT_ID" ]]; then
+    say "creating SCIM tenant $TENANT_NAME"
+    admin tenant create --name "$TENANT_NAME" >"$WORK/tenant.json"
+    TENANT_ID="$(json_field tenant_id <"$WORK/tenant.json")"
+    TOKEN="$(json_field token <"$WORK/tenant.json")"
+  elif [[ "$NEW_TOKEN" == 1 ]]; then
+    say "tenant $TENANT_NAME exists ($TENANT_ID): issuing another token"
+    admin token issue "$TENANT_ID" >"$WORK/token.json"
+    TOKEN="$(json_field token <"$WORK/token.json")"
+  else
+    say "tenant $TENANT_NAME exists ($TENANT_ID): kept (its token was shown when it was created; --new-token issues another)"
+  fi
+  rm -f "$WORK/tenant.json" "$WORK/token.json"
+}
+
+print_summary() {
+  local scimctl="scimctl --table-endpoint $TABLE_ENDPOINT --table-prefix $TABLE_PREFIX"
+  cat <<EOF
+
+SCIM endpoint deployed.
+  Function app:    $APP_NAME (resource group $RESOURCE_GROUP)
+  Storage account: $STORAGE_ACCOUNT
+  SCIM tenant:     $TENANT_NAME ($TENANT_ID)
+
+For the Entra enterprise application (Provisioning, Admin Credentials):
+  Tenant URL:   $SCIM_BASE_URL
+EOF
+  if [[ -n "$TOKEN" ]]; then
+    echo "  Secret Token: $TOKEN"
+    echo "  (shown once, only its hash is stored)"
+  else
+    echo "  Secret Token: issue one with: $scimctl token issue $TENANT_ID"
+  fi
+  cat <<EOF
+  OAuth client credentials instead: $scimctl client issue $TENANT_ID
+  (token URL $SCIM_BASE_URL/oauth/token)
+EOF
+}
+
+case "$AZD_HOOK" in
+  "") ;;
+  postprovision)
+    outputs_from_azd
+    ensure_signing_key
+    exit 0 ;;
+  postdeploy)
+    outputs_from_azd
+    RESOURCE_GROUP="${AZURE_RESOURCE_GROUP:-$RESOURCE_GROUP}"
+    wait_for_app
+    ensure_tenant
+    print_summary
+    exit 0 ;;
+  *) die "--azd-hook takes postprovision or postdeploy, not $AZD_HOOK" ;;
+esac
+
+check_login
+build_templates
+ensure_resource_group
+deploy_infrastructure
+ensure_signing_key
+deploy_code
+wait_for_app
+ensure_tenant
+print_summary
