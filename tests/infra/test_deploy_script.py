@@ -81,7 +81,7 @@ def option(argv: list[str], name: str) -> str:
 
 @pytest.fixture
 def deploy(tmp_path):
-    def run(*args: str, **scenario) -> Run:
+    def run(*args: str, extra_env: dict | None = None, **scenario) -> Run:
         stub_dir = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
         bin_dir = stub_dir / "bin"
         bin_dir.mkdir(parents=True)
@@ -92,7 +92,7 @@ def deploy(tmp_path):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SCIM_"))}
         env.update(PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", STUB_DIR=str(stub_dir), STUB_SCENARIO=json.dumps(scenario),
                    PYTHON=sys.executable, SCIM_ADMIN_CMD=f"{sys.executable} {STUBS / 'tools.py'} scimctl",
-                   DEPLOY_RETRY_SECONDS="0", DEPLOY_WAIT_SECONDS="5")
+                   DEPLOY_RETRY_SECONDS="0", DEPLOY_WAIT_SECONDS="5", **(extra_env or {}))
         result = subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, env=env, cwd=tmp_path,
                                 timeout=120)
         return Run(result, stub_dir)
@@ -201,3 +201,25 @@ def test_missing_bicep_is_a_clear_error(deploy):
 def test_subscription_is_selected_first(deploy):
     run = deploy("--subscription", "sub-2", "--what-if", group_exists=True)
     assert run.commands()[0] == "az account set" and option(run.calls[0]["argv"], "--subscription") == "sub-2"
+
+
+AZD_OUTPUTS = {  # what azd exports to hooks from main.bicep's outputs
+    "AZURE_ENV_NAME": "contoso", "AZURE_RESOURCE_GROUP": "rg-contoso", "AZURE_FUNCTION_APP_NAME": "func-abc123",
+    "SCIM_BASE_URL": "https://func-abc123.azurewebsites.net/scim/v2", "AZURE_STORAGE_ACCOUNT_NAME": "stabc123",
+    "SCIM_STORAGE_TABLE_ENDPOINT": ENDPOINT, "SCIM_TABLE_PREFIX": "scim", "AZURE_KEY_VAULT_NAME": "kv-abc123",
+    "SCIM_SIGNING_KEY_SECRET_NAME": "scim-token-signing-key",
+}
+
+
+def test_azd_postprovision_hook_stores_the_key(deploy):
+    run = deploy("--azd-hook", "postprovision", extra_env=AZD_OUTPUTS)
+    assert run.code == 0, run.stderr
+    assert run.commands() == ["az keyvault secret show", "az keyvault secret set"]
+
+
+def test_azd_postdeploy_hook_waits_and_creates_the_tenant(deploy):
+    run = deploy("--azd-hook", "postdeploy", extra_env=AZD_OUTPUTS)
+    assert run.code == 0, run.stderr
+    assert run.commands() == ["curl", "scimctl tenant list", "scimctl tenant create"]
+    assert option(run.call("scimctl tenant create"), "--name") == "contoso"
+    assert "Secret Token: stub-token-0123456789" in run.stdout
