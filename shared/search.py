@@ -25,7 +25,7 @@ from .attribute import Attribute
 from .errors import bad_request
 from .filter import And, Comparison, Filter, FilterError, Not, Or, Present, ValuePath, filter_paths
 from .matching import compile_filter
-from .paging import POSITIONS
+from .paging import POSITIONS, Position
 from .query import ListQuery
 from .schemas import ResourceType
 from .table_store import StoredResource, TenantStore
@@ -172,26 +172,27 @@ def find_resources(store: TenantStore, types: list[ResourceType], query: ListQue
 
 
 def _unfiltered_page(store: TenantStore, types: list[ResourceType], start: int, count: int) -> Found:
-    """An unfiltered list: the total from the counters (:mod:`shared.counters`),
-    the page read in id order from where the previous page ended when that
-    is known (:mod:`shared.paging`), stopping as soon as it is full."""
+    """An unfiltered list: the first page and the total in one read
+    (:mod:`shared.counters`); a later page from where the previous one ended
+    when that is known, with the total reported then (:mod:`shared.paging`);
+    otherwise the total from the counters and the rows up to the page."""
     if len(types) == 1 and start == 0 and count > 0:
         total, page = store.count_and_first(_kind(types[0]), count)
         _remember_next(store, types[0], start, total, page)
         return Found(total, [(types[0], res) for res in page])
-    total = sum(store.count(_kind(rt)) for rt in types)
+    rt = types[0]
+    known = POSITIONS.get(store.scope, _kind(rt), start) if len(types) == 1 and count > 0 else None
+    if known is not None:
+        page = list(itertools.islice(store.scan(_kind(rt), page_size=count, start_key=known.row_key), count))
+        _remember_next(store, rt, start, known.total, page)
+        return Found(known.total, [(rt, res) for res in page])
+    total = sum(store.count(_kind(t)) for t in types)
     if count == 0 or start >= total:
         return Found(total, [])
     if len(types) > 1:
-        rows = ((rt, res) for rt in types for res in store.scan(_kind(rt), page_size=start + count))
+        rows = ((t, res) for t in types for res in store.scan(_kind(t), page_size=start + count))
         return Found(total, list(itertools.islice(rows, start, start + count)))
-    rt = types[0]
-    kind = _kind(rt)
-    known = POSITIONS.get((*store.scope, kind, start, total))
-    if known is not None:
-        page = list(itertools.islice(store.scan(kind, page_size=count, start_key=known), count))
-    else:
-        page = list(itertools.islice(store.scan(kind, page_size=start + count), start, start + count))
+    page = list(itertools.islice(store.scan(_kind(rt), page_size=start + count), start, start + count))
     _remember_next(store, rt, start, total, page)
     return Found(total, [(rt, res) for res in page])
 
@@ -200,7 +201,7 @@ def _remember_next(store: TenantStore, rt: ResourceType, start: int, total: int,
     """Record where the page after this one begins (:mod:`shared.paging`)."""
     if page:
         kind = _kind(rt)
-        POSITIONS.put((*store.scope, kind, start + len(page), total), keys.after_resource(kind, page[-1].id))
+        POSITIONS.put(store.scope, kind, start + len(page), Position(keys.after_resource(kind, page[-1].id), total))
 
 
 def _kind(rt: ResourceType) -> str:

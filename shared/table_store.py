@@ -38,6 +38,7 @@ from azure.core import MatchConditions
 
 from . import keys
 from .counters import COUNTERS, SHARDS, Shard
+from .paging import POSITIONS
 from .storage_errors import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge
 from .tables import storage_call
 
@@ -302,6 +303,7 @@ class TenantStore:
                 shard.value += delta
                 shard.etag = results[-1].get("etag")
                 shard.known = shard.etag is not None
+                POSITIONS.changed(self.scope, kind)
                 return
         raise StorageUnavailable("a resource counter kept changing")
 

@@ -125,7 +125,7 @@ def test_sequential_pages_read_only_their_own_rows(scim):
         seen += [r["id"] for r in body["Resources"]]
         costs.append(calls(scim, page))
     assert seen == ids
-    assert costs[0] == 1 and max(costs[1:]) == 2  # counters + one page of 100 rows, however deep
+    assert max(costs) == 1  # the first page with the counters, then one page of 100 rows each, however deep
     stale = scim.post("/Users", {"schemas": [USER], "userName": "late"}).json()["id"]
     again = scim.get("/Users", params={"startIndex": 401, "count": 100}).json()
     assert again["totalResults"] == 451 and len(again["Resources"]) == 51  # total changed: positions not reused
