@@ -214,7 +214,7 @@ class ScimService:
             resource_id = response.body.get("id")
         try:
             body = json.loads(request.body) if request.body else None
-        except ValueError:
+        except (ValueError, RecursionError):  # a DELETE's body is never parsed before this
             body = None
         attributes = ",".join(changed_attributes(request.method, body))
         self._append_audit(AuditEntry(now_iso(), principal.tenant_id, principal.actor, _CHANGES[request.method],
