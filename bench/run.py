@@ -37,9 +37,9 @@ from . import report, scenarios
 
 SCENARIOS = ("cold", "entra", "floor", "groups", "paging")
 NORMAL = dict(users=5000, groups=200, members_per_group=60, threads=8, large_members=20000, paging_users=50000,
-              repetitions=30, cold_runs=7, scenario_seconds=300)
-QUICK = dict(users=300, groups=15, members_per_group=40, threads=8, large_members=2000, paging_users=2000,
-             repetitions=15, cold_runs=7, scenario_seconds=90)
+              repetitions=30, cold_runs=7, scenario_seconds=300, walks=1)
+QUICK = dict(users=300, groups=15, members_per_group=40, threads=8, large_members=2000, paging_users=5000,
+             repetitions=15, cold_runs=7, scenario_seconds=90, walks=3)
 
 
 def parse_args(argv):
@@ -56,6 +56,7 @@ def parse_args(argv):
     parser.add_argument("--paging-users", type=int,
                         help=f"users of the paging tenant ({NORMAL['paging_users']}; quick {QUICK['paging_users']})")
     parser.add_argument("--repetitions", type=int, help=f"large-group probe repetitions ({NORMAL['repetitions']}; quick {QUICK['repetitions']})")
+    parser.add_argument("--walks", type=int, help=f"full paging walks, median taken ({NORMAL['walks']}; quick {QUICK['walks']})")
     parser.add_argument("--cold-runs", type=int, help=f"fresh interpreters per import variant ({NORMAL['cold_runs']})")
     parser.add_argument("--scenario-seconds", type=int,
                         help=f"time budget per scenario; work not started by then is skipped ({NORMAL['scenario_seconds']}; quick {QUICK['scenario_seconds']})")
@@ -173,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                     attempt("large_groups", groups)
                 if "paging" in args.only:
                     attempt("paging", lambda: scenarios.run_paging(
-                        client, table, large_tenant, count, devhost.pid, time.monotonic() + args.scenario_seconds))
+                        client, table, large_tenant, count, devhost.pid, time.monotonic() + args.scenario_seconds,
+                        walks=args.walks))
             finally:
                 client.close()
         if not devhost.running():

@@ -566,46 +566,56 @@ def run_large_groups(client, groups: dict[str, tuple[str, str]], spares: list[st
 
 # ================================================================ paging
 def run_paging(client, table: TableClient, partition: str, total_users: int, pid: int, deadline: float,
-               page_size: int = 100, probes: int = 30) -> dict:
+               page_size: int = 100, probes: int = 30, walks: int = 1) -> dict:
     """Deep paging and totals on a tenant with ``total_users`` seeded users.
 
     1. ``GET /Users?startIndex=s&count=100`` for every page in order (one
-       client): first-page and last-page latency (median of the first and of
-       the last 5 pages), the total walk time, and whether every user was seen
-       once.
+       client), ``walks`` times: first-page and last-page latency (median of
+       the first and of the last 5 pages of every walk), the walk time
+       (median of the walks), and whether every user was seen once.
     2. A raw scan of the same rows through the SDK (the user rows of the
        partition, pages of ``page_size``; median of 3): the floor for the walk.
     3. ``GET /Users?count=1`` (totalResults plus one row) against
-       ``GET /Users/{id}``, interleaved ``probes`` times: medians and ratio.
+       ``GET /Users/{id}``, interleaved ``probes`` times: medians and ratio;
+       and the same two reads straight through the SDK.
     """
-    pages: list[float] = []
+    firsts: list[float] = []
+    lasts: list[float] = []
     calls: list[int] = []
+    walk_times: list[float] = []
     seen = 0
     ids = set()
     errors = 0
     total_reported = None
+    complete = True
     rec = Recorder()
-    walk_started = time.perf_counter()
     with RssSampler(pid) as rss:
-        start = 1
-        while start <= total_users and time.monotonic() < deadline:
-            response = client.call(rec, "page", "GET", "/Users", params={"startIndex": start, "count": page_size})
-            pages.append(rec.ops["page"].latencies[-1])
-            if response is None or response.status_code != 200:
-                errors += 1
-                break
-            body = response.json()
-            total_reported = body.get("totalResults")
-            got = body.get("Resources", [])
-            if response.headers.get("X-Storage-Calls", "").isdigit():
-                calls.append(int(response.headers["X-Storage-Calls"]))
-            seen += len(got)
-            ids.update(r["id"] for r in got)
-            if not got:
-                break
-            start += len(got)
-    walk = time.perf_counter() - walk_started
-    complete = start > total_users
+        for _ in range(walks):
+            pages: list[float] = []
+            seen = 0
+            walk_started = time.perf_counter()
+            start = 1
+            while start <= total_users and time.monotonic() < deadline:
+                response = client.call(rec, "page", "GET", "/Users", params={"startIndex": start, "count": page_size})
+                pages.append(rec.ops["page"].latencies[-1])
+                if response is None or response.status_code != 200:
+                    errors += 1
+                    break
+                body = response.json()
+                total_reported = body.get("totalResults")
+                got = body.get("Resources", [])
+                if response.headers.get("X-Storage-Calls", "").isdigit():
+                    calls.append(int(response.headers["X-Storage-Calls"]))
+                seen += len(got)
+                ids.update(r["id"] for r in got)
+                if not got:
+                    break
+                start += len(got)
+            walk_times.append(time.perf_counter() - walk_started)
+            complete = complete and start > total_users
+            firsts += pages[:5]
+            lasts += pages[-5:]
+    walk = median(walk_times)
 
     def raw_scan():
         t0 = time.perf_counter()
@@ -629,16 +639,17 @@ def run_paging(client, table: TableClient, partition: str, total_users: int, pid
         client.call(totals, "count=1", "GET", "/Users", params={"count": 1})
         client.call(by_id, "by id", "GET", f"/Users/{some_id}")
     floor = _totals_floor(table, partition, some_id, probes, deadline) if some_id else {}
-    first = median(pages[:5])
-    last = median(pages[-5:])
+    first = median(firsts)
+    last = median(lasts)
     count_med = median(totals.ops["count=1"].latencies) if totals.ops else None
     id_med = median(by_id.ops["by id"].latencies) if by_id.ops else None
     return {
-        "users": total_users, "page_size": page_size, "pages": len(pages), "walk_complete": complete,
+        "users": total_users, "page_size": page_size, "pages": len(rec.ops["page"].latencies) // walks, "walks": walks,
+        "walk_complete": complete,
         "users_seen": seen, "distinct_users_seen": len(ids), "total_results_reported": total_reported,
         "errors": errors + rec.errors() + totals.errors() + by_id.errors(),
         "first_page_ms": _r(first and first * 1000), "last_page_ms": _r(last and last * 1000),
-        "max_page_ms": _r(max(pages) * 1000 if pages else None),
+        "max_page_ms": _r(max(rec.ops["page"].latencies) * 1000 if rec.ops else None),
         "last_over_first": _r(ratio(last, first), 2),
         "page_storage_calls_max": max(calls) if calls else None,
         "walk_s": round(walk, 2), "raw_scan_s": round(scan_s, 2), "raw_scan_rows": scan_rows,
