@@ -6,7 +6,10 @@ failure in one is recorded and does not stop the others):
 1. cold start: fresh interpreters importing the app vs its dependencies
    (before anything else runs, so nothing competes for the CPU);
 2. Azurite (in memory) and the app in the dev host, started as ``make run``
-   starts them, with ``SCIM_EXPOSE_STORAGE_CALLS=1``; tenants are created
+   starts them, with ``SCIM_EXPOSE_STORAGE_CALLS=1`` -- or, when
+   ``BENCH_STORAGE_CONNECTION_STRING`` names a real storage account, that
+   account, in tables of the run's own (``bench<random>...``, deleted at the
+   end), to measure against Azure Table Storage itself; tenants are created
    with ``python -m shared.admin ensure-tenant``; the dev host's time from
    process start to first answer is recorded;
 3. the storage floor, then the Entra cycle over HTTP (floor first, so the
@@ -40,6 +43,18 @@ NORMAL = dict(users=5000, groups=200, members_per_group=60, threads=8, large_mem
               repetitions=30, cold_runs=7, scenario_seconds=300, walks=1)
 QUICK = dict(users=300, groups=15, members_per_group=40, threads=8, large_members=2000, paging_users=5000,
              repetitions=15, cold_runs=7, scenario_seconds=90, walks=3)
+
+
+EXTERNAL_STORAGE = "BENCH_STORAGE_CONNECTION_STRING"
+
+
+def _drop_bench_tables(connection_string: str, prefix: str) -> None:
+    """Delete the tables a run against external storage created (all start with ``prefix``)."""
+    from azure.data.tables import TableServiceClient
+
+    service = TableServiceClient.from_connection_string(connection_string)
+    for table in service.query_tables("TableName ge @lo and TableName lt @hi", parameters={"lo": prefix, "hi": prefix + "~"}):
+        service.delete_table(table.name)
 
 
 def parse_args(argv):
@@ -106,16 +121,23 @@ def main(argv: list[str] | None = None) -> int:
 
     work = scratch_dir()
     azurite = devhost = None
+    external = os.environ.get(EXTERNAL_STORAGE)
     try:
-        azurite = start_azurite(in_memory=True)
-        env = app_env(azurite.connection_string)
-        os.environ["SCIM_STORAGE_CONNECTION_STRING"] = azurite.connection_string  # for this process's storage layer
+        if external:  # a real storage account: tables of their own, deleted afterwards
+            connection_string = external
+            os.environ["SCIM_TABLE_PREFIX"] = "bench" + secrets.token_hex(4)
+        else:
+            azurite = start_azurite(in_memory=True)
+            connection_string = azurite.connection_string
+        results["meta"]["storage"] = "external (BENCH_STORAGE_CONNECTION_STRING)" if external else "Azurite, in memory"
+        env = app_env(connection_string)
+        os.environ["SCIM_STORAGE_CONNECTION_STRING"] = connection_string  # for this process's storage layer
         token, large_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         ensure_tenant(env, "bench", token, work)
         large_tenant = ensure_tenant(env, "bench-large", large_token, work)
         devhost = DevHost(env, args.port or free_port(), work / "devhost.log")
         results["meta"]["devhost_cold_start_ms"] = round(devhost.cold_start_s * 1000, 1)
-        print(f"Azurite pid {azurite.pid}, dev host pid {devhost.pid} on {devhost.base} "
+        print(f"{'external storage' if external else f'Azurite pid {azurite.pid}'}, dev host pid {devhost.pid} on {devhost.base} "
               f"(cold start {devhost.cold_start_s * 1000:.0f} ms)", flush=True)
 
         from shared.config import Settings
@@ -190,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             devhost.stop()
         if azurite is not None:
             azurite.stop()
+        if external:
+            _drop_bench_tables(external, os.environ["SCIM_TABLE_PREFIX"])
 
     results["meta"]["run_seconds"] = round(time.perf_counter() - run_started, 1)
     if failures:

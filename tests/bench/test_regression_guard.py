@@ -14,6 +14,7 @@ at large sizes are in tests/integration/test_storage_budgets.py.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +37,25 @@ def test_quick_benchmark_ratios_hold(tmp_path):
     assert {t["target"] for t in targets} - {t["target"] for t in judged} == set(NOT_JUDGED)
     failed = [f"{t['target']}: {t['value']} (target {t['condition']})" for t in judged if t["verdict"] != "PASS"]
     assert not failed, "\n".join(failed)
+
+
+def test_the_bench_can_measure_another_storage_and_cleans_up_after_itself(tmp_path):
+    """``BENCH_STORAGE_CONNECTION_STRING`` points the bench at a real storage
+    account (here a second Azurite standing in for one): the run uses tables
+    of its own and deletes them at the end."""
+    from azure.data.tables import TableServiceClient
+
+    from scripts.azurite import start
+
+    other = start(in_memory=True)
+    try:
+        env = {**os.environ, "BENCH_STORAGE_CONNECTION_STRING": other.connection_string}
+        run = subprocess.run([sys.executable, "-m", "bench.run", "--quick", "--only", "paging", "--paging-users", "300",
+                              "--out", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+        (report,) = tmp_path.glob("*/report.json")
+        results = json.loads(report.read_text())
+        assert results["meta"]["storage"].startswith("external") and results["paging"]["walk_complete"]
+        assert list(TableServiceClient.from_connection_string(other.connection_string).list_tables()) == []
+    finally:
+        other.stop()
