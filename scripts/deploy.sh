@@ -129,6 +129,9 @@ fi
 # --- Azure CLI -------------------------------------------------------------
 
 command -v az >/dev/null || die "the Azure CLI (az) is not installed: https://aka.ms/azure-cli"
+for tool in curl openssl; do
+  command -v "$tool" >/dev/null || die "$tool is needed (to check the app and to generate the signing key)"
+done
 
 check_login() {
   if [[ -n "$SUBSCRIPTION" ]]; then
@@ -257,6 +260,10 @@ ensure_signing_key() {
   rm -f "$WORK/signing-key.pem"
 }
 
+# On Flex Consumption the CLI publishes the zip to the deployment container
+# (functionAppConfig.deployment) and --build-remote installs requirements.txt
+# on Linux ("Create and manage function apps in the Flex Consumption plan",
+# section "Deploy your code project", learn.microsoft.com/azure/azure-functions/flex-consumption-how-to).
 deploy_code() {
   say "packaging the app"
   build_package "$WORK/app.zip"
