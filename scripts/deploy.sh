@@ -27,6 +27,7 @@ Options:
   -p, --parameter NAME=VALUE template parameter, repeatable (e.g. httpAlwaysReady=0)
       --what-if              show what the deployment would change, change nothing
       --new-token            the tenant exists: issue it another bearer token
+      --oauth-client         also issue an OAuth client (client credentials grant)
       --package-only FILE    only build the deployment package into FILE (no Azure)
       --azd-hook STAGE       run from azure.yaml: postprovision (signing key) or
                              postdeploy (wait, first tenant); names come from azd
@@ -55,6 +56,7 @@ SUBSCRIPTION=""
 TENANT_NAME=""
 WHAT_IF=0
 NEW_TOKEN=0
+OAUTH_CLIENT=0
 PACKAGE_ONLY=""
 AZD_HOOK=""
 EXTRA_PARAMETERS=()
@@ -69,6 +71,7 @@ while [[ $# -gt 0 ]]; do
     -p|--parameter) EXTRA_PARAMETERS+=("${2:?$1 needs NAME=VALUE}"); shift 2 ;;
     --what-if) WHAT_IF=1; shift ;;
     --new-token) NEW_TOKEN=1; shift ;;
+    --oauth-client) OAUTH_CLIENT=1; shift ;;
     --package-only) PACKAGE_ONLY="${2:?$1 needs a file}"; shift 2 ;;
     --azd-hook) AZD_HOOK="${2:?$1 needs postprovision or postdeploy}"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -322,7 +325,14 @@ ensure_tenant() {
   else
     say "tenant $TENANT_NAME exists ($TENANT_ID): kept (its token was shown when it was created; --new-token issues another)"
   fi
-  rm -f "$WORK/tenant.json" "$WORK/token.json"
+  CLIENT_ID="" CLIENT_SECRET=""
+  if [[ "$OAUTH_CLIENT" == 1 ]]; then
+    say "issuing an OAuth client for tenant $TENANT_NAME"
+    admin client issue "$TENANT_ID" >"$WORK/client.json"
+    CLIENT_ID="$(json_field client_id <"$WORK/client.json")"
+    CLIENT_SECRET="$(json_field client_secret <"$WORK/client.json")"
+  fi
+  rm -f "$WORK/tenant.json" "$WORK/token.json" "$WORK/client.json"
 }
 
 print_summary() {
@@ -343,10 +353,19 @@ EOF
   else
     echo "  Secret Token: issue one with: $scimctl token issue $TENANT_ID"
   fi
-  cat <<EOF
+  if [[ -n "$CLIENT_ID" ]]; then
+    cat <<EOF
+  OAuth client credentials (token URL $SCIM_BASE_URL/oauth/token):
+    Client ID:     $CLIENT_ID
+    Client secret: $CLIENT_SECRET
+    (shown once, only its hash is stored)
+EOF
+  else
+    cat <<EOF
   OAuth client credentials instead: $scimctl client issue $TENANT_ID
   (token URL $SCIM_BASE_URL/oauth/token)
 EOF
+  fi
 }
 
 case "$AZD_HOOK" in

@@ -37,7 +37,7 @@ def test_shellcheck_passes():
 def test_help():
     result = subprocess.run(["bash", str(SCRIPT), "--help"], capture_output=True, text=True)
     assert result.returncode == 0
-    for option in ("--what-if", "--resource-group", "--location", "--new-token", "--package-only"):
+    for option in ("--what-if", "--resource-group", "--location", "--new-token", "--oauth-client", "--package-only"):
         assert option in result.stdout
 
 
@@ -170,6 +170,15 @@ def test_new_token_for_an_existing_tenant(deploy):
     assert run.code == 0, run.stderr
     assert run.call("scimctl token issue")[-1] == "tenant-old"
     assert "Secret Token: stub-token-0123456789" in run.stdout
+
+
+def test_oauth_client_on_request(deploy):
+    run = deploy("--oauth-client", group_exists=True, secret_exists=True)
+    assert run.code == 0, run.stderr
+    assert run.commands()[-3:] == ["scimctl tenant list", "scimctl tenant create", "scimctl client issue"]
+    assert run.call("scimctl client issue")[-1] == "tenant-new"
+    assert "Client ID:     client-1" in run.stdout and "Client secret: stub-secret-9876" in run.stdout
+    assert "token URL https://func-abc123.azurewebsites.net/scim/v2/oauth/token" in run.stdout
 
 
 def test_what_if_changes_nothing(deploy):

@@ -3,7 +3,7 @@
 Run as ``tools.py curl ARGS...`` (answers 401, the app's answer without a
 token) or ``tools.py scimctl ARGS...`` (``tenant list`` answers the tenants
 of ``$STUB_SCENARIO``'s ``tenants``; ``tenant create`` and ``token issue``
-answer a new token).
+answer a new token; ``client issue`` a new client).
 """
 
 import json
@@ -28,6 +28,8 @@ def main(tool, argv):
     elif "create" in words:
         print(json.dumps({"tenant_id": "tenant-new", "name": argv[argv.index("--name") + 1], "token_id": "tok-1",
                           "token": TOKEN}))
+    elif "issue" in words and "client" in words:
+        print(json.dumps({"tenant_id": words[-1], "client_id": "client-1", "client_secret": "stub-secret-9876"}))
     elif "issue" in words:
         print(json.dumps({"tenant_id": words[-1], "token_id": "tok-2", "token": TOKEN}))
     else:
