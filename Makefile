@@ -72,3 +72,20 @@ clean-data: ## delete the local Azurite data in .local/azurite (the dev token is
 
 distclean: clean ## clean, and remove .venv and node_modules too
 	rm -rf $(VENV) node_modules
+
+# The long fuzz: the property tests with FUZZ_SCALE times their examples and the
+# HTTP fuzz with FUZZ_REQUESTS requests, under a random seed that is printed
+# first (FUZZ_SEED=N replays a run).  `make test` runs the same tests smaller,
+# derandomized.  docs/reliability.md, "Fuzzing", records runs.
+.PHONY: fuzz soak
+fuzz: install ## long fuzz, random seed printed (FUZZ_SEED, FUZZ_SCALE=20, FUZZ_REQUESTS=100000)
+	@seed="$${FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}"; \
+	echo "FUZZ_SEED=$$seed"; \
+	FUZZ_SEED=$$seed FUZZ_SCALE=$${FUZZ_SCALE:-20} FUZZ_REQUESTS=$${FUZZ_REQUESTS:-100000} \
+	PYTEST_ARGS="tests/property tests/integration/test_http_fuzz.py -s -q --hypothesis-seed=$$seed" \
+	$(VPY) scripts/test.py
+
+# A bounded soak: three tenants at 25 requests/s each against the app in the dev
+# host, as `make run` starts it (scripts/soak.py; not part of `make test`).
+soak: install ## 3 tenants x 25 req/s for SOAK_SECONDS (600); errors, RSS and p99 per minute
+	$(VPY) scripts/soak.py --seconds $${SOAK_SECONDS:-600} $(SOAK_ARGS)
