@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import json
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.filter import MAX_FILTER_LENGTH, FilterError, parse_filter, render_filter
@@ -15,9 +15,9 @@ from shared.matching import compile_filter
 from shared.resource import parse_resource
 from shared.schemas import GROUP_TYPE, USER_TYPE
 from shared.search import qualify
-from tests.property.strategies import ODD_TEXT, filter_texts, resources
+from tests.property.strategies import ODD_TEXT, filter_texts, fuzz_settings, resources
 
-SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = fuzz_settings(400)
 
 
 def _stable(tree) -> None:
@@ -44,7 +44,7 @@ def test_any_text_raises_only_filter_error_and_what_parses_is_stable(text):
     _stable(tree)
 
 
-@settings(max_examples=50, deadline=None)
+@fuzz_settings(50)
 @given(st.sampled_from(["(", "not (", "emails[", "x pr and "]), st.integers(1, MAX_FILTER_LENGTH))
 def test_limits_are_filter_errors(opener, repeat):
     text = (opener * repeat)[: MAX_FILTER_LENGTH + 5]

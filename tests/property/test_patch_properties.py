@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import copy
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from shared.errors import ScimError
 from shared.patch import apply_operations, parse_patch_request
 from shared.resource import parse_resource
 from shared.schemas import GROUP_TYPE, USER_TYPE
-from tests.property.strategies import hostile_operations, patch_body, patch_operations, resources
+from tests.property.strategies import fuzz_settings, hostile_operations, patch_body, patch_operations, resources
 
 HOSTILE = hostile_operations()
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = fuzz_settings(300)
 TYPES = (USER_TYPE, GROUP_TYPE)
 
 

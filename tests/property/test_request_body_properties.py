@@ -4,7 +4,7 @@ it never raises anything else."""
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.config import Settings
@@ -13,9 +13,17 @@ from shared.patch import parse_patch_request
 from shared.query import parse_list_query, parse_search_request
 from shared.resource import parse_resource
 from shared.schemas import GROUP_TYPE, SEARCH_REQUEST_URN, USER_TYPE
-from tests.property.strategies import ANY_JSON, ODD_TEXT, filter_texts, hostile_operations, patch_body, resources
+from tests.property.strategies import (
+    ANY_JSON,
+    ODD_TEXT,
+    filter_texts,
+    fuzz_settings,
+    hostile_operations,
+    patch_body,
+    resources,
+)
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = fuzz_settings(300)
 CONFIG = Settings.from_env()
 
 
