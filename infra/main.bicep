@@ -45,6 +45,15 @@ param httpAlwaysReady int = 1
 @description('Flex Consumption: concurrent HTTP requests per instance (the Python default is 1; requests mostly wait on storage).')
 param httpPerInstanceConcurrency int = 16
 
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+])
+@description('Storage replication: LRS is cheapest; ZRS (where the region has zones) survives a zone outage.')
+param storageSku string = 'Standard_LRS'
+
 @description('Prefix of the table names (SCIM_TABLE_PREFIX).')
 param tablePrefix string = 'scim'
 
@@ -109,6 +118,7 @@ module storage 'app/storage.bicep' = {
     tags: tags
     deploymentContainerName: deploymentContainerName
     tableNames: tableNames
+    skuName: storageSku
   }
 }
 

@@ -16,13 +16,16 @@ param deploymentContainerName string
 @description('Full names of the tables the app uses (SCIM_TABLE_PREFIX + name in shared/tables.py).')
 param tableNames array
 
+@description('Replication; Flex Consumption host storage supports the Standard SKUs.')
+param skuName string
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
   location: location
   tags: tags
   kind: 'StorageV2'
   sku: {
-    name: 'Standard_LRS'
+    name: skuName
   }
   properties: {
     accessTier: 'Hot'

@@ -133,6 +133,10 @@ def test_signing_key_is_a_key_vault_reference():
 def test_storage_account_has_no_shared_keys_and_tls_12():
     account = resource_config(only_resource("app/storage.bicep", "Microsoft.Storage/storageAccounts"))
     assert account["kind"] == "StorageV2"
+    assert account["sku"]["name"] == "skuName"
+    main = parse("main.bicep")
+    assert main["modules"]["storage"]["config"]["params"]["skuName"] == "storageSku"
+    assert main["parameters"]["storageSku"]["default"] == "Standard_LRS"
     props = account["properties"]
     assert props["allowSharedKeyAccess"] is False
     assert props["minimumTlsVersion"] == "TLS1_2"
