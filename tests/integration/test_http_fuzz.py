@@ -289,3 +289,32 @@ def test_a_change_with_a_deeply_nested_body_is_audited_without_crashing(scim):
     response = scim.request("DELETE", f"/Groups/{created.json()['id']}", raw=deep,
                             headers={"Content-Type": "application/scim+json"})
     assert response.status_code == 204
+
+
+def test_a_refused_patch_leaves_the_stored_resource_as_it_was(scim):
+    """RFC 7644 §3.5.2: a PATCH that fails is not applied at all -- checked
+    through storage: the resource and its ETag read back unchanged."""
+    created = scim.post("/Users", {"schemas": [USER_TYPE.schema.id], "userName": "patched@example.test",
+                                   "emails": [{"type": "work", "value": "patched@example.test", "primary": True}]})
+    path = f"/Users/{created.json()['id']}"
+    outcomes: Counter = Counter()
+
+    @seed(FUZZ_SEED)
+    @settings(max_examples=60, deadline=None, database=None, phases=(Phase.generate,),
+              suppress_health_check=list(HealthCheck))
+    @given(st.lists(patch_operations(USER_TYPE), max_size=3), st.lists(hostile_operations(), min_size=1, max_size=2),
+           st.randoms(use_true_random=False))
+    def refused_patch(valid, hostile, rnd):
+        before = scim.get(path)
+        operations = valid + hostile
+        rnd.shuffle(operations)
+        response = scim.patch(path, patch_body(operations))
+        outcomes[response.status_code // 100] += 1
+        assert response.status_code < 500, response.text
+        if response.status_code >= 400:
+            after = scim.get(path)
+            assert after.json() == before.json()
+            assert after.headers["ETag"] == before.headers["ETag"]
+
+    refused_patch()
+    assert outcomes[4] > 0
