@@ -403,13 +403,20 @@ class TenantStore:
     def add_members(self, group_id: str, members: list[Member], version: str, last_modified: str, etag: str | None = None) -> None:
         """Add members with O(k) operations, whatever the group's size.
 
-        When everything fits one transaction (the usual Entra PATCH), the
-        existence checks, the edges and the group's new version commit
-        together.  Larger adds first check every member's existence in
-        transactions of 100 MERGEs (harmless writes), then write the edges in
-        transactions of 50 members, so an unknown member id changes nothing.
-        A member that vanishes between the two phases leaves edges that the
-        store checker reports.
+        Every transaction that writes edges also MERGEs (``If-Match: *``)
+        the group's row and each member's row it links, so an edge is never
+        written for a resource that is gone, and a concurrent DELETE of
+        either end, which is conditioned on its row's ETag, fails and
+        re-reads the edges (no dangling edges, whatever the interleaving).
+
+        When everything fits one transaction (up to 33 members: the usual
+        Entra PATCH), that is the whole add.  Larger adds first check every
+        member's existence in transactions of 100 MERGEs (harmless writes),
+        so an unknown member id changes nothing (RFC 7644 §3.5.2: a PATCH is
+        applied whole or not at all), then write 33 members per
+        transaction.  A member deleted between the two phases is skipped, as
+        if the delete had come after the add.  Every write is an upsert, so
+        a replay after a crash at any point completes the add.
         """
         touch = self._touch_op(keys.GROUP, group_id, version, last_modified, etag)
         per_member = [self._add_member_ops(group_id, m) for m in members]
@@ -419,9 +426,19 @@ class TenantStore:
         checks = [touch] + [ops[0] for ops in per_member]
         for start in range(0, len(checks), MAX_TRANSACTION_OPS):
             self._submit(checks[start : start + MAX_TRANSACTION_OPS])
-        writes = [op for ops in per_member for op in ops[1:]]
-        for start in range(0, len(writes), MAX_TRANSACTION_OPS):
-            self._submit(writes[start : start + MAX_TRANSACTION_OPS])
+        guard = self._touch_op(keys.GROUP, group_id, version, last_modified, None)
+        room = (MAX_TRANSACTION_OPS - 1) // 3
+        for start in range(0, len(per_member), room):
+            chunk = per_member[start : start + room]
+            while chunk:
+                try:
+                    self._submit([guard] + [op for ops in chunk for op in ops])
+                    break
+                except Missing as exc:
+                    rest = [ops for ops in chunk if ops[0][1]["RowKey"] != exc.row_key]
+                    if len(rest) == len(chunk):  # the group itself is gone
+                        raise
+                    chunk = rest
 
     def remove_members(self, group_id: str, member_ids: list[str], version: str, last_modified: str, etag: str | None = None) -> None:
         """Remove members with O(k) operations; ids that are not members are skipped.

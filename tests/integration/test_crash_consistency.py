@@ -1,0 +1,179 @@
+"""Crash consistency: every mutating operation, cut after its Nth storage call
+for every N, then replayed as Entra replays it, ends in the state of one
+clean run, with no orphan or dangling row (docs/reliability.md, "Crash
+consistency and the order of writes").
+
+The cut is :func:`shared.storage_calls.failing_after`: the first N storage
+requests of the process go out, every later one fails before it is sent --
+what storage sees of a process that died after its Nth call.  The client
+must get a clean SCIM error (503 with Retry-After, never a stack trace);
+then the request is sent again, as Entra's next cycle does: the same PUT,
+PATCH or DELETE; for a POST, the same POST and, on 409, a lookup by filter
+and a PATCH of the members (Entra matches the existing object and updates
+it).  N grows until the request completes without meeting the fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import pytest
+
+from shared import keys
+from shared.storage_calls import failing_after
+from shared.table_store import StoredResource, TenantStore, now_iso
+
+from tests.integration.conftest import new_tenant_client
+from tests.integration.store_state import findings, resources_table, snapshot
+from tests.messages import ERROR, GROUP, PATCH, USER
+
+MAX_CUTS = 40
+
+
+def _user(name: str, **extra) -> dict:
+    return {"schemas": [USER], "userName": name, **extra}
+
+
+def _members(ids) -> list[dict]:
+    return [{"value": i} for i in ids]
+
+
+def _seed(scim, scim_app, count: int) -> list[str]:
+    """``count`` users written straight through the store (fast set-up)."""
+    now = now_iso()
+    users = [StoredResource(keys.USER, keys.new_id(keys.USER), {"userName": f"seed{i:03d}"}, now, now, "v1",
+                            (keys.unique_key("un", f"seed{i:03d}"),)) for i in range(count)]
+    TenantStore(resources_table(scim_app), scim.tenant_id).create_batch(users)
+    return [u.id for u in users]
+
+
+def _group(scim, name: str, member_ids) -> str:
+    body = {"schemas": [GROUP], "displayName": name}
+    response = scim.post("/Groups", body)
+    group = response.json()["id"]
+    for start in range(0, len(member_ids), 30):
+        add = {"op": "add", "path": "members", "value": _members(member_ids[start:start + 30])}
+        assert scim.patch(f"/Groups/{group}", {"schemas": [PATCH], "Operations": [add]}).status_code == 204
+    return group
+
+
+@dataclass
+class Scenario:
+    """A set-up (returns what the request needs) and the request under test."""
+
+    setup: Callable
+    request: Callable  # (ctx) -> (method, path, body)
+
+
+def _post_user(scim, app):
+    return {}
+
+
+def _one_user(scim, app):
+    uid = scim.post("/Users", _user("old@example.com", externalId="e-old",
+                                    emails=[{"type": "work", "value": "old@example.com"}])).json()["id"]
+    return {"user": uid}
+
+
+def _user_in_groups(scim, app):
+    ctx = _one_user(scim, app)
+    ctx["groups"] = [_group(scim, f"team{i}", [ctx["user"]]) for i in range(2)]
+    return ctx
+
+
+def _users(count):
+    def setup(scim, app):
+        return {"users": _seed(scim, app, count)}
+    return setup
+
+
+def _group_of(size: int, spare: int):
+    def setup(scim, app):
+        users = _seed(scim, app, size + spare)
+        return {"users": users, "group": _group(scim, "crew", users[:size])}
+    return setup
+
+
+_NEW_USER = _user("new@example.com", externalId="e-new", emails=[{"type": "work", "value": "new@example.com"}])
+
+SCENARIOS = {
+    "post-user": Scenario(_post_user, lambda c: ("POST", "/Users", _NEW_USER)),
+    "put-user": Scenario(_one_user, lambda c: ("PUT", f"/Users/{c['user']}", _NEW_USER)),
+    "patch-user": Scenario(_one_user, lambda c: ("PATCH", f"/Users/{c['user']}", {"schemas": [PATCH], "Operations": [
+        {"op": "Replace", "path": "userName", "value": "renamed@example.com"},
+        {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "renamed@example.com"},
+        {"op": "Replace", "path": "active", "value": "False"}]})),
+    "delete-user-in-groups": Scenario(_user_in_groups, lambda c: ("DELETE", f"/Users/{c['user']}", None)),
+    "post-group": Scenario(_users(3), lambda c: ("POST", "/Groups", {
+        "schemas": [GROUP], "displayName": "made", "members": _members(c["users"])})),
+    "post-group-40": Scenario(_users(40), lambda c: ("POST", "/Groups", {
+        "schemas": [GROUP], "displayName": "made", "members": _members(c["users"])})),
+    "patch-group": Scenario(_group_of(2, 2), lambda c: ("PATCH", f"/Groups/{c['group']}", {"schemas": [PATCH], "Operations": [
+        {"op": "Add", "path": "members", "value": _members(c["users"][2:])},
+        {"op": "Replace", "path": "displayName", "value": "renamed crew"},
+        {"op": "Remove", "path": "members", "value": _members(c["users"][:1])}]})),
+    "patch-group-add-40": Scenario(_group_of(0, 40), lambda c: ("PATCH", f"/Groups/{c['group']}", {
+        "schemas": [PATCH], "Operations": [{"op": "Add", "path": "members", "value": _members(c["users"])}]})),
+    "put-group": Scenario(_group_of(3, 2), lambda c: ("PUT", f"/Groups/{c['group']}", {
+        "schemas": [GROUP], "displayName": "recrewed", "members": _members(c["users"][2:])})),
+    "delete-group-60": Scenario(_group_of(60, 0), lambda c: ("DELETE", f"/Groups/{c['group']}", None)),
+}
+
+
+def _send(scim, method, path, body):
+    return scim.request(method, path, body)
+
+
+def _replay(scim, method, path, body):
+    """The same request again, as Entra's next cycle sends it."""
+    response = _send(scim, method, path, body)
+    if method == "POST" and response.status_code == 409:
+        name = "userName" if path == "/Users" else "displayName"
+        response = scim.get(path, params={"filter": f'{name} eq "{body[name]}"'})
+        found = response.json()["Resources"]
+        assert len(found) == 1
+        if body.get("members"):
+            add = {"op": "Add", "path": "members", "value": body["members"]}
+            response = scim.patch(f"{path}/{found[0]['id']}", {"schemas": [PATCH], "Operations": [add]})
+    assert response.status_code in (200, 201, 204, 404), response.text
+    return response
+
+
+def _run(scim_server, registry, scim_app, scenario: Scenario, cut: int | None):
+    """A fresh tenant, the set-up, the request cut after ``cut`` storage calls
+    (None: no cut), the replay; returns (final snapshot, fault met?)."""
+    scim = new_tenant_client(scim_server, registry)
+    request = scenario.request(scenario.setup(scim, scim_app))
+    scim.get("/ServiceProviderConfig")  # the token is cached: the cut falls in the request's own work
+    if cut is None:
+        assert _send(scim, *request).status_code < 300
+        tripped = False
+    else:
+        with failing_after(cut) as plan:
+            response = _send(scim, *request)
+        tripped = plan.tripped
+        if response.status_code >= 300:
+            assert tripped and response.status_code == 503, response.text
+            body = response.json()
+            assert body["schemas"] == [ERROR] and body["status"] == "503" and "Traceback" not in response.text
+            assert response.headers["Retry-After"].isdigit()
+        if tripped:
+            _replay(scim, *request)
+    table = resources_table(scim_app)
+    assert findings(table, scim.tenant_id) == []
+    return snapshot(table, scim.tenant_id), tripped
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_a_crash_after_any_storage_call_then_a_replay_ends_as_one_clean_run(name, scim_server, registry, scim_app):
+    scenario = SCENARIOS[name]
+    clean, _ = _run(scim_server, registry, scim_app, scenario, None)
+    for cut in range(MAX_CUTS):
+        state, tripped = _run(scim_server, registry, scim_app, scenario, cut)
+        assert state == clean, f"cut after {cut} storage calls"
+        if not tripped:
+            break
+    else:
+        pytest.fail(f"{name} still met the fault after {MAX_CUTS} storage calls")
+    assert cut >= 1
