@@ -574,7 +574,8 @@ def run_paging(client, table: TableClient, partition: str, total_users: int, pid
        the first and of the last 5 pages of every walk), the walk time
        (median of the walks), and whether every user was seen once.
     2. A raw scan of the same rows through the SDK (the user rows of the
-       partition, pages of ``page_size``; median of 3): the floor for the walk.
+       partition, pages of ``page_size``; median of ``walks`` scans): the
+       floor for the walk.
     3. ``GET /Users?count=1`` (totalResults plus one row) against
        ``GET /Users/{id}``, interleaved ``probes`` times: medians and ratio;
        and the same two reads straight through the SDK.
@@ -627,7 +628,7 @@ def run_paging(client, table: TableClient, partition: str, total_users: int, pid
             n += 1
         return time.perf_counter() - t0, n
 
-    scans = [raw_scan() for _ in range(3)]
+    scans = [raw_scan() for _ in range(walks)]
     scan_s = median([s for s, _ in scans])
     scan_rows = scans[0][1]
 
