@@ -11,24 +11,24 @@ class StorageError(Exception):
     """Base class of storage outcomes."""
 
 
-class AlreadyExists(StorageError):
-    """An insert hit an existing row: ``row_key`` names it (a uniqueness clash)."""
+class RowOutcome(StorageError):
+    """An outcome about one row: ``row_key`` names it."""
 
     def __init__(self, row_key: str) -> None:
         super().__init__(row_key)
         self.row_key = row_key
 
 
-class Missing(StorageError):
-    """A row an operation required does not exist: ``row_key`` names it."""
-
-    def __init__(self, row_key: str) -> None:
-        super().__init__(row_key)
-        self.row_key = row_key
+class AlreadyExists(RowOutcome):
+    """An insert hit an existing row (a uniqueness clash)."""
 
 
-class Changed(StorageError):
-    """An optimistic-concurrency condition failed: someone wrote in between."""
+class Missing(RowOutcome):
+    """A row an operation required does not exist."""
+
+
+class Changed(RowOutcome):
+    """An optimistic-concurrency condition failed on the row: someone wrote in between."""
 
 
 class StorageUnavailable(StorageError):
