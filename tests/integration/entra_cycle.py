@@ -35,6 +35,14 @@ def directory(users: int = 12, groups: int = 3) -> tuple[list[dict], list[dict]]
     return people, teams
 
 
+def http_send(scim) -> Send:
+    """``send`` over HTTP, for a test's :class:`~tests.integration.conftest.ScimClient`."""
+    def send(method, path, body):
+        response = scim.request(method, path, body)
+        return response.status_code, (response.json() if response.content else None)
+    return send
+
+
 class Failed(Exception):
     """The service answered 5xx: Entra retries the object next cycle."""
 

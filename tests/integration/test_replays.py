@@ -7,16 +7,9 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.conftest import new_tenant_client
-from tests.integration.entra_cycle import EntraCycle, directory
+from tests.integration.entra_cycle import EntraCycle, directory, http_send
 from tests.integration.store_state import findings, resources_table, snapshot
 from tests.messages import GROUP, PATCH, USER
-
-
-def http_send(scim):
-    def send(method, path, body):
-        response = scim.request(method, path, body)
-        return response.status_code, (response.json() if response.content else None)
-    return send
 
 
 def _state(scim, scim_app) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -9,6 +10,12 @@ import time
 from shared.config import Settings
 from shared.http import Request
 from shared.service import ScimService
+from shared.tables import RESOURCES
+
+from scripts.azurite import free_port, start
+from tests.integration.entra_cycle import EntraCycle, directory, http_send
+from tests.integration.store_state import findings, resources_table, snapshot
+from tests.log_scan import LOG_CAPTURE
 
 
 def _settings(port: int, timeout: int) -> Settings:
@@ -30,14 +37,8 @@ def _get_users(service: ScimService):
     return response, time.monotonic() - started
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_refused_connection_answers_503_quickly():
-    response, elapsed = _get_users(ScimService(_settings(_free_port(), 2)))
+    response, elapsed = _get_users(ScimService(_settings(free_port(), 2)))
     assert response.status == 503
     assert response.headers["Retry-After"].isdigit()
     assert response.body["status"] == "503" and "storage" in response.body["detail"]
@@ -72,3 +73,55 @@ def test_silent_storage_answers_503_within_the_timeout_budget():
         listener.close()
     assert response.status == 503 and "Retry-After" in response.headers
     assert elapsed < 15  # 3 attempts x 1 s read timeout + back-off
+
+
+def test_azurite_stopped_mid_cycle_answers_503_then_serves_again_and_the_replay_converges(tmp_path, scim, scim_app):
+    """docs/reliability.md, "Storage outages": our own Azurite (data on disk),
+    stopped by PID in the middle of an Entra cycle and started again on the
+    same port; the same service object serves throughout."""
+    assert EntraCycle(http_send(scim)).run(*directory()) == set()
+    clean = snapshot(resources_table(scim_app), scim.tenant_id)
+
+    port, data = free_port(), tmp_path / "azurite"
+    azurite = [start(port=port, location=data)]
+    stop_at, restart_at = 8, 16  # requests 8..15 of the cycle meet the outage
+    try:
+        service = ScimService(_settings(port, 2))
+        tenant = service.registry.create_tenant("outage")
+        token = service.registry.issue_token(tenant)[1]
+        LOG_CAPTURE.secrets.add(token)
+        seen: list[tuple[int, int, float]] = []  # (request number, status, seconds)
+
+        def send(method, path, body):
+            number = len(seen)
+            if number == stop_at:
+                azurite[0].stop()
+            if number == restart_at:
+                azurite[0] = start(port=port, location=data)
+            route_path, _, _ = path.partition("?")
+            parts = route_path.strip("/").split("/")
+            route, rid = (parts[0], None) if len(parts) == 1 else (f"{parts[0]}/{{id}}", parts[1])
+            request = Request.build(method, f"http://127.0.0.1/scim/v2{path}", {
+                "Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"},
+                json.dumps(body).encode() if body is not None else b"")
+            started = time.monotonic()
+            response = service.handle(request, route, rid)
+            seen.append((number, response.status, time.monotonic() - started))
+            if response.status == 503:
+                assert response.headers["Retry-After"].isdigit() and response.body["status"] == "503"
+            return response.status, response.body
+
+        cycle = EntraCycle(send)
+        failed = cycle.run(*directory())
+        during = [(status, seconds) for number, status, seconds in seen if stop_at <= number < restart_at]
+        assert {status for status, _ in during} == {503}
+        assert max(seconds for _, seconds in during) < 10  # refused connections: ~1 s with the SDK's 2 retries
+        assert all(status < 500 for number, status, _ in seen if number >= restart_at)  # no restart of the app
+        assert failed, "the outage should have failed some objects"
+
+        assert cycle.run(*directory(), only=failed) == set()  # Entra's next cycle retries what failed
+        table = service.tables.table(RESOURCES)
+        assert findings(table, tenant) == []
+        assert snapshot(table, tenant) == clean
+    finally:
+        azurite[0].stop()
