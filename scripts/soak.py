@@ -10,8 +10,9 @@ deprovisioning (``active: false``), deletes, and group member PATCHes
 (RFC 7644 §3.4.2, §3.3, §3.5.2, §3.6).
 
 Reported per minute (per sixth of runs under five minutes): requests,
-errors, p50/p99 latency and the app process's resident memory (``VmRSS``
-from ``/proc``).  The run passes when there is no error, the RSS after warm-up stays within 10% of the RSS at the end of
+errors, p50/p99 latency, the app process's resident memory (``VmRSS``
+from ``/proc``) and the machine's highest 1-minute load average (other work
+on the same cores shows up in the latencies).  The run passes when there is no error, the RSS after warm-up stays within 10% of the RSS at the end of
 warm-up, the p99 of the second half of the post-warm-up time is at most
 1.5 times that of the first half (no drift; single windows' p99 on a shared
 2-core machine are noisy, so their spread is reported, not checked), and
@@ -192,15 +193,30 @@ def drive(tenant: Tenant, rate: float, deadline: float, samples: Samples, late: 
         future.result()
 
 
-def sample_rss(pid: int, stop: threading.Event, started: float, out: list[tuple[float, int]]) -> None:
+def load_average() -> float | None:
+    """The machine's 1-minute load average: other work competing for the cores."""
+    try:
+        with open("/proc/loadavg", encoding="ascii") as handle:
+            return float(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def sample_rss(pid: int, stop: threading.Event, started: float, out: list[tuple[float, int]],
+               load: list[tuple[float, float]]) -> None:
     while not stop.wait(5.0):
         rss = proc_status(pid).get("VmRSS")
         if rss is None:
             return
-        out.append((time.perf_counter() - started, rss))
+        now = time.perf_counter() - started
+        out.append((now, rss))
+        average = load_average()
+        if average is not None:
+            load.append((now, average))
 
 
-def summarize(samples: Samples, rss: list[tuple[float, int]], seconds: float, warmup: float, target_rate: float) -> dict:
+def summarize(samples: Samples, rss: list[tuple[float, int]], load: list[tuple[float, float]], seconds: float,
+              warmup: float, target_rate: float) -> dict:
     """Per-window figures (a minute; a sixth of runs shorter than five minutes) and the checks."""
     window = 60.0 if seconds >= 300 else max(10.0, seconds / 6)
     windows = []
@@ -209,10 +225,12 @@ def summarize(samples: Samples, rss: list[tuple[float, int]], seconds: float, wa
         rows = [r for r in samples.rows if start <= r[0] < end]
         ms = [r[1] * 1000 for r in rows]
         mem = [kib for t, kib in rss if start <= t < end]
+        busy = [average for t, average in load if start <= t < end]
         windows.append({"from_s": round(start), "requests": len(rows),
                         "errors": sum(1 for r in rows if r[3] >= 400 or r[3] == 0),
                         "p50_ms": round(percentile(ms, 50) or 0, 1), "p99_ms": round(percentile(ms, 99) or 0, 1),
-                        "rss_mb": round(max(mem) / 1024, 1) if mem else None})
+                        "rss_mb": round(max(mem) / 1024, 1) if mem else None,
+                        "load_max": max(busy) if busy else None})
     after = [kib for t, kib in rss if t >= warmup]
     at_warm = next((kib for t, kib in rss if t >= warmup), None)
     growth = (max(after) - at_warm) / at_warm if after and at_warm else None
@@ -280,8 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         samples = Samples(started)
         rss: list[tuple[float, int]] = [(0.0, proc_status(devhost.pid).get("VmRSS", 0))]
+        load: list[tuple[float, float]] = []
         stop = threading.Event()
-        sampler = threading.Thread(target=sample_rss, args=(devhost.pid, stop, started, rss), daemon=True)
+        sampler = threading.Thread(target=sample_rss, args=(devhost.pid, stop, started, rss, load), daemon=True)
         sampler.start()
         deadline = time.monotonic() + args.seconds
         late = [0]
@@ -293,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
         sampler.join()
         alive = devhost.running()
-        result = summarize(samples, rss, args.seconds, warmup, args.rate * args.tenants)
+        result = summarize(samples, rss, load, args.seconds, warmup, args.rate * args.tenants)
         result["checks"]["app_alive"] = alive
         result["passed"] = result["passed"] and alive
         result["scheduler_late"] = late[0]
@@ -309,9 +328,10 @@ def main(argv: list[str] | None = None) -> int:
         if azurite is not None:
             azurite.stop()
 
-    print(f"{'from s':>6} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'RSS MB':>8}")
+    print(f"{'from s':>6} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'RSS MB':>8} {'load':>5}")
     for w in result["windows"]:
-        print(f"{w['from_s']:>6} {w['requests']:>9} {w['errors']:>7} {w['p50_ms']:>8} {w['p99_ms']:>8} {w['rss_mb']!s:>8}")
+        print(f"{w['from_s']:>6} {w['requests']:>9} {w['errors']:>7} {w['p50_ms']:>8} {w['p99_ms']:>8} "
+              f"{w['rss_mb']!s:>8} {w['load_max']!s:>5}")
     print(f"total {result['requests']} requests ({result['achieved_rate']}/s), {result['errors']} errors, "
           f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms; RSS {result['rss_at_warmup_mb']} MB at warm-up, "
           f"max {result['rss_max_after_warmup_mb']} MB after ({result['rss_growth_pct']}%); p99 of the second half of the "
