@@ -121,13 +121,9 @@ SCENARIOS = {
 }
 
 
-def _send(scim, method, path, body):
-    return scim.request(method, path, body)
-
-
 def _replay(scim, method, path, body):
     """The same request again, as Entra's next cycle sends it."""
-    response = _send(scim, method, path, body)
+    response = scim.request(method, path, body)
     if method == "POST" and response.status_code == 409:
         name = "userName" if path == "/Users" else "displayName"
         response = scim.get(path, params={"filter": f'{name} eq "{body[name]}"'})
@@ -147,11 +143,11 @@ def _run(scim_server, registry, scim_app, scenario: Scenario, cut: int | None):
     request = scenario.request(scenario.setup(scim, scim_app))
     scim.get("/ServiceProviderConfig")  # the token is cached: the cut falls in the request's own work
     if cut is None:
-        assert _send(scim, *request).status_code < 300
+        assert scim.request(*request).status_code < 300
         tripped = False
     else:
         with failing_after(cut) as plan:
-            response = _send(scim, *request)
+            response = scim.request(*request)
         tripped = plan.tripped
         if response.status_code >= 300:
             assert tripped and response.status_code == 503, response.text

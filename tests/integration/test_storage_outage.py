@@ -6,6 +6,7 @@ import json
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from shared.config import Settings
 from shared.http import Request
@@ -91,11 +92,14 @@ def test_azurite_stopped_mid_cycle_answers_503_then_serves_again_and_the_replay_
         token = service.registry.issue_token(tenant)[1]
         LOG_CAPTURE.secrets.add(token)
         seen: list[tuple[int, int, float]] = []  # (request number, status, seconds)
+        outage_reads: list[tuple[int, float]] = []  # 8 concurrent reads when storage has just gone
 
         def send(method, path, body):
             number = len(seen)
             if number == stop_at:
                 azurite[0].stop()
+                outage_reads.extend(_together_during_outage(lambda: _timed(lambda: service.handle(Request.build(
+                    "GET", "http://127.0.0.1/scim/v2/Users?count=5", {"Authorization": f"Bearer {token}"}, b""), "Users"))))
             if number == restart_at:
                 azurite[0] = start(port=port, location=data)
             route_path, _, _ = path.partition("?")
@@ -118,6 +122,7 @@ def test_azurite_stopped_mid_cycle_answers_503_then_serves_again_and_the_replay_
         assert max(seconds for _, seconds in during) < 10  # refused connections: ~1 s with the SDK's 2 retries
         assert all(status < 500 for number, status, _ in seen if number >= restart_at)  # no restart of the app
         assert failed, "the outage should have failed some objects"
+        assert [status for status, _ in outage_reads] == [503] * 8 and max(t for _, t in outage_reads) < 10
 
         assert cycle.run(*directory(), only=failed) == set()  # Entra's next cycle retries what failed
         table = service.tables.table(RESOURCES)
@@ -125,3 +130,13 @@ def test_azurite_stopped_mid_cycle_answers_503_then_serves_again_and_the_replay_
         assert snapshot(table, tenant) == clean
     finally:
         azurite[0].stop()
+
+
+def _timed(call) -> tuple[int, float]:
+    started = time.monotonic()
+    return call().status, time.monotonic() - started
+
+
+def _together_during_outage(call, count: int = 8) -> list:
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: call(), range(count)))
