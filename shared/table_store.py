@@ -16,9 +16,9 @@ Write patterns (all entity-group transactions of at most 100 operations):
   MERGE with ``If-Match: *`` on the member's own row, which fails the whole
   transaction when the member does not exist -- existence is checked without
   reading.  The group's row is touched in the same transaction (new version).
-* delete: edges and index rows first, the resource row last (conditioned on
-  its ETag), so a crash half-way leaves a resource that a retried DELETE
-  finishes, never rows that point at nothing.
+* delete: edges first, the index rows and the resource row (conditioned on
+  its ETag) last and together, so a crash half-way leaves a resource that a
+  retried DELETE finishes, never rows that point at nothing.
 """
 
 from __future__ import annotations
@@ -470,17 +470,23 @@ class TenantStore:
             self._submit([touch])
 
     def delete(self, res: StoredResource | None) -> None:
-        """Delete a resource loaded with its edges: edges and indexes first, the row last."""
+        """Delete a resource loaded with its edges: edge pairs first (in
+        transactions of 100 operations when there are many), then one last
+        transaction with the index rows, the row (conditioned on its ETag)
+        and the counter.  A crash half-way leaves the resource whole but for
+        some of its memberships -- still found by its index, so a client
+        never re-creates it beside itself -- and a retried DELETE finishes it."""
         if res is None:
             raise Missing("")
-        ops = []
+        edges = []
         for gid in res.group_ids or ():
-            ops += self._remove_member_ops(gid, res.id)
+            edges += self._remove_member_ops(gid, res.id)
         for member in res.members or ():
-            ops += self._remove_member_ops(res.id, member.id)
-        ops += self._index_ops(res, "delete")
-        last = ("delete", self._row(keys.resource_key(res.kind, res.id)), {"etag": res.etag, "match_condition": MatchConditions.IfNotModified})
-        while len(ops) > MAX_TRANSACTION_OPS - 2:  # room for the row and its counter
-            self._submit(ops[: MAX_TRANSACTION_OPS])
-            ops = ops[MAX_TRANSACTION_OPS:]
-        self._submit_counted(ops + [last], res.kind, -1)
+            edges += self._remove_member_ops(res.id, member.id)
+        row = ("delete", self._row(keys.resource_key(res.kind, res.id)), {"etag": res.etag, "match_condition": MatchConditions.IfNotModified})
+        last = self._index_ops(res, "delete") + [row]
+        room = MAX_TRANSACTION_OPS - 1 - len(last)  # -1: the counter adjustment
+        while len(edges) > room:  # whole pairs: transactions of 100 operations start at even offsets
+            self._submit(edges[:MAX_TRANSACTION_OPS])
+            edges = edges[MAX_TRANSACTION_OPS:]
+        self._submit_counted(edges + last, res.kind, -1)

@@ -22,7 +22,7 @@ import pytest
 
 from shared import keys
 from shared.storage_calls import failing_after
-from shared.table_store import StoredResource, TenantStore, now_iso
+from shared.table_store import Member, StoredResource, TenantStore, now_iso
 
 from tests.integration.conftest import new_tenant_client
 from tests.integration.store_state import findings, resources_table, snapshot
@@ -82,6 +82,19 @@ def _user_in_groups(scim, app):
     return ctx
 
 
+def _user_in_49_groups(scim, app):
+    """49 edge pairs and 3 index rows: more than one transaction deletes them."""
+    ctx = _one_user(scim, app)
+    now = now_iso()
+    groups = [StoredResource(keys.GROUP, keys.new_id(keys.GROUP), {"displayName": f"club{i:02d}"}, now, now, "v1",
+                             (keys.unique_key("gn", f"club{i:02d}"),)) for i in range(49)]
+    store = TenantStore(resources_table(app), scim.tenant_id)
+    store.create_batch(groups)
+    for group in groups:
+        store.add_members(group.id, [Member(ctx["user"])], "v2", now)
+    return ctx
+
+
 def _users(count):
     def setup(scim, app):
         return {"users": _seed(scim, app, count)}
@@ -105,6 +118,7 @@ SCENARIOS = {
         {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "renamed@example.com"},
         {"op": "Replace", "path": "active", "value": "False"}]})),
     "delete-user-in-groups": Scenario(_user_in_groups, lambda c: ("DELETE", f"/Users/{c['user']}", None)),
+    "delete-user-in-49-groups": Scenario(_user_in_49_groups, lambda c: ("DELETE", f"/Users/{c['user']}", None)),
     "post-group": Scenario(_users(3), lambda c: ("POST", "/Groups", {
         "schemas": [GROUP], "displayName": "made", "members": _members(c["users"])})),
     "post-group-40": Scenario(_users(40), lambda c: ("POST", "/Groups", {
@@ -140,6 +154,7 @@ def _run(scim_server, registry, scim_app, scenario: Scenario, cut: int | None):
     """A fresh tenant, the set-up, the request cut after ``cut`` storage calls
     (None: no cut), the replay; returns (final snapshot, fault met?)."""
     scim = new_tenant_client(scim_server, registry)
+    table = resources_table(scim_app)
     request = scenario.request(scenario.setup(scim, scim_app))
     scim.get("/ServiceProviderConfig")  # the token is cached: the cut falls in the request's own work
     if cut is None:
@@ -155,8 +170,8 @@ def _run(scim_server, registry, scim_app, scenario: Scenario, cut: int | None):
             assert body["schemas"] == [ERROR] and body["status"] == "503" and "Traceback" not in response.text
             assert response.headers["Retry-After"].isdigit()
         if tripped:
+            assert findings(table, scim.tenant_id) == []  # consistent already, before the replay
             _replay(scim, *request)
-    table = resources_table(scim_app)
     assert findings(table, scim.tenant_id) == []
     return snapshot(table, scim.tenant_id), tripped
 
