@@ -8,10 +8,11 @@ round trips one SCIM request cost.  The service opens a counting scope per
 request (:func:`counting`); requests are served on their own thread, and
 context variables keep concurrent requests apart.
 
-The same hook is where tests inject faults (:func:`failing_after`,
+The same hooks are where tests inject faults (:func:`failing_after`,
 docs/reliability.md "Crash consistency"): a crash of the process after its
 Nth storage call looks, from storage, exactly like every later call never
-being sent.
+being sent; a timeout after storage acted is a call whose answer is lost
+(``raw_response_hook``, :func:`drop_lost_answer`).
 """
 
 from __future__ import annotations
@@ -34,25 +35,35 @@ class InjectedFault(ClientAuthenticationError):
 
 
 class FaultPlan:
-    """Let ``calls`` storage requests through, then fail every later one."""
+    """Let ``calls`` storage requests through, then fail every later one.
+    With ``lose_answer`` the first request past the limit is still sent --
+    storage acts on it -- and only its answer is lost (a timeout after the
+    commit); the ones after it fail before they are sent."""
 
-    def __init__(self, calls: int) -> None:
+    def __init__(self, calls: int, lose_answer: bool = False) -> None:
         self.remaining = calls
+        self.lose_answer = lose_answer
         self.tripped = False
         self._lock = threading.Lock()
 
-    def check(self) -> None:
+    def before_send(self, request) -> None:
         with self._lock:
-            if self.remaining <= 0:
-                self.tripped = True
-                raise InjectedFault("injected fault: storage call refused by the test's fault plan")
-            self.remaining -= 1
+            if self.remaining > 0:
+                self.remaining -= 1
+                return
+            self.tripped = True
+            if self.lose_answer:
+                self.lose_answer = False
+                request.context[_LOSE_ANSWER] = True
+                return
+        raise InjectedFault("injected fault: storage call refused by the test's fault plan")
 
 
+_LOSE_ANSWER = "scim_lose_answer"
 _fault: FaultPlan | None = None
 
 
-def count_storage_call(_request) -> None:
+def count_storage_call(request) -> None:
     """``raw_request_hook``: count one outgoing storage request into the active
     scope, and fail it if a :func:`failing_after` plan says so."""
     box = _calls.get()
@@ -60,21 +71,13 @@ def count_storage_call(_request) -> None:
         box[0] += 1
     plan = _fault
     if plan is not None:
-        plan.check()
+        plan.before_send(request)
 
 
-@contextlib.contextmanager
-def failing_after(calls: int) -> Iterator[FaultPlan]:
-    """Test-only fault injection, process-wide: the next ``calls`` storage
-    requests (any thread) are sent, every later one fails before it is sent,
-    until the scope ends.  ``plan.tripped`` tells whether a request failed."""
-    global _fault
-    plan = FaultPlan(calls)
-    _fault = plan
-    try:
-        yield plan
-    finally:
-        _fault = None
+def drop_lost_answer(response) -> None:
+    """``raw_response_hook``: lose the answer a :class:`FaultPlan` marked as lost."""
+    if response.context.get(_LOSE_ANSWER):
+        raise InjectedFault("injected fault: the storage answer was lost after storage acted")
 
 
 @contextlib.contextmanager
@@ -86,3 +89,18 @@ def counting():
         yield box
     finally:
         _calls.reset(token)
+
+
+@contextlib.contextmanager
+def failing_after(calls: int, lose_answer: bool = False) -> Iterator[FaultPlan]:
+    """Test-only fault injection, process-wide: the next ``calls`` storage
+    requests (any thread) are sent, every later one fails (see
+    :class:`FaultPlan` for ``lose_answer``), until the scope ends.
+    ``plan.tripped`` tells whether a request failed."""
+    global _fault
+    plan = FaultPlan(calls, lose_answer)
+    _fault = plan
+    try:
+        yield plan
+    finally:
+        _fault = None

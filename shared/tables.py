@@ -22,7 +22,7 @@ from azure.core.exceptions import (
 )
 
 from .config import Settings
-from .storage_calls import count_storage_call
+from .storage_calls import count_storage_call, drop_lost_answer
 from .storage_errors import StorageUnavailable
 
 RESOURCES = "resources"
@@ -64,6 +64,7 @@ class Tables:
         options = dict(
             transport=RequestsTransport(use_env_settings=False, connection_timeout=3, read_timeout=self._settings.storage_timeout_seconds),
             raw_request_hook=count_storage_call,
+            raw_response_hook=drop_lost_answer,
             retry_total=2,
             retry_backoff_factor=0.2,
             retry_backoff_max=2,
