@@ -24,6 +24,7 @@ Write patterns (all entity-group transactions of at most 100 operations):
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from .counters import COUNTERS, SHARDS, Shard
 from .paging import POSITIONS
 from .storage_errors import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge
 from .tables import storage_call
+
+log = logging.getLogger("scim.storage")
 
 MAX_TRANSACTION_OPS = 100
 _CHUNK_CHARS = 30_000  # a string property holds at most 32 K UTF-16 code units
@@ -248,6 +251,7 @@ class TenantStore:
                 raise Changed(row_key) from exc
             if exc.status_code == 413 or exc.status_code == 400:
                 raise TooLarge(str(exc.message)[:200]) from exc
+            log.warning("transaction_failed status=%s code=%s", exc.status_code, getattr(exc, "error_code", None))
             raise StorageUnavailable(str(exc.status_code)) from exc
         except (ResourceExistsError, ResourceNotFoundError) as exc:  # pragma: no cover - SDK variants
             raise Missing("") from exc

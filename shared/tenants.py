@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -54,6 +55,9 @@ MODES = ("token", "oauth", "entra")
 DEFAULT_MODES = ("token", "oauth")
 TOKEN_ID_LENGTH = 12
 MIN_TOKEN_LENGTH = 32
+# Characters a RowKey may not hold ("/", "\\", "#", "?", control characters) never
+# reach a lookup: a credential id outside this set cannot exist.
+_SAFE_ID = re.compile(r"[A-Za-z0-9._~+=-]{1,64}")
 
 
 class RegistryError(Exception):
@@ -199,7 +203,7 @@ class TenantRegistry:
             raise RegistryError(f"Entra tenant {entra_tenant} is already bound to another tenant") from None
 
     def tenant(self, tenant_id: str) -> Tenant | None:
-        row = self._get(TENANT, tenant_id) if tenant_id else None
+        row = self._get(TENANT, tenant_id) if _SAFE_ID.fullmatch(tenant_id or "") else None
         return Tenant.from_row(row) if row else None
 
     def require_tenant(self, tenant_id: str) -> Tenant:
@@ -256,8 +260,9 @@ class TenantRegistry:
     def add_token(self, tenant_id: str, token: str, expires: datetime | None = None) -> str:
         """Register ``token`` for a tenant; returns its id.  Used for tokens
         the operator chose (``ensure-tenant``); :meth:`issue_token` makes one."""
-        if len(token) < MIN_TOKEN_LENGTH:
-            raise RegistryError(f"a bearer token must have at least {MIN_TOKEN_LENGTH} characters")
+        if len(token) < MIN_TOKEN_LENGTH or not _SAFE_ID.fullmatch(token_id_of(token)):
+            raise RegistryError(f"a bearer token must have at least {MIN_TOKEN_LENGTH} characters, "
+                                "the first 12 of them letters, digits or ._~+=-")
         self.require_tenant(tenant_id)
         token_id = token_id_of(token)
         existing = self._get(TOKEN, token_id)
@@ -327,6 +332,8 @@ class TenantRegistry:
         return tenant if tenant is not None and tenant.accepts(mode) else None
 
     def _verified(self, kind: str, credential_id: str, secret: str) -> Credential | None:
+        if not _SAFE_ID.fullmatch(credential_id):
+            return None
         row = self._get(kind, credential_id)
         if row is None or not hmac.compare_digest(row.get("hash", ""), secret_hash(secret)):
             return None
@@ -360,7 +367,7 @@ class TenantRegistry:
         """Whether an OAuth client is still active for ``tenant_id`` (cached)."""
         if self._cache.get((CLIENT, client_id, tenant_id)):
             return True
-        row = self._get(CLIENT, client_id) if client_id else None
+        row = self._get(CLIENT, client_id) if _SAFE_ID.fullmatch(client_id or "") else None
         ok = (row is not None and row["tenant"] == tenant_id and Credential.from_row(row).active()
               and self._active_tenant(tenant_id, "oauth") is not None)
         if ok:
@@ -372,7 +379,7 @@ class TenantRegistry:
         hit = self._cache.get((ENTRA, entra_tenant))
         if hit is not None:
             return hit
-        row = self._get(ENTRA, entra_tenant) if entra_tenant else None
+        row = self._get(ENTRA, entra_tenant) if _SAFE_ID.fullmatch(entra_tenant or "") else None
         tenant = self._active_tenant(row["tenant"], "entra") if row else None
         if tenant is not None:
             self._cache.put((ENTRA, entra_tenant), tenant)

@@ -159,6 +159,8 @@ def test_wrong_and_missing_credentials_look_alike(service, tenant):
     assert missing.status == 401 and missing.headers["WWW-Authenticate"] == 'Bearer realm="scim"'
     assert missing.body == unknown.body
     assert call(service, None, headers={"Authorization": "Basic dXNlcjpwYXNz"}).body == unknown.body
+    for crafted in ("a/b#c?d\\e\x01f" + "x" * 40, "%2F" * 15):  # characters a RowKey may not hold
+        assert_rejected(call(service, crafted))
 
 
 # ------------------------------------------------------- Entra-issued JWTs
@@ -283,7 +285,10 @@ def test_client_secret_post_issues_a_token(service, client):
     ("grant_type=password&client_id={id}&client_secret={secret}", None, 400, "unsupported_grant_type"),
     ("grant_type=client_credentials&client_secret={secret}", ("{id}", "{secret}"), 400, "invalid_request"),
     ("grant_type=client_credentials&grant_type=client_credentials&client_id={id}&client_secret={secret}", None, 400, "invalid_request"),
-], ids=["unknown-client", "wrong-secret-post", "no-grant-type", "wrong-grant", "two-auth-methods", "repeated-parameter"])
+    ("grant_type=client_credentials&client_id=a%2Fb&client_secret=x", None, 401, "invalid_client"),
+    ("grant_type=client_credentials", ("a/b#c?d\\e", "x"), 401, "invalid_client"),
+], ids=["unknown-client", "wrong-secret-post", "no-grant-type", "wrong-grant", "two-auth-methods", "repeated-parameter",
+        "slash-in-client-id", "row-key-characters-in-basic"])
 def test_token_endpoint_errors_follow_rfc6749_5_2(service, client, form, basic, status, error):
     _, client_id, secret = client
     form = form.format(id=client_id, secret=secret)
