@@ -29,7 +29,8 @@ from .audit import AuditEntry, AuditLog, enforce_retention
 from .config import Settings
 from .table_store import now_iso
 from .storage_errors import StorageUnavailable
-from .tables import Tables
+from .store_check import check_tenant
+from .tables import RESOURCES, Tables
 from .tenants import CLIENT, MODES, TOKEN, RegistryError, TenantRegistry
 
 
@@ -80,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     prune = audit_cmd.add_parser("prune", help="delete entries older than the retention period")
     prune.add_argument("--days", type=int, help="default: SCIM_AUDIT_RETENTION_DAYS or 90")
 
+    check = groups.add_parser("check-store", help="check a tenant's rows for broken invariants (shared/store_check.py)")
+    check.add_argument("tenant")
+    check.add_argument("--repair", action="store_true", help="fix what can be fixed")
+
     ensure = groups.add_parser("ensure-tenant", help="for scripts: create tenant NAME if missing, register the token in FILE")
     ensure.add_argument("--name", required=True)
     ensure.add_argument("--token-file", required=True, type=Path)
@@ -92,6 +97,7 @@ class Admin:
     def __init__(self, settings: Settings, as_json: bool) -> None:
         self.settings = settings
         tables = Tables(settings)
+        self.tables = tables
         self.registry = TenantRegistry(tables, cache_seconds=0)
         self.audit = AuditLog(tables)
         self.as_json = as_json
@@ -210,6 +216,19 @@ class Admin:
         deleted = enforce_retention(self.audit, self.registry, days)
         self._out({"deleted": deleted, "days": days}, f"{deleted} audit entries older than {days} days deleted")
 
+    def check_store(self, args) -> int:
+        """Report (and with ``--repair`` fix) broken invariants; 1 while any remain."""
+        findings = check_tenant(self.tables.table(RESOURCES), args.tenant, args.repair)
+        remaining = [f for f in findings if not f.repaired]
+        if args.repair and findings:
+            self._audit(args.tenant, "store.repair", "Tenant", args.tenant,
+                        ",".join(sorted({f.kind for f in findings if f.repaired})))
+        lines = [f"{f.kind:17} {f.row_key}  {f.detail}{'  [repaired]' if f.repaired else ''}" for f in findings]
+        lines.append(f"{len(findings)} finding(s), {len(remaining)} remaining")
+        self._out({"tenant": args.tenant, "findings": [dataclasses.asdict(f) for f in findings], "remaining": len(remaining)},
+                  "\n".join(lines))
+        return 1 if remaining else 0
+
     def ensure_tenant(self, args) -> None:
         token = args.token_file.read_text(encoding="utf-8").strip()
         if not token:
@@ -239,17 +258,17 @@ def _settings(args) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    command = "ensure_tenant" if args.group == "ensure-tenant" else f"{args.group}_{args.action}"
+    command = args.group.replace("-", "_") if args.group in ("ensure-tenant", "check-store") else f"{args.group}_{args.action}"
     try:
         admin = Admin(_settings(args), args.json)
-        getattr(admin, command)(args)
+        status = getattr(admin, command)(args)
     except RegistryError as error:
         print(f"scimctl: {error}", file=sys.stderr)
         return 1
     except (RuntimeError, StorageUnavailable, AzureError) as error:  # no storage configured, or unreachable
         print(f"scimctl: storage: {error}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import pytest
 from shared.audit import AuditEntry, _row_key, enforce_retention
 from shared.http import Request
 from shared.service import ScimService
+from shared.table_store import ROW_INDEX
 from shared.tables import AUDIT
 
 SCIMCTL = Path(sys.executable).with_name("scimctl")
@@ -143,3 +144,19 @@ def test_retention_deletes_only_entries_older_than_the_period(service, ctl):
     assert len(service.audit.recent(tenant, 10)) == 2
     assert enforce_retention(service.audit, service.registry, 90) >= 1
     assert [e.operation for e in service.audit.recent(tenant, 10)] == ["tenant.create"]
+
+
+def test_check_store_reports_and_repairs_a_tenant(ctl, service):
+    created = ctl("tenant", "create", "--name", "cli-check")
+    tenant = created["tenant_id"]
+    assert status(service, created["token"], "POST", "Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                                               "userName": "checked"}) == 201
+    assert ctl("check-store", tenant) == {"tenant": tenant, "findings": [], "remaining": 0}
+    table = service.tables.table("resources")
+    table.create_entity({"PartitionKey": tenant, "RowKey": "X:un:ghost", "k": ROW_INDEX, "id": "0" * 32})  # an orphan index row
+    broken = ctl("check-store", tenant, ok=False)
+    assert broken.returncode == 1 and json.loads(broken.stdout)["findings"][0]["kind"] == "index-orphan"
+    repaired = ctl("check-store", tenant, "--repair")
+    assert repaired["remaining"] == 0 and repaired["findings"][0]["repaired"]
+    assert ctl("check-store", tenant)["findings"] == []
+    assert ctl("audit", "show", tenant, "--limit", "1")["entries"][0]["operation"] == "store.repair"
