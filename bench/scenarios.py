@@ -263,6 +263,8 @@ class FloorStore:
     disable)                         1 transaction: ETag-conditioned REPLACE
                                      (+ index rows that changed)
     GET /Users/{id}                  1 range read of the user and its edges
+    every accepted change            + 1 insert: its audit entry (shared/audit.py;
+                                     the app's own table, a partition here)
     ===============================  ==============================================
     """
 
@@ -285,6 +287,11 @@ class FloorStore:
             shard = self._shard.n = random.randrange(32)
         return ("upsert", self._row(keys.counter_key(kind, shard), k="C", n=1), {"mode": UpdateMode.MERGE})
 
+    def _audit(self):
+        ms = int(time.time() * 1000)
+        self.table.create_entity({"PartitionKey": self.pk + "-audit", "RowKey": f"{10**13 - 1 - ms:013d}{random.getrandbits(32):08x}",
+                                  "time": now_iso(), "actor": "token:floor", "operation": "change"})
+
     def point_miss(self, row_key):
         try:
             self.table.get_entity(self.pk, row_key)
@@ -298,6 +305,7 @@ class FloorStore:
         ops += [("create" if k.startswith("X:") else "upsert", self._row(k, k="I", id=rid)) for k in index_keys]
         ops.append(self._counter_op(kind))
         self.table.submit_transaction(ops)
+        self._audit()
         return rid
 
     def add_members(self, gid, member_ids):
@@ -313,15 +321,17 @@ class FloorStore:
                        ("upsert", self._row(keys.reverse_edge_key(mid, gid), k="B"))]
         if len(checks) + len(writes) <= 100:
             self.table.submit_transaction(checks + writes)
-            return
-        for batch in _chunks(checks, 100) + _chunks(writes, 100):
-            self.table.submit_transaction(batch)
+        else:
+            for batch in _chunks(checks, 100) + _chunks(writes, 100):
+                self.table.submit_transaction(batch)
+        self._audit()
 
     def remove_members(self, gid, member_ids):
         ops = [("update", self._row(keys.resource_key(keys.GROUP, gid), v="y", m=now_iso()), {"mode": UpdateMode.MERGE})]
         for mid in member_ids:
             ops += [("delete", self._row(keys.member_edge_key(gid, mid))), ("delete", self._row(keys.reverse_edge_key(mid, gid)))]
         self.table.submit_transaction(ops)
+        self._audit()
 
     def read_user(self, uid):
         key = keys.resource_key(keys.USER, uid)
@@ -341,6 +351,7 @@ class FloorStore:
         ops += [("delete", self._row(k)) for k in gone]
         ops += [("upsert", self._row(k, k="I", id=uid)) for k in added]
         self.table.submit_transaction(ops)
+        self._audit()
 
 
 def run_storage_floor(table: TableClient, partition: str, plan: EntraPlan, threads: int, deadline: float) -> dict:
