@@ -19,6 +19,7 @@ logged, never the credential.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -126,6 +127,6 @@ class Authenticator:
             audiences = [CUSTOM_APP_AUDIENCE, *self.extra_audiences, *tenant.audiences]
             claims = verify_entra_jwt(token, entra_tenant, self.entra_keys, audiences)
         except InvalidJwt as exc:
-            raise AuthFailed("entra_jwt_" + exc.reason.replace(" ", "_")) from None
+            raise AuthFailed("entra_jwt_" + re.sub(r"[^a-z0-9]+", "_", exc.reason.lower()).strip("_")) from None
         app = claims.get("appid") or claims.get("azp") or "unknown-app"
         return Principal(tenant.id, f"entra:{app}@{entra_tenant}")

@@ -11,35 +11,83 @@ Validation follows the provisioning tutorial's guidance (reference
 * ``aud`` must be the custom-app id ``8adf8e6e-67b2-4cf2-a259-e3dc5476c621``,
   an id from ``SCIM_ENTRA_AUDIENCES`` or one configured for the tenant;
 * ``exp`` and ``nbf`` hold with :data:`LEEWAY_SECONDS` of clock skew;
-* the key is the one with the token's ``kid`` among the issuer's published
-  signing keys: its OpenID metadata names the JWKS, both fetched over HTTPS
-  and cached; an unknown ``kid`` refetches them (Entra rolls its keys), at
-  most once per :data:`MIN_REFRESH_SECONDS`, so a stream of made-up kids
-  does not turn into a stream of fetches.  Keys embedded in the token
-  (``jwk``, ``jku``, ``x5u``, ``x5c`` headers) are never used.
+* the key is the RSA signing key with the token's ``kid`` in the issuer's
+  JWK Set (RFC 7517 §5; ``kid`` §4.5, ``use`` §4.2), found through the
+  ``jwks_uri`` of its OpenID Provider metadata (OpenID Connect Discovery 1.0
+  §3-§4, ``{AUTHORITY}/{tid}/.well-known/openid-configuration``), both
+  fetched over HTTPS.  Keys embedded in the token (``jwk``, ``jku``,
+  ``x5u``, ``x5c`` headers, RFC 7515 §4.1.2-§4.1.6) are never used.
+
+Key cache (:class:`EntraKeys`), per issuer (Entra tenant):
+
+* a token whose ``kid`` is cached is answered from memory, never waiting
+  for anything but a short lock that guards the cache's state; no lock is
+  held across a fetch;
+* an unknown ``kid`` refetches the keys (Entra rolls its keys; OpenID
+  Connect Core 1.0 §10.1.1), at most once per :data:`MIN_REFRESH_SECONDS`:
+  every fetch of an issuer, successful or failed, starts when it ends an
+  interval during which that issuer is not fetched again.  The one exception is the
+  issuer's first fetch: when it succeeds, the next unknown ``kid`` may
+  refetch at once (so a key published just after a cold start is found),
+  and that refetch starts the interval;
+* a failed fetch (connection error, timeout, HTTP error, a document that is
+  not a usable JWK Set) is remembered: for :data:`MIN_REFRESH_SECONDS` after
+  it ends, doubling with each further consecutive failure up to
+  :data:`MAX_BACKOFF_SECONDS` (60, 120, 240, then every 300 s), nothing is
+  fetched for that issuer and its tokens fail at once with the failure's
+  reason ("signing keys unavailable (...)"), unless their ``kid`` is
+  cached: keys already cached stay in use.  A successful fetch resets the
+  backoff;
+* single flight: at most one fetch per issuer is in progress.  Callers that
+  need it (no keys yet, or an unknown ``kid`` when a refetch is due) wait
+  for that fetch, at most ``wait_seconds`` (:data:`FETCH_TIMEOUT_SECONDS`
+  twice, the most the default fetch can take), instead of fetching
+  themselves; callers for other issuers and callers whose ``kid`` is cached
+  never wait for it.
+
+So however many requests name an issuer, and however they fail, that
+issuer's endpoints see its first fetch and then at most one fetch per
+:data:`MIN_REFRESH_SECONDS` (fewer while it keeps failing).  The default fetch gives up
+after :data:`FETCH_TIMEOUT_SECONDS` (checked between reads; a single socket
+operation is bounded by the time left when the request starts) and reads at
+most :data:`MAX_DOCUMENT_BYTES` per document.
 
 The key source is injectable: tests give :class:`EntraKeys` a function that
-returns locally generated JWKS, so nothing here needs the network in tests.
+returns locally generated JWKS, or point :func:`fetch_issuer_jwks` at a
+loopback server (plain ``http`` is accepted for loopback addresses only).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import jwt
+
+log = logging.getLogger("scim.auth")
 
 CUSTOM_APP_AUDIENCE = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"
 ALGORITHMS = ["RS256"]
 LEEWAY_SECONDS = 120
 MIN_REFRESH_SECONDS = 60
+"""The least time between two fetches of one issuer's keys (first fetch aside), and the first failure backoff."""
+MAX_BACKOFF_SECONDS = 300
+"""The cap of the failure backoff: a failing issuer is still tried every five minutes."""
 AUTHORITY = "https://login.microsoftonline.com"
 FETCH_TIMEOUT_SECONDS = 5
-_ISSUER = re.compile(r"^https://sts\.windows\.net/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/$")
+"""The time budget of one fetch (metadata and JWKS together)."""
+MAX_DOCUMENT_BYTES = 1 << 20
+_TID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_ISSUER = re.compile(rf"^https://sts\.windows\.net/({_TID})/$")
+_ENTRA_TENANT = re.compile(_TID)
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+_UNAVAILABLE = "signing keys unavailable"
 
 
 _REASONS = (
@@ -59,54 +107,151 @@ class InvalidJwt(Exception):
         self.reason = reason
 
 
-def _get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_SECONDS) as response:  # noqa: S310 - https URLs only
-        return json.loads(response.read())
+def _fetchable(url: str, allow_loopback_http: bool) -> bool:
+    """An https URL, or (for tests against a local server) http to a loopback address."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return False
+    return parts.scheme == "https" or (allow_loopback_http and parts.scheme == "http" and parts.hostname in _LOOPBACK)
 
 
-def fetch_issuer_jwks(entra_tenant: str) -> dict:
-    """The JWKS an Entra tenant publishes, found through its OpenID metadata."""
-    metadata = _get_json(f"{AUTHORITY}/{entra_tenant}/.well-known/openid-configuration")
-    jwks_uri = metadata.get("jwks_uri", "")
-    if not jwks_uri.startswith("https://"):
+def _get_json(opener: urllib.request.OpenerDirector, url: str, deadline: float) -> dict:
+    """The JSON document at ``url``, read before ``deadline`` (``time.monotonic``) and size-capped."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("fetch deadline passed")
+    with opener.open(url, timeout=remaining) as response:  # noqa: S310 - URL checked by _fetchable
+        body = bytearray()
+        while chunk := response.read(64 * 1024):
+            body += chunk
+            if len(body) > MAX_DOCUMENT_BYTES:
+                raise ValueError("document too large")
+            if time.monotonic() > deadline:
+                raise TimeoutError("fetch deadline passed")
+    return json.loads(bytes(body))
+
+
+def fetch_issuer_jwks(entra_tenant: str, *, authority: str = AUTHORITY, opener: urllib.request.OpenerDirector | None = None,
+                      timeout: float = FETCH_TIMEOUT_SECONDS) -> dict:
+    """The JWKS an Entra tenant publishes, found through its OpenID metadata.
+
+    ``authority`` must be https; plain http is accepted only for a loopback
+    authority (tests), and only then for the ``jwks_uri`` too.  ``timeout``
+    bounds the whole fetch (both documents).
+    """
+    if not _ENTRA_TENANT.fullmatch(entra_tenant):
+        raise InvalidJwt(f"{_UNAVAILABLE} (not an Entra tenant id)")
+    authority = authority.rstrip("/")
+    loopback_http = _fetchable(authority, True) and not _fetchable(authority, False)
+    if not _fetchable(authority, loopback_http):
+        raise ValueError("the authority must be an https URL")
+    opener = opener or urllib.request.build_opener()
+    deadline = time.monotonic() + timeout
+    metadata = _get_json(opener, f"{authority}/{entra_tenant}/.well-known/openid-configuration", deadline)
+    jwks_uri = metadata.get("jwks_uri", "") if isinstance(metadata, dict) else ""
+    if not isinstance(jwks_uri, str) or not _fetchable(jwks_uri, loopback_http):
         raise InvalidJwt("issuer metadata without an https jwks_uri")
-    return _get_json(jwks_uri)
+    return _get_json(opener, jwks_uri, deadline)
+
+
+def _signing_keys(document: dict) -> dict[str, jwt.PyJWK]:
+    """The RSA signing keys of a JWK Set, by ``kid`` (keys without one cannot be picked)."""
+    jwks = jwt.PyJWKSet.from_dict(document)
+    return {k.key_id: k for k in jwks.keys if k.key_id and k.key_type == "RSA" and k.public_key_use in (None, "sig")}
+
+
+class _Issuer:
+    """What :class:`EntraKeys` knows about one issuer; read and written under its lock only."""
+
+    __slots__ = ("keys", "fetches", "failures", "next_fetch_at", "error", "in_flight")
+
+    def __init__(self) -> None:
+        self.keys: dict[str, jwt.PyJWK] | None = None  # None until a fetch succeeds
+        self.fetches = 0  # fetches finished, successful or not
+        self.failures = 0  # consecutive failed fetches
+        self.next_fetch_at = float("-inf")  # on the clock: no fetch starts before this
+        self.error = _UNAVAILABLE  # the reason of the last failure
+        self.in_flight: threading.Event | None = None  # set when the fetch in progress is over
 
 
 class EntraKeys:
-    """Signing keys per Entra tenant, cached, refreshed on an unknown ``kid``."""
+    """Signing keys per Entra tenant: cached, refetched on an unknown ``kid``, one fetch at a time, failures backed off.
 
-    def __init__(self, fetch: Callable[[str], dict] = fetch_issuer_jwks, min_refresh_seconds: float = MIN_REFRESH_SECONDS) -> None:
+    ``fetch`` returns an issuer's JWK Set (a dict) or raises; ``clock`` (seconds,
+    monotonic) times the refresh interval and the backoff; ``wait_seconds``
+    bounds how long a caller waits for another caller's fetch.
+    """
+
+    def __init__(self, fetch: Callable[[str], dict] = fetch_issuer_jwks, min_refresh_seconds: float = MIN_REFRESH_SECONDS,
+                 *, max_backoff_seconds: float = MAX_BACKOFF_SECONDS, wait_seconds: float = 2 * FETCH_TIMEOUT_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._fetch = fetch
         self._min_refresh = min_refresh_seconds
-        self._keys: dict[str, dict[str, jwt.PyJWK]] = {}
-        self._refreshed_at: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self._max_backoff = max(max_backoff_seconds, min_refresh_seconds)
+        self._wait = wait_seconds
+        self._clock = clock
+        self._issuers: dict[str, _Issuer] = {}
+        self._lock = threading.Lock()  # guards the _Issuer states; never held across a fetch or a wait
 
     def key(self, entra_tenant: str, kid: str):
-        """The public key ``kid`` of the issuer, or None."""
+        """The public key ``kid`` of the issuer, or None; :class:`InvalidJwt` when its keys cannot be had."""
         with self._lock:
-            keys = self._keys.get(entra_tenant)
-            if keys is None:
-                keys = self._load(entra_tenant)
-            elif kid not in keys and self._may_refresh(entra_tenant):
-                self._refreshed_at[entra_tenant] = time.monotonic()
-                keys = self._load(entra_tenant)
-            found = keys.get(kid)
+            issuer = self._issuers.get(entra_tenant)
+            if issuer is None:
+                issuer = self._issuers[entra_tenant] = _Issuer()
+            if issuer.keys is not None and kid in issuer.keys:
+                return issuer.keys[kid].key
+            flight = issuer.in_flight
+            leading = flight is None
+            if leading:
+                if self._clock() < issuer.next_fetch_at:
+                    return self._answer(issuer, kid)  # within the interval or the backoff: no fetch
+                flight = issuer.in_flight = threading.Event()
+        if leading:
+            self._run_fetch(entra_tenant, issuer, flight)
+        elif not flight.wait(self._wait):
+            raise InvalidJwt(f"{_UNAVAILABLE} (fetch in progress)")
+        with self._lock:
+            return self._answer(issuer, kid)
+
+    @staticmethod
+    def _answer(issuer: _Issuer, kid: str):
+        """From the cached state only (lock held): the key, None for an unknown kid, or the last failure."""
+        if issuer.keys is None:
+            raise InvalidJwt(issuer.error)
+        found = issuer.keys.get(kid)
         return found.key if found is not None else None
 
-    def _may_refresh(self, entra_tenant: str) -> bool:
-        """Refreshes for unknown kids are spaced by ``min_refresh_seconds``."""
-        return time.monotonic() - self._refreshed_at.get(entra_tenant, float("-inf")) >= self._min_refresh
+    def _backoff(self, failures: int) -> float:
+        return min(self._min_refresh * 2.0 ** min(failures - 1, 32), self._max_backoff)
 
-    def _load(self, entra_tenant: str) -> dict[str, jwt.PyJWK]:
+    def _run_fetch(self, entra_tenant: str, issuer: _Issuer, flight: threading.Event) -> None:
+        """The one fetch for ``issuer`` (no lock held while it runs), then its outcome recorded and waiters woken."""
+        keys, error = None, f"{_UNAVAILABLE} (fetch interrupted)"
         try:
-            jwks = jwt.PyJWKSet.from_dict(self._fetch(entra_tenant))
-        except (OSError, ValueError, jwt.PyJWKSetError) as exc:
-            raise InvalidJwt(f"signing keys unavailable ({type(exc).__name__})") from exc
-        keys = {k.key_id: k for k in jwks.keys if k.key_id and k.key_type == "RSA" and k.public_key_use in (None, "sig")}
-        self._keys[entra_tenant] = keys
-        return keys
+            keys, error = _signing_keys(self._fetch(entra_tenant)), None
+        except InvalidJwt as exc:
+            error = exc.reason
+        except Exception as exc:  # noqa: BLE001 - any failure of the key source is a failed fetch, backed off
+            error = f"{_UNAVAILABLE} ({type(exc).__name__})"
+        finally:
+            with self._lock:
+                now = self._clock()
+                issuer.fetches += 1
+                if error is None:
+                    issuer.keys, issuer.failures = keys, 0
+                    issuer.next_fetch_at = now + self._min_refresh if issuer.fetches > 1 else float("-inf")
+                else:
+                    issuer.failures += 1
+                    issuer.error = error
+                    failures, retry_in = issuer.failures, self._backoff(issuer.failures)
+                    issuer.next_fetch_at = now + retry_in
+                issuer.in_flight = None
+            flight.set()
+        if error is not None:
+            # At most one line per issuer per backoff; no id (the request log's rule), only the fixed reason.
+            log.warning("entra_keys_fetch_failed reason=%s consecutive_failures=%d retry_in_seconds=%g",
+                        error.replace(" ", "_"), failures, retry_in)
 
 
 def unverified_entra_tenant(token: str) -> str:
