@@ -64,14 +64,15 @@ def _parser() -> argparse.ArgumentParser:
         cmd = group.add_subparsers(dest="action", required=True)
         cmd.add_parser("issue", help=f"a new {kind}, its secret shown once").add_argument("tenant")
         cmd.add_parser("list", help="ids and dates, never secrets").add_argument("tenant")
-        revoke = cmd.add_parser("revoke", help=f"revoke a {kind} now")
+        revoke = cmd.add_parser("revoke", help=f"revoke a {kind} (refused everywhere within SCIM_AUTH_CACHE_SECONDS)")
         revoke.add_argument("tenant")
         revoke.add_argument("id")
         if kind == TOKEN:
             rotate = cmd.add_parser("rotate", help="issue a new token; the old one expires after --grace-hours")
             rotate.add_argument("tenant")
             rotate.add_argument("id")
-            rotate.add_argument("--grace-hours", type=float, default=24.0)
+            rotate.add_argument("--grace-hours", type=float, default=24.0,
+                                help="how long the old token keeps working (at least SCIM_AUTH_CACHE_SECONDS; default 24)")
 
     audit = groups.add_parser("audit", help="read or prune audit entries")
     audit_cmd = audit.add_subparsers(dest="action", required=True)
@@ -98,7 +99,8 @@ class Admin:
         self.settings = settings
         tables = Tables(settings)
         self.tables = tables
-        self.registry = TenantRegistry(tables, cache_seconds=0)
+        self.registry = TenantRegistry(tables, cache_seconds=0, instances_cache_seconds=settings.auth_cache_seconds)
+        self.bound = settings.auth_cache_seconds  # when a change reaches every app instance
         self.audit = AuditLog(tables)
         self.as_json = as_json
         self.actor = f"cli:{_user()}"
@@ -148,7 +150,13 @@ class Admin:
     def _set_disabled(self, args, disabled: bool) -> None:
         self.registry.set_disabled(args.tenant, disabled)
         self._audit(args.tenant, "tenant.disable" if disabled else "tenant.enable", "Tenant", args.tenant)
-        self._out({"tenant_id": args.tenant, "disabled": disabled}, f"tenant {args.tenant} {'disabled' if disabled else 'enabled'}")
+        if disabled:
+            text = (f"tenant {args.tenant} disabled: its writes are refused now; "
+                    f"its reads on every instance within {self.bound} s (SCIM_AUTH_CACHE_SECONDS)")
+        else:
+            text = f"tenant {args.tenant} enabled"
+        self._out({"tenant_id": args.tenant, "disabled": disabled, "reads_refused_within_seconds": self.bound if disabled else 0},
+                  text)
 
     def tenant_disable(self, args) -> None:
         self._set_disabled(args, True)
@@ -162,7 +170,9 @@ class Admin:
         self.registry.require_tenant(args.tenant)
         rows = self.registry.delete_tenant(args.tenant)
         self._audit(args.tenant, "tenant.delete", "Tenant", args.tenant, f"rows={rows}")
-        self._out({"tenant_id": args.tenant, "deleted_rows": rows}, f"tenant {args.tenant} deleted ({rows} data rows)")
+        self._out({"tenant_id": args.tenant, "deleted_rows": rows, "requests_refused_within_seconds": self.bound},
+                  f"tenant {args.tenant} deleted ({rows} data rows); no write of it can commit any more, "
+                  f"and every instance answers its credentials 401 within {self.bound} s (SCIM_AUTH_CACHE_SECONDS)")
 
     def token_issue(self, args) -> None:
         token_id, token = self.registry.issue_token(args.tenant)
@@ -191,7 +201,8 @@ class Admin:
     def _revoke(self, args, kind: str) -> None:
         self.registry.revoke(args.tenant, kind, args.id)
         self._audit(args.tenant, f"{kind}.revoke", kind.capitalize(), args.id)
-        self._out({"tenant_id": args.tenant, f"{kind}_id": args.id, "revoked": True}, f"{kind} {args.id} revoked")
+        self._out({"tenant_id": args.tenant, f"{kind}_id": args.id, "revoked": True, "refused_within_seconds": self.bound},
+                  f"{kind} {args.id} revoked; every instance refuses it within {self.bound} s (SCIM_AUTH_CACHE_SECONDS)")
 
     def token_revoke(self, args) -> None:
         self._revoke(args, TOKEN)

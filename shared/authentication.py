@@ -70,6 +70,14 @@ class FailureCounter:
             return dict(self._counts)
 
 
+# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+# A credential of any other shape (control characters, lone surrogates,
+# characters a RowKey cannot hold) is refused before any lookup -- with the
+# same 401 as every other failure, so the answer says nothing about which
+# shapes this service would look up.
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
 def _looks_like_jwt(value: str) -> bool:
     return value.count(".") == 2 and value.startswith("eyJ")
 
@@ -98,6 +106,8 @@ class Authenticator:
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
             raise AuthFailed("missing", presented=bool(header))
+        if not _B64TOKEN.fullmatch(credential):
+            raise AuthFailed("malformed")
         if not _looks_like_jwt(credential):
             return self._secret_token(credential)
         if self.signer is not None and self.signer.issued_here(credential):

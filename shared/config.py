@@ -10,6 +10,9 @@ Variable                               Meaning
 ``SCIM_TABLE_PREFIX``                  prefix of the table names (default ``scim``)
 ``SCIM_PUBLIC_BASE_URL``               absolute SCIM base URL for ``meta.location``
                                        (default: taken from each request)
+``SCIM_TRUST_FORWARDED_HEADERS``       ``1``: take the host and scheme of that URL from
+                                       ``X-Forwarded-Host``/``X-Forwarded-Proto`` (behind
+                                       a proxy or tunnel that sets them); default: ignored
 ``SCIM_MAX_BODY_BYTES``                request body limit, 413 above (default 1 MiB)
 ``SCIM_MAX_PAGE_SIZE``                 largest ``count`` honoured (default 1000)
 ``SCIM_DEFAULT_PAGE_SIZE``             ``count`` when none is given (default 100)
@@ -57,6 +60,7 @@ class Settings:
     entra_audiences: tuple[str, ...] = ()
     audit_retention_days: int = 90
     rate_limit_per_second: float = 0.0
+    trust_forwarded_headers: bool = False
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -76,4 +80,5 @@ class Settings:
             entra_audiences=tuple(a.strip() for a in os.environ.get("SCIM_ENTRA_AUDIENCES", "").split(",") if a.strip()),
             audit_retention_days=_int("SCIM_AUDIT_RETENTION_DAYS", 90),
             rate_limit_per_second=float(os.environ.get("SCIM_RATE_LIMIT_PER_SECOND", "").strip() or 0),
+            trust_forwarded_headers=os.environ.get("SCIM_TRUST_FORWARDED_HEADERS") == "1",
         )

@@ -178,14 +178,15 @@ def _split_path(raw_path: str) -> list[str]:
     """Raw path to URL-decoded segments; one trailing slash is ignored.
 
     The path is split on literal ``/`` before decoding, so ``%2F`` stays inside
-    its segment, as in ASP.NET Core.
+    its segment, as in ASP.NET Core.  Escapes that are not UTF-8 decode to
+    lone surrogates (``surrogateescape``) for the service to refuse by name.
     """
     parts = raw_path.split("/")
     if parts and parts[0] == "":
         parts = parts[1:]
     if parts and parts[-1] == "":
         parts = parts[:-1]
-    return [unquote(part) for part in parts]
+    return [unquote(part, errors="surrogateescape") for part in parts]
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from .storable_text import refused_character
+
 MAX_FILTER_LENGTH = 4096
 """Longest filter accepted, in characters."""
 
@@ -393,11 +395,15 @@ class _Parser:
             raise FilterError(f"unterminated string starting at position {start}")
         self.pos = match.end()
         try:
-            return json.loads(match.group(), strict=False)
+            value = json.loads(match.group(), strict=False)
         except json.JSONDecodeError as exc:
             raise FilterError(
                 f"invalid escape at position {start + exc.pos} in the string starting at position {start}"
             ) from None
+        problem = refused_character(value)
+        if problem:
+            raise FilterError(f"the string starting at position {start} holds {problem}")
+        return value
 
 
 def _number(word: str, at: int) -> int | float:
@@ -417,6 +423,9 @@ def parse_filter(text: str) -> Filter:
         raise FilterError("filter must be a string")
     if len(text) > MAX_FILTER_LENGTH:
         raise FilterError(f"filter is longer than {MAX_FILTER_LENGTH} characters")
+    problem = refused_character(text)
+    if problem:
+        raise FilterError(f"filter holds {problem}")
     parser = _Parser(text)
     parser.skip_space()
     if parser.at_end():

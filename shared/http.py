@@ -37,9 +37,13 @@ class Request:
 
     @classmethod
     def build(cls, method: str, url: str, headers, body: bytes | None) -> "Request":
-        """Parse the query string from the URL: ``+`` and ``%20`` both mean a space."""
+        """Parse the query string from the URL: ``+`` and ``%20`` both mean a space.
+        Percent-escapes that are not UTF-8 become lone surrogates
+        (``surrogateescape``), which the service refuses with a 400 naming
+        the parameter (:mod:`shared.storable_text`) instead of silently
+        reading them as U+FFFD."""
         query: dict[str, str] = {}
-        for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True, errors="surrogateescape"):
             query[key.lower()] = value
         return cls(method.upper(), url, {k.lower(): v for k, v in dict(headers).items()}, body or b"", query)
 
@@ -56,9 +60,17 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
     def payload(self) -> bytes:
+        """The body as UTF-8 JSON.  A value stored before lone surrogates were
+        refused cannot be UTF-8 encoded: such a body is sent with every
+        non-ASCII character escaped (``\\ud800``, valid JSON, RFC 8259 §7),
+        so the resource stays readable and repairable instead of failing."""
         if self.body is None:
             return b""
-        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        text = json.dumps(self.body, ensure_ascii=False, separators=(",", ":"))
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(self.body, separators=(",", ":")).encode("ascii")
 
     def all_headers(self) -> dict[str, str]:
         """The response's headers with the media type and :data:`SECURITY_HEADERS`."""

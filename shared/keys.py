@@ -18,6 +18,10 @@ RowKey                                what the row is
 ``{kind}!{shard}``                    one shard of the count of a resource type
                                       (``!`` sorts before ``:``, so the shards
                                       come just before the first resource)
+``!tenant``                           the tenant's write guard: exists while the
+                                      tenant may write; every transaction
+                                      MERGEs it (``If-Match: *``), so once it is
+                                      gone no write of the tenant commits
 ====================================  =========================================
 
 So ``GET /Users/{id}`` (the user and its ``groups``) is one range query,
@@ -116,6 +120,9 @@ def index_prefix(index: str, value: str) -> str:
 def after_resource(kind: str, resource_id: str) -> str:
     """The smallest key after a resource row and all its edge rows."""
     return prefix_end(f"{kind}:{resource_id}:")
+
+
+TENANT_KEY = "!tenant"
 
 
 def counter_key(kind: str, shard: int) -> str:

@@ -20,7 +20,6 @@ so revoking a client also ends its outstanding tokens.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import time
 import uuid
@@ -93,7 +92,7 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):  # binascii.Error, or a str with non-ASCII characters
         return ("", "")
     client_id, sep, secret = decoded.partition(":")
     return (unquote_plus(client_id), unquote_plus(secret)) if sep else ("", "")

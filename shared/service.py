@@ -17,11 +17,12 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
-from . import keys
+from . import keys, storable_text
 from .config import Settings
 from .discovery import list_response, resource_type_json, schema_json, service_provider_config_json
 from .errors import (
     ScimError,
+    bad_request,
     conflict,
     invalid_syntax,
     invalid_value,
@@ -37,7 +38,7 @@ from .resource import check_immutable, parse_resource, protect_password
 from .schemas import GROUP_TYPE, LIST_RESPONSE_URN, RESOURCE_TYPES, SCHEMAS, USER_TYPE, ResourceType
 from .search import find_resources
 from .storage_calls import counting
-from .storage_errors import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge
+from .storage_errors import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge, WritesClosed
 from .table_store import Member, StoredResource, TenantStore, now_iso
 from .tables import RESOURCES, Tables
 from .tenants import TenantRegistry
@@ -55,6 +56,8 @@ TOKEN_ROUTE = "oauth/token"
 _CHANGES = {"POST": "create", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
 _AUDITED_ROUTES = {"Users": "User", "Users/{id}": "User", "Groups": "Group", "Groups/{id}": "Group"}
 _REQUEST_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
+# RFC 3986 §3.2.2-3.2.3: a reg-name or IPv4 address, or an IPv6 literal, and an optional port.
+_FORWARDED_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
 _RETRIES = 4
 MAX_WORK_EMAILS = 20  # each is an index row written in the resource's transaction
 
@@ -164,8 +167,29 @@ class ScimService:
         return response
 
     def _dispatch(self, request: Request, route: str, resource_id: str | None, caller: list) -> Response:
+        """Authenticate, then serve the route.  A write refused by the tenant's
+        write guard (:class:`WritesClosed`: the tenant was disabled or deleted
+        after this instance cached its credential) answers 401 like any
+        revoked credential; a guard missing from an enabled tenant is
+        restored and the request served once more (nothing was committed)."""
         principal = self._authenticate(request)
         caller.append(principal)
+        _check_url_text(request, resource_id)
+        retried = False
+        while True:
+            try:
+                return self._serve_route(request, route, resource_id, principal)
+            except WritesClosed:
+                if retried or not self.registry.reopen_writes(principal.tenant_id):
+                    raise self._writes_refused() from None
+                retried = True
+
+    def _writes_refused(self) -> ScimError:
+        total = self.authenticator.failures.add("tenant_writes_closed")
+        log.warning("auth_failed reason=tenant_writes_closed failures_in_process=%d", total)
+        return _unauthorized(AuthFailed("tenant_writes_closed"))
+
+    def _serve_route(self, request: Request, route: str, resource_id: str | None, principal: Principal) -> Response:
         store = TenantStore(self.tables.table(RESOURCES), principal.tenant_id)
         handler = _ROUTES.get(route)
         if handler is None:
@@ -182,8 +206,7 @@ class ScimService:
         try:
             principal = self.authenticator.authenticate(request.header("authorization"))
         except AuthFailed as failure:
-            raise ScimError(401, "a valid bearer credential is required (Authorization: Bearer <token>)",
-                            headers={"WWW-Authenticate": failure.challenge}) from None
+            raise _unauthorized(failure) from None
         if self.rate_limiter is not None:
             wait = self.rate_limiter.retry_after(principal.tenant_id)
             if wait:
@@ -229,15 +252,28 @@ class ScimService:
             log.error("audit_write_failed request=%s operation=%s", entry.request_id, entry.operation)
 
     def base_url(self, request: Request) -> str:
-        """The absolute SCIM base URL for ``meta.location`` (RFC 7643 §3.1)."""
+        """The absolute SCIM base URL for ``meta.location`` and ``Location``
+        (RFC 7643 §3.1): ``SCIM_PUBLIC_BASE_URL``, else the request's own.
+
+        ``X-Forwarded-Host``/``-Proto`` can be sent by anyone, so they are
+        used only with ``SCIM_TRUST_FORWARDED_HEADERS=1`` (a proxy or tunnel
+        in front that sets them) and only when they are a plain host[:port]
+        and ``http``/``https``; otherwise a client could make the service
+        hand out URLs of a host of its choosing."""
         if self.settings.public_base_url:
             return self.settings.public_base_url
         parts = urlsplit(request.url)
         path = parts.path
         marker = path.lower().find("/scim/v2")
         prefix = path[: marker + len("/scim/v2")] if marker >= 0 else ""
-        host = request.header("x-forwarded-host") or parts.netloc
-        scheme = request.header("x-forwarded-proto") or parts.scheme
+        host, scheme = parts.netloc, parts.scheme
+        if self.settings.trust_forwarded_headers:
+            forwarded_host = (request.header("x-forwarded-host") or "").split(",")[0].strip()
+            forwarded_proto = (request.header("x-forwarded-proto") or "").split(",")[0].strip().lower()
+            if _FORWARDED_HOST.fullmatch(forwarded_host):
+                host = forwarded_host
+            if forwarded_proto in ("http", "https"):
+                scheme = forwarded_proto
         return f"{scheme}://{host}{prefix}"
 
     # ------------------------------------------------------------- helpers
@@ -255,11 +291,17 @@ class ScimService:
         if not text.strip():
             raise invalid_syntax("the request body is empty; a JSON object is required")
         try:
-            return json.loads(text)
+            body = storable_text.loads(text)
         except json.JSONDecodeError as exc:
             raise invalid_syntax(f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        except storable_text.NotJson as exc:
+            raise invalid_syntax(f"the request body is not valid JSON: {exc}") from exc
         except RecursionError as exc:
             raise invalid_syntax("the request body is nested too deeply") from exc
+        problem = storable_text.first_refused(body)
+        if problem:
+            raise invalid_value(f"the request body cannot be stored: {problem}")
+        return body
 
     def _projection(self, rt: ResourceType, request: Request) -> Projection:
         from .representation import parse_attribute_list
@@ -558,6 +600,29 @@ class ScimService:
             if id_of(item).lower() == wanted.lower():
                 return Response(200, render(item, base))
         raise ScimError(404, f'{what} "{_printable(wanted)}" not found')
+
+
+def _unauthorized(failure: AuthFailed) -> ScimError:
+    """RFC 6750 §3: 401 with the challenge, the same for every reason."""
+    return ScimError(401, "a valid bearer credential is required (Authorization: Bearer <token>)",
+                     headers={"WWW-Authenticate": failure.challenge})
+
+
+def _check_url_text(request: Request, resource_id: str | None) -> None:
+    """Refuse a path id or query parameter that is not storable text
+    (:mod:`shared.storable_text`): 400 ``invalidFilter`` for ``filter``,
+    ``invalidValue`` for the rest, naming the parameter."""
+    if resource_id is not None:
+        problem = storable_text.refused_character(resource_id)
+        if problem:
+            raise invalid_value(f"the id in the path holds {problem}")
+    for name, value in request.query.items():
+        problem = storable_text.refused_character(name) or storable_text.refused_character(value)
+        if problem:
+            shown = _printable(name)
+            if name == "filter":
+                raise bad_request(f'the "filter" query parameter holds {problem}', "invalidFilter")
+            raise invalid_value(f'the query parameter "{shown}" holds {problem}')
 
 
 def _tags(header: str) -> list[str]:

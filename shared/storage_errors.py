@@ -31,6 +31,11 @@ class Changed(RowOutcome):
     """An optimistic-concurrency condition failed on the row: someone wrote in between."""
 
 
+class WritesClosed(StorageError):
+    """The tenant's write guard row is gone (tenant disabled or deleted, or
+    created before the guard existed): the transaction committed nothing."""
+
+
 class StorageUnavailable(StorageError):
     """Storage did not answer in time or refused service; retry later (503)."""
 

@@ -33,8 +33,17 @@ does:
                        forward edge → the reverse edge is deleted
 ``counter-mismatch``   the counter shards of a kind do not add up to the number
                        of its resources → shard 00 is adjusted by the difference
+``unstorable-text``    a row holds text the service now refuses at the door
+                       (a lone surrogate, a control character, a noncharacter;
+                       :mod:`shared.storable_text`), written before that check
+                       existed → reported only, with where it is: the fix is a
+                       new value from the client (a PUT or PATCH of the
+                       resource, or a delete)
 ``unknown-row``        a row none of the above describes → reported only
 =====================  ==========================================================
+
+The tenant's write guard row (``!tenant``, :mod:`shared.table_store`) is
+known and never reported: it is absent while the tenant is disabled.
 
 The scan reads the whole partition once (O(rows), pages of 1,000); run it
 on a quiescent tenant (between Entra cycles): a change committing during
@@ -62,7 +71,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from . import keys
+from . import keys, storable_text
 from .config import Settings
 from .storage_errors import StorageUnavailable
 from .table_store import ROW_COUNTER, ROW_EDGE, ROW_INDEX, ROW_RESOURCE, ROW_REVERSE
@@ -92,10 +101,16 @@ class _Partition:
         self.reverse: set[tuple[str, str]] = set()  # (group id, member id)
         self.counters: dict[str, list[dict]] = defaultdict(list)
         self.unknown: list[str] = []
+        self.unstorable: list[tuple[str, str]] = []  # (row key, where and what)
 
     def add(self, row: dict) -> None:
         key, kind = row["RowKey"], row.get("k")
         parts = key.split(":")
+        problem = _refused_text(row)
+        if problem:
+            self.unstorable.append((key, problem))
+        if key == keys.TENANT_KEY:
+            return
         if kind == ROW_RESOURCE and len(parts) == 2:
             self.resources[key] = row
         elif kind == ROW_INDEX:
@@ -159,6 +174,8 @@ class _Checker:
         self._check_counters(part)
         for key in part.unknown:
             self._found("unknown-row", key, "a row this version of the store does not write")
+        for key, problem in part.unstorable:
+            self._found("unstorable-text", key, problem)
         return self.findings
 
     def _check_index(self, part: _Partition) -> None:
@@ -236,6 +253,33 @@ class _Checker:
                     raise
 
         raise StorageUnavailable(f"counter shard {key} kept changing")
+
+
+def _refused_text(row: dict) -> str | None:
+    """Where a row holds refused text: its row key, a string property, or --
+    for a resource -- an attribute inside its stored JSON (``d0``, ``d1``...)."""
+    problem = storable_text.refused_character(row["RowKey"])
+    if problem:
+        return f"the row key holds {problem}"
+    chunks = []
+    for name, value in row.items():
+        if name in ("PartitionKey", "RowKey") or not isinstance(value, str):
+            continue
+        if row.get("k") == ROW_RESOURCE and name[:1] == "d" and name[1:].isdigit():
+            chunks.append((int(name[1:]), value))
+            continue
+        problem = storable_text.refused_character(value)
+        if problem:
+            return f"property {name} holds {problem}"
+    if chunks:
+        try:
+            data = json.loads("".join(text for _, text in sorted(chunks)))
+        except ValueError:
+            return "its stored attributes are not JSON"
+        problem = storable_text.first_refused(data)
+        if problem:
+            return f"attribute {problem}"
+    return None
 
 
 def _reverse_key(member_id: str, group_id: str) -> str:

@@ -5,7 +5,16 @@ one tenant's partition (:class:`TenantStore` holds the PartitionKey); no
 method takes a partition from its caller.  Every ``$filter`` is built from
 constant text and bound parameters (``@pk``, ``@lo``...), never from input.
 
-Write patterns (all entity-group transactions of at most 100 operations):
+Write patterns (all entity-group transactions of at most 100 operations,
+one of which is always the tenant's write guard):
+
+* every transaction MERGEs (``If-Match: *``) the tenant's guard row
+  ``!tenant`` (:data:`shared.keys.TENANT_KEY`).  The registry creates it
+  with the tenant and deletes it when the tenant is disabled or deleted;
+  from that moment no transaction of the tenant can commit, whichever
+  instance sends it and whatever its credential cache still believes
+  (:class:`WritesClosed`), so a tenant delete that removes the guard and
+  then the partition leaves nothing behind;
 
 * create: the resource row, its unique-index rows (``create``: an existing
   row means the value is taken, which is how uniqueness is race-free) and its
@@ -40,12 +49,14 @@ from azure.core import MatchConditions
 from . import keys
 from .counters import COUNTERS, SHARDS, Shard
 from .paging import POSITIONS
-from .storage_errors import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge
+from .storage_errors import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge, WritesClosed
 from .tables import storage_call
 
 log = logging.getLogger("scim.storage")
 
-MAX_TRANSACTION_OPS = 100
+# Table Storage's limit is 100 operations per entity-group transaction; one
+# of them is always the tenant's write guard, the rest are the caller's.
+MAX_TRANSACTION_OPS = 100 - 1
 _CHUNK_CHARS = 30_000  # a string property holds at most 32 K UTF-16 code units
 MAX_DATA_CHARS = 8 * _CHUNK_CHARS
 _RANGE = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"
@@ -234,15 +245,34 @@ class TenantStore:
             yield current
 
     # --------------------------------------------------------------- writes
+    def open_writes(self) -> None:
+        """Create the tenant's write guard row (idempotent)."""
+        try:
+            storage_call(self._table.create_entity, self._row(keys.TENANT_KEY))
+        except ResourceExistsError:
+            pass
+
+    def close_writes(self) -> None:
+        """Delete the write guard: every later transaction of the tenant fails
+        with :class:`WritesClosed` (idempotent)."""
+        try:
+            storage_call(self._table.delete_entity, self.tenant_id, keys.TENANT_KEY)
+        except ResourceNotFoundError:
+            pass
+
     def _submit(self, ops: list) -> list:
-        """Submit one transaction, mapping failures to storage outcomes; returns
-        the per-operation results (their new ETags)."""
+        """Submit one transaction behind the tenant's write guard, mapping
+        failures to storage outcomes; returns the per-operation results of
+        ``ops`` (their new ETags)."""
         if len(ops) > MAX_TRANSACTION_OPS:
             raise TooLarge(f"the change needs {len(ops)} storage operations in one transaction; the limit is {MAX_TRANSACTION_OPS}")
+        ops = [("update", self._row(keys.TENANT_KEY), {"mode": UpdateMode.MERGE}), *ops]
         try:
-            return storage_call(self._table.submit_transaction, ops)
+            return storage_call(self._table.submit_transaction, ops)[1:]
         except TableTransactionError as exc:
             row_key = ops[exc.index][1]["RowKey"] if 0 <= exc.index < len(ops) else ""
+            if exc.index == 0 and exc.status_code == 404:
+                raise WritesClosed(self.tenant_id) from exc
             if exc.status_code == 409:
                 raise AlreadyExists(row_key) from exc
             if exc.status_code == 404:
@@ -413,11 +443,11 @@ class TenantStore:
         either end, which is conditioned on its row's ETag, fails and
         re-reads the edges (no dangling edges, whatever the interleaving).
 
-        When everything fits one transaction (up to 33 members: the usual
+        When everything fits one transaction (up to 32 members: the usual
         Entra PATCH), that is the whole add.  Larger adds first check every
         member's existence in transactions of 100 MERGEs (harmless writes),
         so an unknown member id changes nothing (RFC 7644 §3.5.2: a PATCH is
-        applied whole or not at all), then write 33 members per
+        applied whole or not at all), then write 32 members per
         transaction.  A member deleted between the two phases is skipped, as
         if the delete had come after the add.  Every write is an upsert, so
         a replay after a crash at any point completes the add.
@@ -490,7 +520,8 @@ class TenantStore:
         row = ("delete", self._row(keys.resource_key(res.kind, res.id)), {"etag": res.etag, "match_condition": MatchConditions.IfNotModified})
         last = self._index_ops(res, "delete") + [row]
         room = MAX_TRANSACTION_OPS - 1 - len(last)  # -1: the counter adjustment
-        while len(edges) > room:  # whole pairs: transactions of 100 operations start at even offsets
-            self._submit(edges[:MAX_TRANSACTION_OPS])
-            edges = edges[MAX_TRANSACTION_OPS:]
+        pairs = MAX_TRANSACTION_OPS - MAX_TRANSACTION_OPS % 2  # whole pairs: each transaction starts at an even offset
+        while len(edges) > room:
+            self._submit(edges[:pairs])
+            edges = edges[pairs:]
         self._submit_counted(edges + last, res.kind, -1)

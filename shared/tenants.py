@@ -27,9 +27,17 @@ Secret Token field), ``oauth`` (client credentials, :mod:`shared.oauth`) and
 ``entra`` (a JWT Entra issues itself, bound to one Entra tenant id).
 
 A verified credential is remembered in memory for ``SCIM_AUTH_CACHE_SECONDS``
-(30 s), so authentication costs no storage call on most requests; disabling
-a tenant, revoking a token or a client therefore takes effect within that
-bound on every instance (at once on the instance that made the change).
+(30 s), never past its own expiry, so authentication costs no storage call
+on most requests.  What takes effect when, on every instance:
+
+* revoking a token or an OAuth client: within ``SCIM_AUTH_CACHE_SECONDS``;
+* a rotated token's grace period: ends on time (its expiry is checked on
+  every cache hit, and the grace must be at least the cache bound, so no
+  entry cached before the rotation outlives it);
+* disabling or deleting a tenant: its writes are refused at once (the
+  write guard row, :mod:`shared.table_store`), its reads within
+  ``SCIM_AUTH_CACHE_SECONDS``; a deleted tenant's data is gone when
+  ``delete_tenant`` returns and nothing can be written to it after.
 """
 
 from __future__ import annotations
@@ -47,7 +55,8 @@ from datetime import datetime, timedelta, timezone
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
-from .table_store import now_iso
+from .storable_text import refused_character
+from .table_store import TenantStore, now_iso
 from .tables import RESOURCES, TENANTS, Tables, storage_call
 
 TENANT, TOKEN, CLIENT, ENTRA, DELETED = "tenant", "token", "client", "entra", "deleted"
@@ -133,7 +142,8 @@ def _split(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
 
 
 class _Cache:
-    """A small time-bounded cache of verified credentials."""
+    """A small time-bounded cache of verified credentials: an entry lives
+    ``seconds`` at most, and never past the credential's own expiry."""
 
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
@@ -145,12 +155,15 @@ class _Cache:
             hit = self._items.get(key)
         return hit[0] if hit and hit[1] > time.monotonic() else None
 
-    def put(self, key: tuple, value) -> None:
-        if self._seconds > 0:
+    def put(self, key: tuple, value, expires: datetime | None = None) -> None:
+        lifetime = self._seconds
+        if expires is not None:
+            lifetime = min(lifetime, (expires - datetime.now(timezone.utc)).total_seconds())
+        if lifetime > 0:
             with self._lock:
                 if len(self._items) > 10_000:
                     self._items.clear()
-                self._items[key] = (value, time.monotonic() + self._seconds)
+                self._items[key] = (value, time.monotonic() + lifetime)
 
     def clear(self) -> None:
         with self._lock:
@@ -160,9 +173,13 @@ class _Cache:
 class TenantRegistry:
     """Administer tenants and credentials; resolve a credential to its tenant."""
 
-    def __init__(self, tables: Tables, cache_seconds: int = 30) -> None:
+    def __init__(self, tables: Tables, cache_seconds: int = 30, instances_cache_seconds: int | None = None) -> None:
+        """``cache_seconds``: this registry's own credential cache.
+        ``instances_cache_seconds``: the app instances' (``SCIM_AUTH_CACHE_SECONDS``),
+        the bound on when a change takes effect everywhere; by default the same."""
         self._tables = tables
         self._cache = _Cache(cache_seconds)
+        self.instances_cache_seconds = cache_seconds if instances_cache_seconds is None else instances_cache_seconds
 
     @property
     def _table(self):
@@ -178,6 +195,9 @@ class TenantRegistry:
     def create_tenant(self, name: str, modes: tuple[str, ...] = DEFAULT_MODES, entra_tenant: str | None = None,
                       audiences: tuple[str, ...] = ()) -> str:
         """A new enabled tenant; with ``entra_tenant`` its Entra-issued JWTs are accepted."""
+        problem = refused_character(name)
+        if problem:  # an argv byte that is not UTF-8 arrives as a lone surrogate
+            raise RegistryError(f"the tenant name holds {problem}")
         unknown = set(modes) - set(MODES)
         if unknown:
             raise RegistryError(f"unknown authentication modes: {', '.join(sorted(unknown))}")
@@ -190,7 +210,11 @@ class TenantRegistry:
             "PartitionKey": TENANT, "RowKey": tenant_id, "name": name, "created": now_iso(), "disabled": False,
             "auth": ",".join(modes), "entra_tenant": (entra_tenant or "").lower(), "audiences": ",".join(audiences),
         })
+        self._store(tenant_id).open_writes()
         return tenant_id
+
+    def _store(self, tenant_id: str) -> TenantStore:
+        return TenantStore(self._tables.table(RESOURCES), tenant_id)
 
     def _bind_entra(self, entra_tenant: str, tenant_id: str) -> None:
         try:
@@ -223,28 +247,68 @@ class TenantRegistry:
         return sorted((Tenant.from_row(row) for row in rows), key=lambda t: t.created)
 
     def set_disabled(self, tenant_id: str, disabled: bool) -> None:
+        """Disable (or enable) a tenant.  Disabling closes its writes at once
+        on every instance (the write guard, :mod:`shared.table_store`);
+        reads with a credential an instance has cached end within
+        :attr:`cache_seconds`."""
         self.require_tenant(tenant_id)
         self._table.update_entity({"PartitionKey": TENANT, "RowKey": tenant_id, "disabled": disabled})
+        if disabled:
+            self._store(tenant_id).close_writes()
+        else:
+            self._store(tenant_id).open_writes()
         self._cache.clear()
 
     def delete_tenant(self, tenant_id: str) -> int:
         """Delete a tenant, its credentials and all its SCIM data; returns the data rows deleted.
 
-        The tenant row goes first, so a crash half-way leaves credentials that
-        name no tenant (rejected) and data no one can reach; rerunning the
-        command finishes the job.  Its audit entries stay until retention
-        removes them (a ``deleted`` row remembers the tenant until then).
+        Order: the tenant row (credentials then name no tenant), then the
+        write guard -- from then on no write of the tenant commits, even from
+        an instance whose cache still accepts its token -- then the
+        credentials, then every row of the partition.  Whatever committed
+        before the guard went is in the partition when it is read, so it
+        is deleted; nothing can be added after.  A crash half-way leaves
+        credentials that name no tenant (rejected) and data no one can
+        reach; rerunning the command finishes the job.  Its audit entries
+        stay until retention removes them (a ``deleted`` row remembers the
+        tenant until then).
         """
         tenant = self.tenant(tenant_id)
         if tenant is not None:
             self._table.upsert_entity({"PartitionKey": DELETED, "RowKey": tenant_id, "deleted": now_iso()})
             self._table.delete_entity(TENANT, tenant_id)
+        self._store(tenant_id).close_writes()
         self._cache.clear()
         if tenant is not None and tenant.entra_tenant:
             self._table.delete_entity(ENTRA, tenant.entra_tenant)
         for cred in self.credentials(tenant_id, TOKEN) + self.credentials(tenant_id, CLIENT):
             self._table.delete_entity(cred.kind, cred.id)
         return _delete_partition(self._tables.table(RESOURCES), tenant_id)
+
+    def reopen_writes(self, tenant_id: str) -> bool:
+        """Restore the write guard of an enabled tenant that has none (one
+        created before the guard existed, or a crash between the tenant row
+        and its guard); False when the tenant is disabled or gone.
+
+        The guard is created *before* the tenant is read again: if the read
+        still finds the tenant, any delete of it comes later and removes
+        this guard too; if not, a delete raced this call, so the guard is
+        removed again and the partition emptied of whatever another
+        instance wrote in between -- either way a deleted tenant keeps no data.
+        """
+        tenant = self.tenant(tenant_id)
+        if tenant is None or tenant.disabled:
+            return False
+        store = self._store(tenant_id)
+        store.open_writes()
+        tenant = self.tenant(tenant_id)
+        if tenant is not None and not tenant.disabled:
+            return True
+        store.close_writes()
+        if tenant is None:
+            _delete_partition(self._tables.table(RESOURCES), tenant_id)
+        self._cache.clear()
+        return False
 
     def audited_tenants(self) -> list[tuple[str, bool]]:
         """(tenant id, deleted) for every tenant that may have audit entries."""
@@ -318,7 +382,16 @@ class TenantRegistry:
 
     def rotate_token(self, tenant_id: str, old_token_id: str, grace: timedelta) -> tuple[str, str]:
         """Issue a new token and let the old one expire after ``grace``: both
-        work meanwhile, so Entra can be switched over without downtime."""
+        work meanwhile, so Entra can be switched over without downtime.
+
+        ``grace`` must be at least :attr:`instances_cache_seconds`: an
+        instance that cached the old token just before the rotation keeps
+        that entry that long, and a shorter grace could not end on time (use
+        :meth:`revoke` to end a token now)."""
+        if grace.total_seconds() < self.instances_cache_seconds:
+            raise RegistryError(f"the grace period must be at least {self.instances_cache_seconds} s "
+                                "(SCIM_AUTH_CACHE_SECONDS), the longest an instance may keep the old token cached; "
+                                "to end a token now, revoke it")
         self._owned(tenant_id, TOKEN, old_token_id)
         issued = self.issue_token(tenant_id)
         expires = datetime.now(timezone.utc) + grace
@@ -351,7 +424,7 @@ class TenantRegistry:
         credential = self._verified(TOKEN, token_id_of(token), token)
         if credential is None or self._active_tenant(credential.tenant, "token") is None:
             return None
-        self._cache.put((TOKEN, digest), credential)
+        self._cache.put((TOKEN, digest), credential, _parse_time(credential.expires))
         return credential
 
     def client_for_secret(self, client_id: str, secret: str) -> Credential | None:
@@ -371,7 +444,7 @@ class TenantRegistry:
         ok = (row is not None and row["tenant"] == tenant_id and Credential.from_row(row).active()
               and self._active_tenant(tenant_id, "oauth") is not None)
         if ok:
-            self._cache.put((CLIENT, client_id, tenant_id), True)
+            self._cache.put((CLIENT, client_id, tenant_id), True, _parse_time(row.get("expires") or None))
         return ok
 
     def tenant_for_entra(self, entra_tenant: str) -> Tenant | None:

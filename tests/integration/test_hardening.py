@@ -146,3 +146,27 @@ def test_every_storage_query_binds_its_values():
             assert is_constant, f"{where}: the filter is built, not a constant"
             assert any(k.arg == "parameters" for k in call.keywords), f"{where}: no parameters= binding"
     assert found >= 8
+
+
+# ------------------------------------------------------- forwarded headers
+def _created_location(service: ScimService, scim, headers: dict) -> tuple[str, str]:
+    request = Request.build("POST", "http://127.0.0.1:7071/scim/v2/Users", {
+        "Authorization": f"Bearer {scim.token}", "Content-Type": "application/scim+json", **headers},
+        json.dumps({"schemas": [USER], "userName": f"fwd-{len(json.dumps(headers))}-{sorted(headers)}"}).encode())
+    response = service.handle(request, "Users")
+    assert response.status == 201, response.body
+    return response.headers["Location"], response.body["meta"]["location"]
+
+
+def test_forwarded_headers_are_ignored_unless_trusted(scim, scim_app):
+    shared_service = scim_app._get_service()
+    forwarded = {"X-Forwarded-Host": "attacker.example", "X-Forwarded-Proto": "https"}
+    location, meta = _created_location(shared_service, scim, forwarded)
+    assert location.startswith("http://127.0.0.1:7071/scim/v2/Users/") and meta == location
+    trusting = ScimService(dataclasses.replace(shared_service.settings, trust_forwarded_headers=True), shared_service.tables)
+    location, _ = _created_location(trusting, scim, {"X-Forwarded-Host": "scim.contoso.example", "X-Forwarded-Proto": "https"})
+    assert location.startswith("https://scim.contoso.example/scim/v2/Users/")
+    for junk in ({"X-Forwarded-Host": "evil.example/path?x", "X-Forwarded-Proto": "javascript"},
+                 {"X-Forwarded-Host": "a b", "X-Forwarded-Proto": "ftp"}, {"X-Forwarded-Host": "x\ud800y"}):
+        location, _ = _created_location(trusting, scim, junk)
+        assert location.startswith("http://127.0.0.1:7071/scim/v2/Users/"), junk

@@ -160,3 +160,25 @@ def test_check_store_reports_and_repairs_a_tenant(ctl, service):
     assert repaired["remaining"] == 0 and repaired["findings"][0]["repaired"]
     assert ctl("check-store", tenant)["findings"] == []
     assert ctl("audit", "show", tenant, "--limit", "1")["entries"][0]["operation"] == "store.repair"
+
+
+def test_changes_print_when_they_take_effect(ctl, storage_connection_string):
+    """Revoke, disable and delete say the bound (SCIM_AUTH_CACHE_SECONDS) in
+    text and JSON; a rotation grace shorter than it is refused."""
+    created = ctl("tenant", "create", "--name", "cli-bounds")
+    tenant, token_id = created["tenant_id"], created["token_id"]
+
+    def text(*args: str) -> str:
+        result = subprocess.run([str(SCIMCTL), "--connection-string", storage_connection_string, *args],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    short = ctl("token", "rotate", tenant, token_id, "--grace-hours", "0.001", ok=False)  # 3.6 s
+    assert short.returncode == 1 and "at least 30 s" in short.stderr
+    assert "within 30 s (SCIM_AUTH_CACHE_SECONDS)" in text("token", "revoke", tenant, token_id)
+    assert ctl("client", "revoke", tenant, ctl("client", "issue", tenant)["client_id"])["refused_within_seconds"] == 30
+    disabled = text("tenant", "disable", tenant)
+    assert "writes are refused now" in disabled and "within 30 s" in disabled
+    deleted = ctl("tenant", "delete", tenant, "--yes")
+    assert deleted["requests_refused_within_seconds"] == 30

@@ -106,3 +106,41 @@ def test_command_line_reports_repairs_and_exits_by_the_verdict(scim, scim_app, s
     status, report = run("--repair")
     assert status == 0 and report["remaining"] == 0 and report["findings"][0]["repaired"]
     assert run() == (0, {"tenant": scim.tenant_id, "findings": [], "remaining": 0})
+
+
+def test_rows_written_before_the_text_check_are_reported(tmp_path):
+    """A store written before shared/storable_text.py existed may hold lone
+    surrogates and control characters; ``scimctl check-store`` names each
+    such row.  Its own Azurite: stored lone surrogates can break the one
+    every other test shares."""
+    from azure.data.tables import TableServiceClient
+
+    from scripts.azurite import start
+    from shared.table_store import StoredResource, TenantStore, now_iso
+
+    own = start(in_memory=True)
+    try:
+        table = TableServiceClient.from_connection_string(own.connection_string).create_table("scimresources")
+        tenant, now = "legacy", now_iso()
+        store = TenantStore(table, tenant)
+        store.open_writes()
+        bad_user = StoredResource(keys.USER, keys.new_id(keys.USER), {"userName": "old", "displayName": "x\ud800y"},
+                                  now, now, "v1", (keys.unique_key("un", "old"),))
+        good_user = StoredResource(keys.USER, keys.new_id(keys.USER), {"userName": "fine", "title": "a\tb"},
+                                   now, now, "v1", (keys.unique_key("un", "fine"),))
+        store.create(bad_user)
+        store.create(good_user)
+        table.upsert_entity({"PartitionKey": tenant, "RowKey": keys.member_edge_key(keys.new_id(keys.GROUP), bad_user.id),
+                             "k": "M", "disp": "nul\x00here"})
+        result = subprocess.run([str(Path(sys.executable).with_name("scimctl")), "--connection-string",
+                                 own.connection_string, "--json", "check-store", tenant],
+                                capture_output=True, text=True, timeout=60)
+        findings = json.loads(result.stdout)["findings"]
+        unstorable = {f["row_key"]: f["detail"] for f in findings if f["kind"] == "unstorable-text"}
+        assert unstorable == {
+            keys.resource_key(keys.USER, bad_user.id): "attribute displayName holds U+D800 (an unpaired surrogate) at character 2",
+            next(iter(k for k in unstorable if ":m:" in k)): "property disp holds U+0000 (a control character) at character 4",
+        }
+        assert result.returncode == 1
+    finally:
+        own.stop()
