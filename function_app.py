@@ -7,6 +7,10 @@ One anonymous HTTP trigger per SCIM route; host.json puts them under
 translates the :class:`shared.http.Response` back: no SCIM logic lives here.
 Every trigger accepts every method so that the service answers a wrong
 method with a SCIM 405 rather than the host's bare 404.
+
+Importing the module quiets the Azure SDK's request logging (it would log
+every storage URL, whose keys hold userNames and emails, at INFO; see
+:mod:`shared.logs`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared.http import Request
+from shared.logs import quiet_sdk_loggers
 
+quiet_sdk_loggers()
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -27,6 +33,7 @@ def _get_service():
     if _service is None:
         from shared.service import ScimService
 
+        quiet_sdk_loggers()  # again, in case the worker reconfigured logging after the import
         _service = ScimService()
     return _service
 

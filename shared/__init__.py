@@ -15,6 +15,8 @@ Where things live (RFC sections in each module's docstring):
   -- Azure Table Storage: key layout, operations, clients, call counting;
 * ``tenants``, ``admin`` -- the tenant/token registry and its command line;
 * ``config`` -- settings from the environment;
+* ``logs`` -- quiets the SDK loggers that would log personal data, for every
+  entry point;
 * ``devhost`` -- serves ``function_app.app`` without Core Tools.
 
 Only ``table_store``, ``tables``, ``tenants``, ``storage_calls`` and

@@ -27,6 +27,7 @@ from azure.core.exceptions import AzureError
 
 from .audit import AuditEntry, AuditLog, enforce_retention
 from .config import Settings
+from .logs import quiet_sdk_loggers
 from .table_store import now_iso
 from .storage_errors import StorageUnavailable
 from .store_check import check_tenant
@@ -269,6 +270,7 @@ def _settings(args) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    quiet_sdk_loggers()  # the SDK would log each storage URL (tenant ids, names) at INFO
     command = args.group.replace("-", "_") if args.group in ("ensure-tenant", "check-store") else f"{args.group}_{args.action}"
     try:
         admin = Admin(_settings(args), args.json)

@@ -49,6 +49,14 @@ HTTP/1.1 keep-alive, sets ``TCP_NODELAY`` on every accepted socket, always
 sends ``Content-Length`` and writes each response with one ``sendall``.
 Request logging is off unless ``--access-log`` is given.
 
+Nothing the dev host logs names a request's path, query or body: an access
+log line and a failed function's log line give the method and the matched
+route template (``Users/{id}``), a malformed request only its status, since
+paths and queries carry resource ids and filter values (``userName eq
+"..."``).  :func:`serve` and :func:`main` quiet the Azure SDK's request
+logging (:func:`shared.logs.quiet_sdk_loggers`), which would otherwise log
+every storage URL at INFO under :func:`main`'s ``basicConfig``.
+
 Request bodies are read by ``Content-Length`` only (chunked bodies get 411).
 The app enforces its own limit (``SCIM_MAX_BODY_BYTES``, 1 MiB by default)
 with a proper SCIM 413, so the host passes bodies up to four times that limit
@@ -85,6 +93,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from shared.logs import quiet_sdk_loggers
 
 __all__ = [
     "DevHostServer",
@@ -472,18 +482,29 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if self.server.access_log:
             sys.stderr.write(f"{self.client_address[0]} - {format % args}\n")
 
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        # Only send_error (a malformed request) gets here; the base class would log the request line.
+        if self.server.access_log:
+            sys.stderr.write(f'{self.client_address[0]} "-" {code}\n')
+
     def log_error(self, format: str, *args: Any) -> None:  # noqa: A002
-        if not (format % args).startswith("Request timed out"):  # idle keep-alive connections
-            sys.stderr.write(f"devhost: {self.client_address[0]}: {format % args}\n")
+        if format.startswith("Request timed out"):  # idle keep-alive connections
+            return
+        # send_error's message may quote the request line (path and query): the status only.
+        code = args[0] if args and isinstance(args[0], int) else None
+        what = f"code {code} {_reason(code)}" if code is not None else format.split("%", 1)[0].strip(" :(")
+        sys.stderr.write(f"devhost: {self.client_address[0]}: {what}\n")
 
     # -- dispatch ----------------------------------------------------------
 
     def _dispatch(self) -> None:
         started = time.perf_counter()
+        self._route: Route | None = None
         status = self._serve_one()
         if self.server.access_log:
             elapsed = (time.perf_counter() - started) * 1000
-            sys.stderr.write(f'{self.client_address[0]} "{self.requestline}" {status} {elapsed:.1f}ms\n')
+            template = self._route.template if self._route is not None else "-"  # never the path or query
+            sys.stderr.write(f'{self.client_address[0]} "{self.command} {template}" {status} {elapsed:.1f}ms\n')
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
@@ -542,12 +563,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         )
         route = resolution.route
         assert route is not None
+        self._route = route
         try:
             response = _invoke(route, request)
             payload = self._encode(response)
         except Exception:
             incident = uuid.uuid4().hex[:12]
-            log.exception("function %r failed on %s %s (incident %s)", route.name, self.command, raw_path, incident)
+            log.exception("function %r failed on %s %s (incident %s)", route.name, self.command, route.template,
+                          incident)
             return self._write(500, (("Content-Type", "application/json"), ("X-Devhost-Incident", incident)),
                                _INTERNAL_ERROR_BODY)
         return self._write(*payload)
@@ -696,6 +719,7 @@ def serve(app: Any, host: str = "127.0.0.1", port: int = 0, route_prefix: str | 
     app's functions (``api`` when there is none).  Port 0 picks a free port;
     ``server.server_address`` tells which.  Stop with ``server.shutdown()``.
     """
+    quiet_sdk_loggers()
     if route_prefix is None:
         directory = _app_directory(app)
         route_prefix = read_route_prefix(directory / "host.json") if directory else DEFAULT_ROUTE_PREFIX
@@ -729,6 +753,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_sdk_loggers()
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # `module:attr` is relative to the working directory
     app, directory = load_app(args.app)

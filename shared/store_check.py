@@ -73,6 +73,7 @@ from azure.data.tables import TableClient, UpdateMode
 
 from . import keys, storable_text
 from .config import Settings
+from .logs import quiet_sdk_loggers
 from .storage_errors import StorageUnavailable
 from .table_store import ROW_COUNTER, ROW_EDGE, ROW_INDEX, ROW_RESOURCE, ROW_REVERSE
 from .tables import RESOURCES, Tables, storage_call
@@ -304,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repair", action="store_true", help="fix what can be fixed")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+    quiet_sdk_loggers()
     try:
         table = Tables(Settings.from_env()).table(RESOURCES)
         findings = check_tenant(table, args.tenant, args.repair)

@@ -3,6 +3,13 @@
 ``scim_server`` starts ``function_app.app`` in the dev host (the same path
 ``make run`` uses) on a free loopback port; ``scim`` gives each test a fresh
 tenant with its own bearer token, so tests never see each other's data.
+
+The log scan (tests/log_scan.py) learns the personal values tests send:
+:class:`ScimClient` registers its bodies' and filters' values, and the dev
+host's request objects are tapped (:func:`_registering`) so that whatever
+any client sends to ``scim_server`` -- the conformance suites, the fuzzer,
+raw sockets -- is registered too.  Tenant names and ids are registered
+where tenants are made.
 """
 
 from __future__ import annotations
@@ -31,6 +38,10 @@ class ScimClient:
     def request(self, method: str, path: str, body=None, *, headers=None, raw: bytes | None = None, **kwargs):
         hdrs = dict(headers or {})
         data = raw
+        LOG_CAPTURE.register_query(path)
+        LOG_CAPTURE.register_sent(body)
+        if isinstance(kwargs.get("params"), dict):
+            LOG_CAPTURE.register_filter(kwargs["params"].get("filter"))
         if body is not None:
             data = json.dumps(body).encode()
             hdrs.setdefault("Content-Type", SCIM_MEDIA)
@@ -78,11 +89,25 @@ def scim_app(storage_connection_string):
     return function_app
 
 
+def _registering(request_class):
+    """The dev host's request class, registering each request's filter and body values first."""
+    def build(method, url, *args, body=b"", **kwargs):
+        LOG_CAPTURE.register_query(url)
+        if body and body.lstrip()[:1] in (b"{", b"["):
+            try:
+                LOG_CAPTURE.register_sent(json.loads(body))
+            except (ValueError, RecursionError):
+                pass
+        return request_class(method, url, *args, body=body, **kwargs)
+    return build
+
+
 @pytest.fixture(scope="session")
 def scim_server(scim_app):
     from shared.devhost import start_in_thread
 
     server, base_url = start_in_thread(scim_app.app, host="127.0.0.1", port=0, route_prefix="scim/v2")
+    server.router.request_class = _registering(server.router.request_class)
     yield base_url
     server.shutdown()
 
@@ -93,9 +118,12 @@ def registry(scim_app):
 
 
 def new_tenant_client(base_url: str, registry) -> ScimClient:
-    tenant_id = registry.create_tenant(f"test-{uuid.uuid4().hex[:8]}")
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    tenant_id = registry.create_tenant(name)
     _, token = registry.issue_token(tenant_id)
     LOG_CAPTURE.secrets.add(token)
+    LOG_CAPTURE.register_personal(name)
+    LOG_CAPTURE.register_personal(tenant_id)
     client = ScimClient(base_url, token)
     client.tenant_id = tenant_id
     return client

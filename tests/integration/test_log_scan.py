@@ -1,13 +1,17 @@
-"""No token, client secret, signing key or password reaches a log line.
+"""No token, client secret, signing key, password or personal value reaches a log line.
 
 The whole run's logs are scanned at the end of the session (tests/log_scan.py);
 this test drives every credential path on purpose and scans its own lines,
-and checks that the scan would notice a leak.
+and checks that the scan would notice a leak -- of a secret, and of a
+personal value the tests sent, in the forms a log line would spell it.
 """
 
 from __future__ import annotations
 
 import base64
+import json
+import uuid
+from urllib.parse import quote
 
 import requests
 
@@ -41,3 +45,52 @@ def test_credentials_used_in_every_way_leave_no_trace_in_the_logs(scim, registry
 def test_the_scan_would_notice_a_leak(scim, log_capture):
     planted = [f"request from Bearer {scim.token}", "password=t1meMa$heen", "eyJhbGciOi.eyJzdWIiOiJ4In0.c2ln"]
     assert len(log_capture.leaks(planted)) >= 3
+
+
+def test_the_scan_notices_a_personal_value_the_tests_sent(log_capture):
+    """Registered values are found however a log line spells them: any case, URL-encoded
+    (a storage row key is %-escaped, then the URL), in a query with ``+``, in OData quotes."""
+    tag = "t" + uuid.uuid4().hex[:8]  # never all digits: a value needs a distinctive word
+    user = {"schemas": [USER], "userName": f"Barbara.Jensen-{tag}@Example.com", "externalId": f"bjensen-{tag}",
+            "name": {"givenName": f"Barbara{tag}", "familyName": f"O'Jensen{tag}"},
+            "emails": [{"type": "work", "value": f"bjensen-{tag}@work.example"}]}
+    log_capture.register_sent(user)
+    log_capture.register_sent(patch_op({"op": "replace", "path": "displayName", "value": f"Babs Jensen {tag}"}))
+    nick = json.dumps(f"babs-{tag}")
+    log_capture.register_query("/Users?filter=" + quote(f"nickName eq {nick}"))
+    planted = [
+        f"Request URL: 'http://127.0.0.1:1/devstoreaccount1/scimresources(PartitionKey='t',"
+        f"RowKey='X%253Aun%253Abarbara.jensen-{tag}%40example.com')'",
+        f"GET /Users?filter=externalId+eq+%22BJENSEN-{tag}%22 HTTP/1.1",
+        f"$filter=familyName eq 'o''jensen{tag}'",
+        f"oops: babs jensen {tag}",
+        f"no match for nickName babs-{tag}",
+        f"work email bjensen-{tag}@work.example.",
+        f"given Barbara{tag}",
+    ]
+    assert [line for line in planted if not log_capture.leaks([line])] == []
+    assert len(log_capture.leaks(planted)) >= len(planted)
+
+
+def test_short_common_and_partial_values_are_not_leaks(log_capture):
+    tag = uuid.uuid4().hex[:6]
+    log_capture.register_sent({"userName": "bob", "displayName": "Members", "externalId": "123456789",
+                               "nickName": f"alice{tag}"})
+    assert "bob" not in log_capture.personal and "members" not in log_capture.personal
+    assert "123456789" not in log_capture.personal  # no letter: numbers collide with ms, ports, counts
+    lines = ["request=1 method=GET route=Users/{id} status=200 storage_calls=123456789 ms=1.0",
+             f"bob Members m{'alice' + tag}2 {'alice' + tag}x"]
+    assert log_capture.leaks(lines) == []
+
+
+def test_what_the_tests_send_is_registered_by_client_and_by_the_dev_host_tap(scim, log_capture):
+    tag = "t" + uuid.uuid4().hex[:8]  # never all digits: a value needs a distinctive word
+    scim.post("/Users", {"schemas": [USER], "userName": f"client-{tag}", "displayName": f"Client Person {tag}"})
+    scim.get("/Users", params={"filter": f'externalId eq "client-ext-{tag}"'})
+    requests.post(scim.base + "/Users", json={"schemas": [USER], "userName": f"raw-{tag}"},
+                  headers={"Authorization": f"Bearer {scim.token}"}, timeout=10)
+    requests.get(scim.base + "/Groups", params={"filter": f'displayName eq "raw group {tag}"'},
+                 headers={"Authorization": f"Bearer {scim.token}"}, timeout=10)
+    expected = {f"client-{tag}", f"client person {tag}", f"client-ext-{tag}", f"raw-{tag}", f"raw group {tag}",
+                scim.tenant_id}
+    assert expected <= log_capture.personal

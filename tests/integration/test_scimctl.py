@@ -31,6 +31,7 @@ def ctl(storage_connection_string, scim_app, log_capture):
     def run(*args: str, ok: bool = True) -> dict | subprocess.CompletedProcess:
         result = subprocess.run([str(SCIMCTL), "--connection-string", storage_connection_string, "--json", *args],
                                 capture_output=True, text=True, timeout=60)
+        log_capture.feed(result.stderr, "scimctl")  # stdout is the command's output, secrets shown once
         if not ok:
             return result
         assert result.returncode == 0, result.stderr

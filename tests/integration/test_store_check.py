@@ -16,6 +16,7 @@ from shared import keys
 from shared.store_check import check_tenant
 
 from tests.integration.store_state import resources_table, snapshot
+from tests.log_scan import LOG_CAPTURE
 from tests.messages import GROUP, USER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,6 +100,7 @@ def test_command_line_reports_repairs_and_exits_by_the_verdict(scim, scim_app, s
     def run(*args):
         done = subprocess.run([sys.executable, "-m", "shared.store_check", "--tenant", scim.tenant_id, "--json", *args],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        LOG_CAPTURE.feed(done.stderr, "store_check")
         return done.returncode, json.loads(done.stdout)
 
     status, report = run()

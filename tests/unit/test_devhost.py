@@ -24,6 +24,7 @@ import azure.functions as func
 import pytest
 
 from shared.devhost import build_router, read_route_prefix, start_in_thread
+from tests.log_scan import LOG_CAPTURE
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "do-not-leak-7f3a"
@@ -267,6 +268,26 @@ def test_head_has_length_but_no_body(conn):
     assert call_json(conn, "GET", "/scim/v2/Users/abc")["function"] == "user"  # connection still in step
 
 
+def test_logs_name_the_route_template_never_the_path_or_query(capsys, caplog):
+    """Paths hold ids and queries filter values: the access log, a malformed
+    request's log and a failed function's log give the template or the status only."""
+    private = "jane.doe-private"
+    server, _ = start_in_thread(app, host="127.0.0.1", port=0, route_prefix="scim/v2", access_log=True)
+    try:
+        connection = http.client.HTTPConnection(*server.server_address[:2], timeout=10)
+        call(connection, "GET", f"/scim/v2/Users/{private}?filter=userName%20eq%20%22{private}%22")
+        with caplog.at_level(logging.ERROR, logger="shared.devhost"):
+            call(connection, "GET", f"/scim/v2/boom?who={private}")
+        connection.close()
+        raw_exchange(server, f"GET /scim/v2/Users/{private} two words HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    finally:
+        server.shutdown()
+    logged = capsys.readouterr().err + caplog.text
+    assert '"GET Users/{id}" 200' in logged and '"GET boom" 500' in logged, logged
+    assert "code 400 Bad Request" in logged and "function 'boom' failed on GET boom" in logged, logged
+    assert private not in logged, logged
+
+
 def test_exception_is_500_without_details(conn, caplog):
     with caplog.at_level(logging.ERROR, logger="shared.devhost"):
         response, data = call(conn, "GET", "/scim/v2/boom")
@@ -368,3 +389,4 @@ def test_command_line_serves_until_sigterm():
         if process.poll() is None:
             process.kill()
             process.wait()
+        LOG_CAPTURE.feed(process.stderr.read(), "devhost command line")  # its log goes to the scan too
