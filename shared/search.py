@@ -174,34 +174,39 @@ def find_resources(store: TenantStore, types: list[ResourceType], query: ListQue
 def _unfiltered_page(store: TenantStore, types: list[ResourceType], start: int, count: int) -> Found:
     """An unfiltered list: the first page and the total in one read
     (:mod:`shared.counters`); a later page from where the previous one ended
-    when that is known, with the total reported then (:mod:`shared.paging`);
+    when that is known and the list is unchanged since -- the counters'
+    version says so, whichever instance wrote (:mod:`shared.paging`) --
     otherwise the total from the counters and the rows up to the page."""
     if len(types) == 1 and start == 0 and count > 0:
-        total, page = store.count_and_first(_kind(types[0]), count)
-        _remember_next(store, types[0], start, total, page)
+        total, version, page = store.count_and_first(_kind(types[0]), count)
+        _remember_next(store, types[0], start, Position("", total, version), page)
         return Found(total, [(types[0], res) for res in page])
     rt = types[0]
-    known = POSITIONS.get(store.scope, _kind(rt), start) if len(types) == 1 and count > 0 else None
-    if known is not None:
-        page = list(itertools.islice(store.scan(_kind(rt), page_size=count, start_key=known.row_key), count))
-        _remember_next(store, rt, start, known.total, page)
-        return Found(known.total, [(rt, res) for res in page])
-    total = sum(store.count(_kind(t)) for t in types)
+    if len(types) == 1 and count > 0:
+        total, version = store.count_and_version(_kind(rt))
+        known = POSITIONS.get(store.scope, _kind(rt), start)
+        if known is not None and known.version == version:
+            page = list(itertools.islice(store.scan(_kind(rt), page_size=count, start_key=known.row_key), count))
+            _remember_next(store, rt, start, known, page)
+            return Found(total, [(rt, res) for res in page])
+    else:
+        total, version = sum(store.count(_kind(t)) for t in types), ()
     if count == 0 or start >= total:
         return Found(total, [])
     if len(types) > 1:
         rows = ((t, res) for t in types for res in store.scan(_kind(t), page_size=start + count))
         return Found(total, list(itertools.islice(rows, start, start + count)))
     page = list(itertools.islice(store.scan(_kind(rt), page_size=start + count), start, start + count))
-    _remember_next(store, rt, start, total, page)
+    _remember_next(store, rt, start, Position("", total, version), page)
     return Found(total, [(rt, res) for res in page])
 
 
-def _remember_next(store: TenantStore, rt: ResourceType, start: int, total: int, page: list[StoredResource]) -> None:
-    """Record where the page after this one begins (:mod:`shared.paging`)."""
+def _remember_next(store: TenantStore, rt: ResourceType, start: int, listed: Position, page: list[StoredResource]) -> None:
+    """Record where the page after this one begins, with the total and the
+    counters' version it was served with (:mod:`shared.paging`)."""
     if page:
         kind = _kind(rt)
-        POSITIONS.put(store.scope, kind, start + len(page), Position(keys.after_resource(kind, page[-1].id), total))
+        POSITIONS.put(store.scope, kind, start + len(page), listed._replace(row_key=keys.after_resource(kind, page[-1].id)))
 
 
 def _kind(rt: ResourceType) -> str:

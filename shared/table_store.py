@@ -48,7 +48,6 @@ from azure.core import MatchConditions
 
 from . import keys
 from .counters import COUNTERS, SHARDS, Shard
-from .paging import POSITIONS
 from .storage_errors import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge, WritesClosed
 from .tables import storage_call
 
@@ -288,23 +287,36 @@ class TenantStore:
 
     def count(self, kind: str) -> int:
         """How many resources of ``kind`` the tenant has (one range read)."""
-        prefix = keys.counter_prefix(kind)
-        return sum(e["n"] for e in self._range(prefix, keys.prefix_end(prefix), select=["n"]))
+        return self.count_and_version(kind)[0]
 
-    def count_and_first(self, kind: str, count: int) -> tuple[int, list[StoredResource]]:
-        """The count of ``kind`` and its first ``count`` resources, in one
-        range query: the counter shards sort just before the resources."""
-        total, page = 0, []
+    def count_and_version(self, kind: str) -> tuple[int, tuple]:
+        """The count of ``kind`` and the version of that count -- its shards'
+        (row key, ETag) pairs -- in one range read.  Every create and delete
+        of the kind, on any instance, rewrites one shard in its own
+        transaction, so an equal version means the same list."""
+        prefix = keys.counter_prefix(kind)
+        total, version = 0, []
+        for entity in self._range(prefix, keys.prefix_end(prefix), select=["RowKey", "n"]):
+            total += entity["n"]
+            version.append((entity["RowKey"], entity.metadata.get("etag")))
+        return total, tuple(version)
+
+    def count_and_first(self, kind: str, count: int) -> tuple[int, tuple, list[StoredResource]]:
+        """The count of ``kind``, its version (:meth:`count_and_version`) and
+        its first ``count`` resources, in one range query: the counter shards
+        sort just before the resources."""
+        total, version, page = 0, [], []
         lo, hi = keys.counter_prefix(kind), keys.prefix_end(kind + ":")
         rows = self._range(lo, hi, page_size=SHARDS + count, query=_RANGE_OF_COUNTS_AND_RESOURCES)
         for entity in rows:
             if entity["k"] == ROW_COUNTER:
                 total += entity["n"]
+                version.append((entity["RowKey"], entity.metadata.get("etag")))
                 continue
             page.append(self._from_row(entity))
             if len(page) == count:  # stop before the pager asks for more
                 break
-        return total, page
+        return total, tuple(version), page
 
     def _counter_op(self, kind: str, index: int, shard: Shard, delta: int):
         key = keys.counter_key(kind, index)
@@ -337,7 +349,6 @@ class TenantStore:
                 shard.value += delta
                 shard.etag = results[-1].get("etag")
                 shard.known = shard.etag is not None
-                POSITIONS.changed(self.scope, kind)
                 return
         raise StorageUnavailable("a resource counter kept changing")
 
