@@ -8,9 +8,12 @@ Markdown and a JSON report under ``bench-results/<timestamp>/``.  Modules:
   client pool, latency statistics and the RSS sampler;
 * :mod:`bench.scenarios` -- what is measured (Entra cycle, storage floor,
   large groups, deep paging, cold start);
+* :mod:`bench.budgets` -- the storage calls each request should cost;
 * :mod:`bench.report` -- targets, PASS/FAIL and the report files;
+* :mod:`bench.inject` -- a deliberate regression, to test the gate (``--inject``);
 * :mod:`bench.run` -- the command line that ties them together.
 
 Every figure that is judged is a ratio or a median against a baseline
-measured in the same run: absolute timings on a 2-core machine are noisy.
+measured in the same run, or a count of storage calls against its budget:
+absolute timings on a 2-core machine are noisy.
 """

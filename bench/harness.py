@@ -31,6 +31,8 @@ SCIM_MEDIA = "application/scim+json"
 UP_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
 REQUEST_TIMEOUT_SECONDS = 65.0  # a little above Entra's 60 s give-up
+INJECTIONS = ("extra-read",)     # test-only regressions of bench/inject.py (bench.run --inject)
+INJECT_ENV = "BENCH_INJECT"      # how the dev host process learns which one to apply
 
 
 # --------------------------------------------------------------------- stats
@@ -58,25 +60,40 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 @dataclass
 class OpStats:
-    """Samples of one operation type: latency (s), status, storage calls."""
+    """Samples of one operation type: latency (s), status, storage calls.
+
+    ``excess`` holds, for each request that came with a budget
+    (:mod:`bench.budgets`), its storage calls minus that budget.
+    """
 
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     storage_calls: list[int] = field(default_factory=list)
     error_samples: list[str] = field(default_factory=list)
+    budgets: list[int] = field(default_factory=list)
+    excess: list[int] = field(default_factory=list)
 
     def summary(self) -> dict:
         ms = [x * 1000 for x in self.latencies]
-        return {
+        calls = self.storage_calls
+        out = {
             "count": len(ms),
             "errors": self.errors,
             "p50_ms": _round(percentile(ms, 50)),
             "p95_ms": _round(percentile(ms, 95)),
             "p99_ms": _round(percentile(ms, 99)),
             "max_ms": _round(max(ms) if ms else None),
-            "mean_storage_calls": _round(sum(self.storage_calls) / len(self.storage_calls) if self.storage_calls else None, 2),
+            "mean_storage_calls": _round(sum(calls) / len(calls) if calls else None, 2),
+            "storage_calls_histogram": {str(n): calls.count(n) for n in sorted(set(calls))},
             "error_samples": self.error_samples[:3],
         }
+        if self.excess:
+            lo, hi = min(self.budgets), max(self.budgets)
+            out["budget"] = str(lo) if lo == hi else f"{lo}-{hi}"
+            out["least_excess"] = min(self.excess)          # the cheapest request against its budget
+            out["over_budget"] = sum(1 for x in self.excess if x > 0)
+            out["calls_over_budget"] = sum(x for x in self.excess if x > 0)
+        return out
 
 
 def _round(x, digits=1):
@@ -90,12 +107,15 @@ class Recorder:
         self.ops: dict[str, OpStats] = {}
         self._lock = threading.Lock()
 
-    def add(self, op: str, seconds: float, error: str | None, calls: int | None) -> None:
+    def add(self, op: str, seconds: float, error: str | None, calls: int | None, budget: int | None = None) -> None:
         with self._lock:
             stats = self.ops.setdefault(op, OpStats())
             stats.latencies.append(seconds)
             if calls is not None:
                 stats.storage_calls.append(calls)
+                if budget is not None and not error:
+                    stats.budgets.append(budget)
+                    stats.excess.append(calls - budget)
             if error:
                 stats.errors += 1
                 stats.error_samples.append(error)
@@ -127,7 +147,7 @@ class Client:
         self.session.headers["Accept"] = SCIM_MEDIA
 
     def call(self, recorder: Recorder | None, op: str, method: str, path: str, body=None, params=None,
-             expect: tuple[int, ...] = ()) -> requests.Response | None:
+             expect: tuple[int, ...] = (), budget: int | None = None) -> requests.Response | None:
         headers = {}
         data = None
         if body is not None:
@@ -148,7 +168,7 @@ class Client:
             error = f"{response.status_code} {method} {path}: {response.text[:200]}"
         calls = response.headers.get("X-Storage-Calls")
         if recorder is not None:
-            recorder.add(op, elapsed, error, int(calls) if calls and calls.isdigit() else None)
+            recorder.add(op, elapsed, error, int(calls) if calls and calls.isdigit() else None, budget)
         return response
 
     def close(self) -> None:
@@ -292,11 +312,13 @@ class DevHost:
     request (any HTTP status) -- the dev host's cold start.
     """
 
-    def __init__(self, env: dict[str, str], port: int, log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], port: int, log_path: Path, app: str | None = None) -> None:
         self.port = port
         self.base = f"http://{HOST}:{port}/{ROUTE_PREFIX}"
         self._log = open(log_path, "wb")
         command = [sys.executable, "-m", "shared.devhost", "--host", HOST, "--port", str(port)]
+        if app:  # another module:attribute (bench.inject:app); its folder has no host.json
+            command += ["--app", app, "--route-prefix", ROUTE_PREFIX]
         started = time.perf_counter()
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                                         stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -1,13 +1,28 @@
 """Targets of issue 3, PASS/FAIL, and the report files (``report.md``, ``report.json``).
 
-A target whose figure is missing (the scenario was skipped or failed) is
-reported as SKIP, never as PASS.
+Two kinds of targets: the issue's figures (throughput, latency, ratios of
+medians, memory) and the storage calls per request against
+:mod:`bench.budgets` (:func:`storage_checks`), which do not move with the
+load on the machine.  A target whose figure is missing (the scenario was
+skipped or failed) is reported as SKIP, never as PASS.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from . import budgets
+
+# The request types whose storage calls are budgeted (bench/budgets.py), by scenario.
+ENTRA_BUDGETED = ("GET /Users?filter=userName", "POST /Users", "GET /Groups?filter=displayName", "POST /Groups",
+                  "PATCH /Groups add members", "PATCH /Groups remove member", "PATCH /Users manager",
+                  "PATCH /Users update", "PATCH /Users disable", "GET /Users/{id}")
+GROUP_PROBES = ("PATCH add 1 member", "PATCH remove 1 member", "GET /Groups/{id}?excludedAttributes=members",
+                "GET /Groups?filter=displayName&excludedAttributes=members")
+PAGING_BUDGETED = {"page": "GET /Users?startIndex&count=100 (every page)", "count=1": "GET /Users?count=1",
+                   "by id": "GET /Users/{id}"}
+STORAGE = "Storage calls"  # the prefix of every storage-call target
 
 
 def _get(results: dict, path: str):
@@ -59,6 +74,57 @@ def evaluate(results: dict) -> list[dict]:
     for scenario in ("entra_cycle", "large_groups", "paging"):
         checks.append(_check(f"Peak RSS of the app during {scenario} (MB)",
                              _get(results, f"{scenario}/memory/peak_mb"), "<=", 200, " MB"))
+    return checks + storage_checks(results)
+
+
+def _cheapest(name: str, summaries: list[dict | None]) -> dict:
+    """The cheapest request of a type against its budget, over ``summaries``
+    (one per group size, or just one): at most 0 extra calls."""
+    found = [s for s in summaries if s and s.get("least_excess") is not None]
+    value = max(s["least_excess"] for s in found) if found and len(found) == len(summaries) else None
+    budget = "/".join(sorted({s["budget"] for s in found})) or "?"
+    return _check(f"{STORAGE}: {name}, cheapest request minus its budget ({budget})", value, "<=", 0)
+
+
+def _above(name: str, summaries: list[dict], seconds, threads: int, kinds: int) -> dict:
+    """Calls above budget in all, against what one-off costs can explain
+    (:func:`bench.budgets.one_off_allowance`)."""
+    if not summaries or seconds is None:
+        return _check(f"{STORAGE}: {name}, calls above budget in all (one-off allowance)", None, "<=", 0)
+    requests = sum(s.get("count", 0) for s in summaries)
+    over = sum(s.get("calls_over_budget", 0) for s in summaries)
+    allowance = budgets.one_off_allowance(requests, seconds, threads, kinds)
+    return _check(f"{STORAGE}: {name}, calls above budget in all (one-off allowance)", over, "<=", allowance)
+
+
+def storage_checks(results: dict) -> list[dict]:
+    """Storage calls per request against :mod:`bench.budgets`: deterministic,
+    whatever else the machine runs -- the figures the CI guard gates on.
+
+    Per request type, the cheapest request must cost no more than its budget
+    (one-off costs and retries only ever add calls, so any request type whose
+    every request got dearer fails here); per scenario, the calls above
+    budget must stay within what the one-off costs explain (a change that
+    makes only some requests dearer)."""
+    checks = []
+    ops = _get(results, "entra_cycle/operations") or {}
+    for op in ENTRA_BUDGETED:
+        checks.append(_cheapest(f"Entra cycle {op}", [ops.get(op)]))
+    entra = results.get("entra_cycle") or {}
+    checks.append(_above("Entra cycle", [ops[op] for op in ENTRA_BUDGETED if op in ops] if ops else [],
+                         _get(entra, "total/seconds"), entra.get("threads", 0), kinds=2))
+    probes = _get(results, "large_groups/probes") or {}
+    sizes = _get(results, "large_groups/sizes") or []
+    label = f"large group {sizes[-1]} and 10 members" if sizes else "large groups"
+    for op in GROUP_PROBES:
+        by_size = probes[op].get("by_members") if op in probes else None  # (op names hold "/")
+        checks.append(_cheapest(f"{label}, {op}", [by_size.get(size) for size in sizes] if by_size else [None]))
+    checks.append(_above(label, [s for p in probes.values() for s in p["by_members"].values()],
+                         _get(results, "large_groups/seconds"), 1, kinds=0))
+    paging = _get(results, "paging/storage_calls") or {}
+    for key, name in PAGING_BUDGETED.items():
+        checks.append(_cheapest(f"paging {name}", [paging.get(key)]))
+    checks.append(_above("paging and totals", list(paging.values()), _get(results, "paging/seconds"), 1, kinds=0))
     return checks
 
 
@@ -82,8 +148,12 @@ def markdown(results: dict, checks: list[dict]) -> str:
            f"- Machine: {meta['cpu_count']} cores, {meta['platform']}, Python {meta['python']}",
            f"- Mode: {meta['mode']}; sizes: `{json.dumps(meta['sizes'])}`",
            f"- Dev host cold start (process start to first answered request): {meta.get('devhost_cold_start_ms')} ms",
-           f"- Wall time of the whole run: {meta.get('run_seconds')} s", "",
-           "Judged figures are ratios and medians against baselines measured in this same run.", "",
+           f"- Wall time of the whole run: {meta.get('run_seconds')} s; load average (1 min) at start "
+           f"{(meta.get('loadavg_start') or ['?'])[0]}, at end {(meta.get('loadavg_end') or ['?'])[0]}",
+           *([f"- **Injected regression (test-only, bench/inject.py): {meta['injected_regression']}**"]
+             if meta.get("injected_regression") else []), "",
+           "Judged figures are ratios and medians against baselines measured in this same run, and storage "
+           "calls per request against their budgets (bench/budgets.py).", "",
            "## Targets", "",
            _table([[c["verdict"], c["target"], c["value"], c["condition"]] for c in checks],
                   ["", "target", "value", "condition"]), ""]
@@ -98,6 +168,14 @@ def markdown(results: dict, checks: list[dict]) -> str:
                 _table([[op, s["count"], s["p50_ms"], s["p95_ms"], s["p99_ms"], s["errors"], s["mean_storage_calls"]]
                         for op, s in entra["operations"].items()],
                        ["operation", "count", "p50 ms", "p95 ms", "p99 ms", "errors", "storage calls (mean)"]), ""]
+    if entra:
+        out += ["### Storage calls per request (bench/budgets.py)", "",
+                "Calls per request as `calls: requests`; one-off costs (first use of a counter shard, a credential "
+                "looked up again, a retry) only add calls, so the cheapest request of a type costs its budget.", "",
+                _table([[op, s.get("budget"), _histogram(s), s.get("least_excess"), s.get("over_budget"), s.get("calls_over_budget")]
+                        for op, s in entra["operations"].items()],
+                       ["operation", "budget", "calls: requests", "cheapest minus budget", "requests above budget",
+                        "calls above budget"]), ""]
     floor = results.get("storage_floor")
     if floor:
         out += ["## Storage floor", "",
@@ -129,6 +207,9 @@ def markdown(results: dict, checks: list[dict]) -> str:
                 "walk_s", "raw_scan_s", "raw_scan_rows", "walk_over_scan", "count1_ms", "get_by_id_ms",
                 "count1_over_get_by_id", "sdk_count1_query_ms", "sdk_point_read_ms", "sdk_count1_over_point_read"]
         out += ["## Deep paging and totals", "", _table([[k, paging.get(k)] for k in keys], ["figure", "value"]), "",
+                _table([[name, s.get("budget"), _histogram(s), s.get("least_excess"), s.get("calls_over_budget")]
+                        for name, s in (paging.get("storage_calls") or {}).items()],
+                       ["request", "budget", "storage calls: requests", "cheapest minus budget", "calls above budget"]), "",
                 f"App RSS peak during the walk: {paging['memory']['peak_mb']} MB.", ""]
     cold = results.get("cold_start")
     if cold:
@@ -138,6 +219,10 @@ def markdown(results: dict, checks: list[dict]) -> str:
     if results.get("failures"):
         out += ["## Scenario failures", ""] + [f"- {name}: `{msg}`" for name, msg in results["failures"].items()] + [""]
     return "\n".join(out)
+
+
+def _histogram(summary: dict) -> str:
+    return ", ".join(f"{calls}: {n}" for calls, n in (summary.get("storage_calls_histogram") or {}).items())
 
 
 def write(results: dict, checks: list[dict], folder: Path) -> None:

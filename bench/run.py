@@ -16,7 +16,12 @@ failure in one is recorded and does not stop the others):
    SCIM run sees the larger table: any bias is against the SCIM figure);
 4. seeding of a second tenant through the storage layer, then large groups
    and deep paging over HTTP;
-5. PASS/FAIL per target, ``bench-results/<timestamp>/report.{md,json}``.
+5. PASS/FAIL per target (storage calls per request against
+   :mod:`bench.budgets` among them), ``bench-results/<timestamp>/report.{md,json}``.
+
+``--inject extra-read`` (test-only) serves the app from :mod:`bench.inject`,
+which adds one storage read to every SCIM request: the regression the
+storage-call targets must catch.
 
 The dev host and Azurite are stopped by their PIDs at the end, also on
 errors and Ctrl-C.
@@ -35,13 +40,13 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .harness import ROOT, Client, ClientPool, DevHost, RssSampler, app_env, ensure_tenant, scratch_dir
+from .harness import INJECT_ENV, INJECTIONS, ROOT, Client, ClientPool, DevHost, RssSampler, app_env, ensure_tenant, scratch_dir
 from . import report, scenarios
 
 SCENARIOS = ("cold", "entra", "floor", "groups", "paging")
 NORMAL = dict(users=5000, groups=200, members_per_group=60, threads=8, large_members=20000, paging_users=50000,
               repetitions=30, cold_runs=7, scenario_seconds=300, walks=1)
-QUICK = dict(users=300, groups=15, members_per_group=40, threads=8, large_members=2000, paging_users=5000,
+QUICK = dict(users=300, groups=24, members_per_group=40, threads=8, large_members=2000, paging_users=5000,
              repetitions=15, cold_runs=7, scenario_seconds=90, walks=3)
 
 
@@ -55,6 +60,14 @@ def _drop_bench_tables(connection_string: str, prefix: str) -> None:
     service = TableServiceClient.from_connection_string(connection_string)
     for table in service.query_tables("TableName ge @lo and TableName lt @hi", parameters={"lo": prefix, "hi": prefix + "~"}):
         service.delete_table(table.name)
+
+
+def _loadavg() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (what else the machine was running), None where unknown."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def parse_args(argv):
@@ -77,6 +90,9 @@ def parse_args(argv):
                         help=f"time budget per scenario; work not started by then is skipped ({NORMAL['scenario_seconds']}; quick {QUICK['scenario_seconds']})")
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated subset of: " + ", ".join(SCENARIOS))
     parser.add_argument("--port", type=int, default=0, help="dev host port (0: a free one)")
+    parser.add_argument("--inject", choices=INJECTIONS, default=None,
+                        help="test-only: serve the app with a deliberate regression (bench/inject.py): "
+                             "extra-read = one more storage read per SCIM request")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results", help="results folder")
     args = parser.parse_args(argv)
     defaults = QUICK if args.quick else NORMAL
@@ -103,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python -m bench.run", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-        "mode": "quick" if args.quick else "normal", "sizes": sizes, "scenarios": sorted(args.only)}}
+        "mode": "quick" if args.quick else "normal", "sizes": sizes, "scenarios": sorted(args.only),
+        "injected_regression": args.inject, "loadavg_start": _loadavg()}}
     failures: dict[str, str] = {}
 
     def attempt(name, fn):
@@ -131,11 +148,14 @@ def main(argv: list[str] | None = None) -> int:
             connection_string = azurite.connection_string
         results["meta"]["storage"] = "external (BENCH_STORAGE_CONNECTION_STRING)" if external else "Azurite, in memory"
         env = app_env(connection_string)
+        if args.inject:
+            env[INJECT_ENV] = args.inject
         os.environ["SCIM_STORAGE_CONNECTION_STRING"] = connection_string  # for this process's storage layer
         token, large_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         ensure_tenant(env, "bench", token, work)
         large_tenant = ensure_tenant(env, "bench-large", large_token, work)
-        devhost = DevHost(env, args.port or free_port(), work / "devhost.log")
+        devhost = DevHost(env, args.port or free_port(), work / "devhost.log",
+                          app="bench.inject:app" if args.inject else None)
         results["meta"]["devhost_cold_start_ms"] = round(devhost.cold_start_s * 1000, 1)
         print(f"{'external storage' if external else f'Azurite pid {azurite.pid}'}, dev host pid {devhost.pid} on {devhost.base} "
               f"(cold start {devhost.cold_start_s * 1000:.0f} ms)", flush=True)
@@ -216,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             _drop_bench_tables(external, os.environ["SCIM_TABLE_PREFIX"])
 
     results["meta"]["run_seconds"] = round(time.perf_counter() - run_started, 1)
+    results["meta"]["loadavg_end"] = _loadavg()
     if failures:
         results["failures"] = failures
     checks = report.evaluate(results)

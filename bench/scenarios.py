@@ -37,6 +37,7 @@ from shared.storage_calls import counting
 from shared.storage_errors import AlreadyExists, StorageUnavailable
 from shared.table_store import Member, StoredResource, TenantStore, now_iso
 
+from . import budgets
 from .harness import ClientPool, Recorder, RssSampler, median, percentile, ratio, time_fresh_process
 
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -45,6 +46,7 @@ GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 MANAGER_PATH = ENT_URN + ":manager"
 MEMBERS_PER_PATCH = 50
+TRANSACTION_LIMIT = 100  # operations per entity-group transaction (Table Storage)
 
 
 # =========================================================== the Entra plan
@@ -144,11 +146,11 @@ def run_entra_cycle(pool: ClientPool, plan: EntraPlan, deadline: float) -> dict:
         def task(client):
             name = plan.users[i]
             found = client.call(recorder, "GET /Users?filter=userName", "GET", "/Users",
-                                params={"filter": f'userName eq "{name}"'})
+                                params={"filter": f'userName eq "{name}"'}, budget=budgets.FILTER_MISS)
             if found is not None and found.status_code == 200 and found.json().get("totalResults"):
                 user_ids[i] = found.json()["Resources"][0]["id"]
                 return
-            created = client.call(recorder, "POST /Users", "POST", "/Users", user_body(plan, i))
+            created = client.call(recorder, "POST /Users", "POST", "/Users", user_body(plan, i), budget=budgets.CREATE)
             if created is not None and created.status_code == 201:
                 user_ids[i] = created.json()["id"]
         return task
@@ -157,22 +159,24 @@ def run_entra_cycle(pool: ClientPool, plan: EntraPlan, deadline: float) -> dict:
         def task(client):
             name = plan.groups[g]
             client.call(recorder, "GET /Groups?filter=displayName", "GET", "/Groups",
-                        params={"excludedAttributes": "members", "filter": f'displayName eq "{name}"'})
-            created = client.call(recorder, "POST /Groups", "POST", "/Groups", group_body(plan, g))
+                        params={"excludedAttributes": "members", "filter": f'displayName eq "{name}"'},
+                        budget=budgets.FILTER_MISS)
+            created = client.call(recorder, "POST /Groups", "POST", "/Groups", group_body(plan, g), budget=budgets.CREATE)
             if created is None or created.status_code != 201:
                 return
             gid = group_ids[g] = created.json()["id"]
             ids = [user_ids[u] for u in plan.group_members[g] if user_ids[u]]
             for chunk in _chunks(ids, MEMBERS_PER_PATCH):
                 client.call(recorder, "PATCH /Groups add members", "PATCH", f"/Groups/{gid}",
-                            patch({"op": "Add", "path": "members", "value": [{"value": x} for x in chunk]}))
+                            patch({"op": "Add", "path": "members", "value": [{"value": x} for x in chunk]}),
+                            budget=budgets.add_members(len(chunk)))
         return task
 
     def set_manager(u, m):
         def task(client):
             if user_ids[u] and user_ids[m]:
                 client.call(recorder, "PATCH /Users manager", "PATCH", f"/Users/{user_ids[u]}",
-                            patch({"op": "Add", "path": MANAGER_PATH, "value": user_ids[m]}))
+                            patch({"op": "Add", "path": MANAGER_PATH, "value": user_ids[m]}), budget=budgets.USER_PATCH)
         return task
 
     def update_user(u):
@@ -181,27 +185,28 @@ def run_entra_cycle(pool: ClientPool, plan: EntraPlan, deadline: float) -> dict:
                 client.call(recorder, "PATCH /Users update", "PATCH", f"/Users/{user_ids[u]}", patch(
                     {"op": "Replace", "path": "displayName", "value": f"Updated {u}"},
                     {"op": "Replace", "path": 'emails[type eq "work"].value', "value": f"moved.{u}@example.com"},
-                    {"op": "Replace", "path": "name.givenName", "value": f"NewGiven{u}"}))
+                    {"op": "Replace", "path": "name.givenName", "value": f"NewGiven{u}"}), budget=budgets.USER_PATCH)
         return task
 
     def disable_user(u):
         def task(client):
             if user_ids[u]:
                 client.call(recorder, "PATCH /Users disable", "PATCH", f"/Users/{user_ids[u]}",
-                            patch({"op": "Replace", "path": "active", "value": "False"}))
+                            patch({"op": "Replace", "path": "active", "value": "False"}), budget=budgets.USER_PATCH)
         return task
 
     def remove_member(g, u):
         def task(client):
             if group_ids[g] and user_ids[u]:
                 client.call(recorder, "PATCH /Groups remove member", "PATCH", f"/Groups/{group_ids[g]}",
-                            patch({"op": "Remove", "path": "members", "value": [{"value": user_ids[u]}]}))
+                            patch({"op": "Remove", "path": "members", "value": [{"value": user_ids[u]}]}),
+                            budget=budgets.remove_members(1))
         return task
 
     def read_user(u):
         def task(client):
             if user_ids[u]:
-                client.call(recorder, "GET /Users/{id}", "GET", f"/Users/{user_ids[u]}")
+                client.call(recorder, "GET /Users/{id}", "GET", f"/Users/{user_ids[u]}", budget=budgets.GET_USER)
         return task
 
     incremental = ([update_user(u) for u in plan.updates] + [disable_user(u) for u in plan.disables]
@@ -256,8 +261,8 @@ class FloorStore:
                                      a counter shard MERGE
     PATCH add k members              1 transaction: group MERGE + per member
                                      (member MERGE, edge, reverse edge); above
-                                     33 members the MERGEs, then the edges, in
-                                     transactions of 100 (2 for 50 members)
+                                     32 members the MERGEs, then the edges, in
+                                     transactions of 99 (3 for 50 members)
     PATCH remove k members           1 transaction: group MERGE + 2 deletes each
     user PATCH (manager, update,     1 range read of the user and its edges,
     disable)                         1 transaction: ETag-conditioned REPLACE
@@ -266,6 +271,13 @@ class FloorStore:
     every accepted change            + 1 insert: its audit entry (shared/audit.py;
                                      the app's own table, a partition here)
     ===============================  ==============================================
+
+    Every transaction also carries one more operation, as the app's do: a
+    MERGE (``If-Match: *``) of the tenant's write guard row
+    (:data:`shared.keys.TENANT_KEY`), which :meth:`create_partition` writes
+    before the run, as tenant creation does.  No extra round trip, one more
+    operation per transaction (so the multi-transaction adds hold 99 other
+    operations each).
     """
 
     def __init__(self, table: TableClient, partition: str) -> None:
@@ -275,6 +287,16 @@ class FloorStore:
 
     def _row(self, rk, **props):
         return {"PartitionKey": self.pk, "RowKey": rk, **props}
+
+    def create_partition(self) -> None:
+        """Set the partition up as tenant creation does: its write guard row."""
+        self.table.create_entity(self._row(keys.TENANT_KEY))
+
+    def _submit(self, ops):
+        """One transaction of ``ops`` plus the tenant guard MERGE (at most 100 operations)."""
+        ops = list(ops) + [("update", self._row(keys.TENANT_KEY), {"mode": UpdateMode.MERGE})]
+        assert len(ops) <= TRANSACTION_LIMIT, len(ops)
+        self.table.submit_transaction(ops)
 
     def _resource(self, kind, rid, data, index_keys):
         now = now_iso()
@@ -304,7 +326,7 @@ class FloorStore:
         ops = [("create", self._resource(kind, rid, data, index_keys))]
         ops += [("create" if k.startswith("X:") else "upsert", self._row(k, k="I", id=rid)) for k in index_keys]
         ops.append(self._counter_op(kind))
-        self.table.submit_transaction(ops)
+        self._submit(ops)
         self._audit()
         return rid
 
@@ -319,18 +341,19 @@ class FloorStore:
             checks.append(("update", self._row(keys.resource_key(keys.USER, mid), mt=now), {"mode": UpdateMode.MERGE}))
             writes += [("upsert", self._row(keys.member_edge_key(gid, mid), k="M")),
                        ("upsert", self._row(keys.reverse_edge_key(mid, gid), k="B"))]
-        if len(checks) + len(writes) <= 100:
-            self.table.submit_transaction(checks + writes)
+        room = TRANSACTION_LIMIT - 1  # the tenant guard takes one operation of each transaction
+        if len(checks) + len(writes) <= room:
+            self._submit(checks + writes)
         else:
-            for batch in _chunks(checks, 100) + _chunks(writes, 100):
-                self.table.submit_transaction(batch)
+            for batch in _chunks(checks, room) + _chunks(writes, room):
+                self._submit(batch)
         self._audit()
 
     def remove_members(self, gid, member_ids):
         ops = [("update", self._row(keys.resource_key(keys.GROUP, gid), v="y", m=now_iso()), {"mode": UpdateMode.MERGE})]
         for mid in member_ids:
             ops += [("delete", self._row(keys.member_edge_key(gid, mid))), ("delete", self._row(keys.reverse_edge_key(mid, gid)))]
-        self.table.submit_transaction(ops)
+        self._submit(ops)
         self._audit()
 
     def read_user(self, uid):
@@ -350,7 +373,7 @@ class FloorStore:
         gone, added = index_delta
         ops += [("delete", self._row(k)) for k in gone]
         ops += [("upsert", self._row(k, k="I", id=uid)) for k in added]
-        self.table.submit_transaction(ops)
+        self._submit(ops)
         self._audit()
 
 
@@ -364,6 +387,7 @@ def run_storage_floor(table: TableClient, partition: str, plan: EntraPlan, threa
     operations/s here compares directly with the SCIM requests/s.
     """
     store = FloorStore(table, partition)
+    store.create_partition()
     recorder = Recorder()
     user_ids: list[str | None] = [None] * len(plan.users)
     group_ids: list[str | None] = [None] * len(plan.groups)
@@ -547,6 +571,7 @@ def run_large_groups(client, groups: dict[str, tuple[str, str]], spares: list[st
     """
     recorders = {label: Recorder() for label in groups}
     done = 0
+    started = time.perf_counter()
     with RssSampler(pid) as rss:
         for rep in range(repetitions):
             if time.monotonic() > deadline:
@@ -555,13 +580,16 @@ def run_large_groups(client, groups: dict[str, tuple[str, str]], spares: list[st
                 member = spares[rep % len(spares)]
                 rec = recorders[label]
                 client.call(rec, "PATCH add 1 member", "PATCH", f"/Groups/{gid}",
-                            patch({"op": "Add", "path": "members", "value": [{"value": member}]}))
+                            patch({"op": "Add", "path": "members", "value": [{"value": member}]}),
+                            budget=budgets.add_members(1))
                 client.call(rec, "PATCH remove 1 member", "PATCH", f"/Groups/{gid}",
-                            patch({"op": "Remove", "path": "members", "value": [{"value": member}]}))
+                            patch({"op": "Remove", "path": "members", "value": [{"value": member}]}),
+                            budget=budgets.remove_members(1))
                 client.call(rec, "GET /Groups/{id}?excludedAttributes=members", "GET", f"/Groups/{gid}",
-                            params={"excludedAttributes": "members"})
+                            params={"excludedAttributes": "members"}, budget=budgets.GET_GROUP_WITHOUT_MEMBERS)
                 client.call(rec, "GET /Groups?filter=displayName&excludedAttributes=members", "GET", "/Groups",
-                            params={"filter": f'displayName eq "{name}"', "excludedAttributes": "members"})
+                            params={"filter": f'displayName eq "{name}"', "excludedAttributes": "members"},
+                            budget=budgets.FILTER_HIT)
             done += 1
     labels = sorted(groups, key=int)
     small, large = labels[0], labels[-1]
@@ -572,7 +600,8 @@ def run_large_groups(client, groups: dict[str, tuple[str, str]], spares: list[st
         med_large = median(recorders[large].ops[op].latencies) if op in recorders[large].ops else None
         probes[op] = {"by_members": per_size, "ratio_of_medians": _r(ratio(med_large, med_small), 2)}
     return {"repetitions": done, "sizes": labels, "probes": probes,
-            "errors": sum(r.errors() for r in recorders.values()), "memory": rss.summary()}
+            "errors": sum(r.errors() for r in recorders.values()), "seconds": round(time.perf_counter() - started, 2),
+            "memory": rss.summary()}
 
 
 # ================================================================ paging
@@ -591,6 +620,7 @@ def run_paging(client, table: TableClient, partition: str, total_users: int, pid
        ``GET /Users/{id}``, interleaved ``probes`` times: medians and ratio;
        and the same two reads straight through the SDK.
     """
+    started = time.perf_counter()
     firsts: list[float] = []
     lasts: list[float] = []
     calls: list[int] = []
@@ -608,7 +638,8 @@ def run_paging(client, table: TableClient, partition: str, total_users: int, pid
             walk_started = time.perf_counter()
             start = 1
             while start <= total_users and time.monotonic() < deadline:
-                response = client.call(rec, "page", "GET", "/Users", params={"startIndex": start, "count": page_size})
+                response = client.call(rec, "page", "GET", "/Users", params={"startIndex": start, "count": page_size},
+                                       budget=budgets.FIRST_PAGE if start == 1 else budgets.NEXT_PAGE)
                 pages.append(rec.ops["page"].latencies[-1])
                 if response is None or response.status_code != 200:
                     errors += 1
@@ -648,8 +679,8 @@ def run_paging(client, table: TableClient, partition: str, total_users: int, pid
     for _ in range(probes if some_id else 0):
         if time.monotonic() > deadline:
             break
-        client.call(totals, "count=1", "GET", "/Users", params={"count": 1})
-        client.call(by_id, "by id", "GET", f"/Users/{some_id}")
+        client.call(totals, "count=1", "GET", "/Users", params={"count": 1}, budget=budgets.COUNT)
+        client.call(by_id, "by id", "GET", f"/Users/{some_id}", budget=budgets.GET_USER)
     floor = _totals_floor(table, partition, some_id, probes, deadline) if some_id else {}
     first = median(firsts)
     last = median(lasts)
@@ -664,13 +695,24 @@ def run_paging(client, table: TableClient, partition: str, total_users: int, pid
         "max_page_ms": _r(max(rec.ops["page"].latencies) * 1000 if rec.ops else None),
         "last_over_first": _r(ratio(last, first), 2),
         "page_storage_calls_max": max(calls) if calls else None,
+        "storage_calls": {op: _calls_only(stats) for op, stats in
+                          (("page", rec.ops.get("page")), ("count=1", totals.ops.get("count=1")), ("by id", by_id.ops.get("by id")))
+                          if stats is not None},
         "walk_s": round(walk, 2), "raw_scan_s": round(scan_s, 2), "raw_scan_rows": scan_rows,
         "walk_over_scan": _r(ratio(walk, scan_s), 2) if complete else None,
         "count1_ms": _r(count_med and count_med * 1000, 2), "get_by_id_ms": _r(id_med and id_med * 1000, 2),
         "count1_over_get_by_id": _r(ratio(count_med, id_med), 2),
         **floor,
+        "seconds": round(time.perf_counter() - started, 2),
         "memory": rss.summary(),
     }
+
+
+def _calls_only(stats) -> dict:
+    """The storage-call figures of an :class:`OpStats` summary (no latencies)."""
+    summary = stats.summary()
+    return {k: summary[k] for k in ("count", "mean_storage_calls", "storage_calls_histogram", "budget", "least_excess",
+                                    "over_budget", "calls_over_budget") if k in summary}
 
 
 def _totals_floor(table: TableClient, partition: str, some_id: str, probes: int, deadline: float) -> dict:

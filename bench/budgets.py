@@ -1,0 +1,94 @@
+"""Storage-call budgets: what each request the benchmark sends should cost.
+
+The app counts the storage round trips of every request and, with
+``SCIM_EXPOSE_STORAGE_CALLS=1`` (the bench sets it), returns the count in
+``X-Storage-Calls`` (:mod:`shared.storage_calls`).  Unlike a time, that count
+does not move with the load on the machine, so it is what the CI guard
+gates on (``tests/bench/test_regression_guard.py``).  Each budget below is
+the cost of the request's code path in the steady state, as the app is
+written now; a change that adds a round trip to a request type fails the
+guard until the budget here is raised on purpose.
+
+One-off costs come on top, and only add calls: the first use of each
+counter shard in a process reads it (:mod:`shared.counters`, at most
+``SHARDS`` reads per resource type), a credential is looked up again when
+its cache entry expires (``SCIM_AUTH_CACHE_SECONDS``), each table is
+created on its first use, the SDK retries a dropped connection.  So the *cheapest* request of a type costs exactly its
+budget, whatever the load; the calls above budget are judged in total
+against :func:`one_off_allowance`.
+
+Budgets (``AUDIT``: every accepted change writes one audit entry, a
+separate table; a transaction is one call however many operations it has,
+the tenant's write guard MERGE included):
+
+========================================================  ======================================
+request                                                   calls
+========================================================  ======================================
+``GET /Users?filter=userName eq`` (no such user)          1: the unique-index point read
+``GET /Groups?filter=displayName eq``, members excluded   1 when absent, 2 when found (+ the row)
+``POST /Users``, ``POST /Groups``                         1 transaction + AUDIT
+``PATCH /Groups`` adding k members                        :func:`add_members`
+``PATCH /Groups`` removing k members (k <= 49)            1 transaction + AUDIT
+user ``PATCH`` (manager, update, disable)                 1 range read + 1 transaction + AUDIT
+``GET /Users/{id}``                                       1 range read (the user and its edges)
+``GET /Groups/{id}?excludedAttributes=members``           1 point read
+``GET /Users?startIndex=1&count=100`` (the first page)    1 range read: counter shards + first rows
+``GET /Users?startIndex=..&count=100`` (the next pages)   2: the counter shards (their version tells
+                                                          the remembered position still holds,
+                                                          :mod:`shared.paging`) + the page's own rows
+``GET /Users?count=1``                                    1 range read (counter shards + first row)
+========================================================  ======================================
+"""
+
+from __future__ import annotations
+
+import math
+
+from shared.counters import SHARDS  # first-use reads per resource type and process
+from shared.table_store import MAX_TRANSACTION_OPS as TRANSACTION_OPS  # the 100th operation is the tenant guard
+
+AUDIT = 1
+ONE_TRANSACTION_MEMBERS = (TRANSACTION_OPS - 1) // 3  # group MERGE + 3 operations per member: 32
+
+FILTER_MISS = 1
+FILTER_HIT = 2
+CREATE = 1 + AUDIT
+USER_PATCH = 1 + 1 + AUDIT
+GET_USER = 1
+GET_GROUP_WITHOUT_MEMBERS = 1
+FIRST_PAGE = 1
+NEXT_PAGE = 2
+COUNT = 1
+
+
+def add_members(k: int) -> int:
+    """A member-add PATCH of ``k`` members (:meth:`TenantStore.add_members`):
+    one transaction up to :data:`ONE_TRANSACTION_MEMBERS`; beyond, the
+    existence checks (group + members, MERGEs in transactions of
+    ``TRANSACTION_OPS``), then the edges, ``ONE_TRANSACTION_MEMBERS`` members
+    per transaction."""
+    if k <= ONE_TRANSACTION_MEMBERS:
+        return 1 + AUDIT
+    return math.ceil((k + 1) / TRANSACTION_OPS) + math.ceil(k / ONE_TRANSACTION_MEMBERS) + AUDIT
+
+
+def remove_members(k: int) -> int:
+    """A member-remove PATCH of ``k`` members, all present (one transaction up to 49)."""
+    first = (TRANSACTION_OPS - 1) // 2
+    return 1 + (math.ceil((k - first) / (TRANSACTION_OPS // 2)) if k > first else 0) + AUDIT
+
+
+AUTH_CACHE_SECONDS = 30  # SCIM_AUTH_CACHE_SECONDS default: a credential is looked up again after it
+AUTH_LOOKUP = 2          # a credential lookup: the credential's row and the tenant's row
+TABLES = 3               # each of the app's tables is created (if absent) on its first use in a process
+
+
+def one_off_allowance(requests: int, seconds: float, threads: int, kinds: int) -> int:
+    """Storage calls above budget that one-off costs can explain in a run of
+    ``requests`` requests over ``seconds`` by ``threads`` concurrent clients
+    creating ``kinds`` resource types: every counter shard read once per
+    type; a credential lookup by each client per started cache period (the
+    first one included: concurrent clients all miss an expired entry); the
+    tables' creation; and 1 % of the requests for retries."""
+    periods = 1 + math.ceil(max(seconds, 0) / AUTH_CACHE_SECONDS)
+    return SHARDS * kinds + AUTH_LOOKUP * threads * periods + TABLES + math.ceil(requests / 100)
