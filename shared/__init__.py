@@ -5,6 +5,8 @@ Where things live (RFC sections in each module's docstring):
 * ``attribute``, ``schemas`` -- the attribute model and the schema definitions
   (RFC 7643), the single source of truth for validation and ``/Schemas``;
 * ``discovery`` -- ``/Schemas``, ``/ResourceTypes``, ``/ServiceProviderConfig``;
+* ``storable_text`` -- the text and numbers the service accepts (I-JSON,
+  RFC 7493: what Table Storage can hold);
 * ``filter``, ``matching`` -- the filter grammar and its evaluation;
 * ``resource`` -- request bodies to stored attributes;
 * ``patch``, ``membership`` -- the PATCH engine and group membership plans;

@@ -117,13 +117,21 @@ def registry(scim_app):
     return scim_app._get_service().registry
 
 
-def new_tenant_client(base_url: str, registry) -> ScimClient:
-    name = f"test-{uuid.uuid4().hex[:8]}"
+def new_registered_tenant(registry, prefix: str = "test") -> tuple[str, str, str]:
+    """A new tenant and its first token: (tenant id, token id, token), the
+    token registered with the log scan as a secret, the name and id as
+    personal values."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     tenant_id = registry.create_tenant(name)
-    _, token = registry.issue_token(tenant_id)
+    token_id, token = registry.issue_token(tenant_id)
     LOG_CAPTURE.secrets.add(token)
     LOG_CAPTURE.register_personal(name)
     LOG_CAPTURE.register_personal(tenant_id)
+    return tenant_id, token_id, token
+
+
+def new_tenant_client(base_url: str, registry) -> ScimClient:
+    tenant_id, _, token = new_registered_tenant(registry)
     client = ScimClient(base_url, token)
     client.tenant_id = tenant_id
     return client

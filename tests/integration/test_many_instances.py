@@ -24,7 +24,7 @@ from shared.logs import quiet_sdk_loggers
 from shared.tables import RESOURCES, Tables
 from shared.tenants import CLIENT, TOKEN, TenantRegistry
 
-from tests.integration.conftest import rsa_private_pem
+from tests.integration.conftest import new_registered_tenant, rsa_private_pem
 from tests.integration.entra_cycle import EntraCycle, directory, http_send
 from tests.integration.fleet import fleet_env, start_fleet
 from tests.integration.store_state import findings, snapshot
@@ -76,15 +76,8 @@ def registry(tables) -> TenantRegistry:
 
 
 def new_tenant(registry) -> tuple[str, str, str]:
-    """(tenant id, token id, token), registered with the log scan as
-    ``new_tenant_client`` (tests/integration/conftest.py) registers its own."""
-    name = f"many-{uuid.uuid4().hex[:8]}"
-    tenant_id = registry.create_tenant(name)
-    token_id, token = registry.issue_token(tenant_id)
-    LOG_CAPTURE.secrets.add(token)
-    LOG_CAPTURE.register_personal(name)
-    LOG_CAPTURE.register_personal(tenant_id)
-    return tenant_id, token_id, token
+    """(tenant id, token id, token), registered with the log scan."""
+    return new_registered_tenant(registry, "many")
 
 
 @pytest.fixture
