@@ -90,7 +90,7 @@ fuzz: install ## long fuzz, random seed printed (FUZZ_SEED, FUZZ_SCALE=20, FUZZ_
 soak: install ## 3 tenants x 25 req/s for SOAK_SECONDS (600); errors, RSS and p99 per minute
 	$(VPY) scripts/soak.py --seconds $${SOAK_SECONDS:-600} $(SOAK_ARGS)
 
-# The store invariant checker (shared/store_check.py, docs/reliability.md "Store
+# The store invariant checker (shared/storage/store_check.py, docs/reliability.md "Store
 # invariant checker") on one tenant; storage from SCIM_STORAGE_CONNECTION_STRING /
 # SCIM_STORAGE_TABLE_ENDPOINT, else the Azurite of `make run` on AZURITE_PORT.
 .PHONY: check-store
@@ -98,4 +98,4 @@ check-store: install ## orphan/dangling rows and counters of TENANT=<id>; REPAIR
 	@test -n "$(TENANT)" || { echo "usage: make check-store TENANT=<tenant id> [REPAIR=1]" >&2; exit 2; }
 	@SCIM_STORAGE_CONNECTION_STRING="$${SCIM_STORAGE_CONNECTION_STRING:-$$(test -n "$$SCIM_STORAGE_TABLE_ENDPOINT" || \
 	  $(VPY) -c 'import sys; from scripts.azurite import connection_string; print(connection_string(int(sys.argv[1])))' \
-	  "$${AZURITE_PORT:-10002}")}" $(VPY) -m shared.store_check --tenant "$(TENANT)" $(if $(REPAIR),--repair)
+	  "$${AZURITE_PORT:-10002}")}" $(VPY) -m shared.storage.store_check --tenant "$(TENANT)" $(if $(REPAIR),--repair)

@@ -3,8 +3,8 @@
 One anonymous HTTP trigger per SCIM route; host.json puts them under
 ``/scim/v2``.  Authentication is done in code (Entra sends
 ``Authorization: Bearer``, not function keys).  Each trigger only translates
-``func.HttpRequest`` into :class:`shared.http.Request`, calls the service and
-translates the :class:`shared.http.Response` back: no SCIM logic lives here.
+``func.HttpRequest`` into :class:`shared.scim.http.Request`, calls the service and
+translates the :class:`shared.scim.http.Response` back: no SCIM logic lives here.
 Every trigger accepts every method so that the service answers a wrong
 method with a SCIM 405 rather than the host's bare 404.
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared.http import Request
+from shared.scim.http import Request
 from shared.logs import quiet_sdk_loggers
 
 quiet_sdk_loggers()
@@ -31,7 +31,7 @@ def _get_service():
     """The process-wide service, built on first use (keeps cold import small)."""
     global _service
     if _service is None:
-        from shared.service import ScimService
+        from shared.web.service import ScimService
 
         quiet_sdk_loggers()  # again, in case the worker reconfigured logging after the import
         _service = ScimService()
@@ -106,7 +106,7 @@ def resource_type(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="openapi.json", methods=ALL_METHODS)
 def openapi_description(req: func.HttpRequest) -> func.HttpResponse:
-    """The API's OpenAPI description, built from shared/schemas.py."""
+    """The API's OpenAPI description, built from shared/scim/schemas.py."""
     return _serve(req, "openapi.json")
 
 

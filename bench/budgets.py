@@ -2,7 +2,7 @@
 
 The app counts the storage round trips of every request and, with
 ``SCIM_EXPOSE_STORAGE_CALLS=1`` (the bench sets it), returns the count in
-``X-Storage-Calls`` (:mod:`shared.storage_calls`).  Unlike a time, that count
+``X-Storage-Calls`` (:mod:`shared.storage.calls`).  Unlike a time, that count
 does not move with the load on the machine, so it is what the CI guard
 gates on (``tests/bench/test_regression_guard.py``).  Each budget below is
 the cost of the request's code path in the steady state, as the app is
@@ -10,7 +10,7 @@ written now; a change that adds a round trip to a request type fails the
 guard until the budget here is raised on purpose.
 
 One-off costs come on top, and only add calls: the first use of each
-counter shard in a process reads it (:mod:`shared.counters`, at most
+counter shard in a process reads it (:mod:`shared.storage.counters`, at most
 ``SHARDS`` reads per resource type), a credential is looked up again when
 its cache entry expires (``SCIM_AUTH_CACHE_SECONDS``), each table is
 created on its first use, the SDK retries a dropped connection.  So the *cheapest* request of a type costs exactly its
@@ -35,7 +35,7 @@ user ``PATCH`` (manager, update, disable)                 1 range read + 1 trans
 ``GET /Users?startIndex=1&count=100`` (the first page)    1 range read: counter shards + first rows
 ``GET /Users?startIndex=..&count=100`` (the next pages)   2: the counter shards (their version tells
                                                           the remembered position still holds,
-                                                          :mod:`shared.paging`) + the page's own rows
+                                                          :mod:`shared.storage.paging`) + the page's own rows
 ``GET /Users?count=1``                                    1 range read (counter shards + first row)
 ========================================================  ======================================
 """
@@ -44,8 +44,8 @@ from __future__ import annotations
 
 import math
 
-from shared.counters import SHARDS  # first-use reads per resource type and process
-from shared.table_store import MAX_TRANSACTION_OPS as TRANSACTION_OPS  # the 100th operation is the tenant guard
+from shared.storage.counters import SHARDS  # first-use reads per resource type and process
+from shared.storage.table_store import MAX_TRANSACTION_OPS as TRANSACTION_OPS  # the 100th operation is the tenant guard
 
 AUDIT = 1
 ONE_TRANSACTION_MEMBERS = (TRANSACTION_OPS - 1) // 3  # group MERGE + 3 operations per member: 32

@@ -15,9 +15,10 @@ import os
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared import keys, service
-from shared.table_store import TenantStore
-from shared.tables import storage_call
+from shared.storage import keys
+from shared.web import service
+from shared.storage.table_store import TenantStore
+from shared.storage.tables import storage_call
 
 from .harness import INJECT_ENV, INJECTIONS
 

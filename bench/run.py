@@ -161,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
               f"(cold start {devhost.cold_start_s * 1000:.0f} ms)", flush=True)
 
         from shared.config import Settings
-        from shared.table_store import TenantStore
-        from shared.tables import RESOURCES, Tables
+        from shared.storage.table_store import TenantStore
+        from shared.storage.tables import RESOURCES, Tables
 
         settings = Settings.from_env()
         tables = Tables(settings)

@@ -9,7 +9,7 @@
   throughput the storage itself allows, the denominator of "how close to
   the limit are we".
 * :func:`seed_users`, :func:`seed_group` -- fast seeding through the
-  project's storage layer (:class:`shared.table_store.TenantStore`); seeding
+  project's storage layer (:class:`shared.storage.table_store.TenantStore`); seeding
   is not measured.
 * :func:`run_large_groups` -- group operations on a 10-member group against a
   large one: flat means the ratio of medians stays near 1.
@@ -32,10 +32,11 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from shared import keys
-from shared.storage_calls import counting
-from shared.storage_errors import AlreadyExists, StorageUnavailable
-from shared.table_store import Member, StoredResource, TenantStore, now_iso
+from shared.storage import keys
+from shared.storage.calls import counting
+from shared.storage.outcomes import AlreadyExists, StorageUnavailable
+from shared.scim.records import Member, StoredResource, now_iso
+from shared.storage.table_store import TenantStore
 
 from . import budgets
 from .harness import ClientPool, Recorder, RssSampler, median, percentile, ratio, time_fresh_process
@@ -249,8 +250,8 @@ class FloorStore:
     """The storage operations the app issues for each SCIM request of the
     plan, written directly with azure-data-tables in a partition of their own.
 
-    Per SCIM operation (mirroring :class:`shared.table_store.TenantStore` and
-    :mod:`shared.keys`; the app's measured ``X-Storage-Calls`` are reported
+    Per SCIM operation (mirroring :class:`shared.storage.table_store.TenantStore` and
+    :mod:`shared.storage.keys`; the app's measured ``X-Storage-Calls`` are reported
     next to these):
 
     ===============================  ==============================================
@@ -268,13 +269,13 @@ class FloorStore:
     disable)                         1 transaction: ETag-conditioned REPLACE
                                      (+ index rows that changed)
     GET /Users/{id}                  1 range read of the user and its edges
-    every accepted change            + 1 insert: its audit entry (shared/audit.py;
+    every accepted change            + 1 insert: its audit entry (shared/storage/audit.py;
                                      the app's own table, a partition here)
     ===============================  ==============================================
 
     Every transaction also carries one more operation, as the app's do: a
     MERGE (``If-Match: *``) of the tenant's write guard row
-    (:data:`shared.keys.TENANT_KEY`), which :meth:`create_partition` writes
+    (:data:`shared.storage.keys.TENANT_KEY`), which :meth:`create_partition` writes
     before the run, as tenant creation does.  No extra round trip, one more
     operation per transaction (so the multi-transaction adds hold 99 other
     operations each).
@@ -380,7 +381,7 @@ class FloorStore:
 def run_storage_floor(table: TableClient, partition: str, plan: EntraPlan, threads: int, deadline: float) -> dict:
     """Run the plan's storage operations with ``threads`` threads, phase by phase.
 
-    ``table`` should be built like the app's client (:class:`shared.tables.Tables`)
+    ``table`` should be built like the app's client (:class:`shared.storage.tables.Tables`)
     so that its storage-call hook counts the calls each operation issues.
 
     One logical operation per SCIM request of :func:`run_entra_cycle`, so
@@ -721,8 +722,8 @@ def _totals_floor(table: TableClient, partition: str, some_id: str, probes: int,
     :meth:`TenantStore.count_and_first`) against a point read, both straight
     through the SDK, interleaved ``probes`` times.  It tells the cost of the
     storage apart from the cost of the SCIM layer."""
-    from shared.counters import SHARDS
-    from shared.table_store import _RANGE_OF_COUNTS_AND_RESOURCES
+    from shared.storage.counters import SHARDS
+    from shared.storage.table_store import _RANGE_OF_COUNTS_AND_RESOURCES
 
     def first_page():
         rows = table.query_entities(_RANGE_OF_COUNTS_AND_RESOURCES, results_per_page=SHARDS + 1,

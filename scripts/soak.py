@@ -3,8 +3,11 @@
 Azurite (in memory) and the app in the dev host are started as ``make run``
 starts them (:mod:`bench.harness`: a separate dev host process, tenants made
 with ``python -m shared.admin ensure-tenant``).  Each tenant gets an
-open-loop schedule of 25 requests/s -- Entra's documented ceiling per tenant
-(DESIGN.md) -- in a provisioning mix: filter GETs by ``userName`` (Entra's
+open-loop schedule of 25 requests/s -- the rate per tenant an endpoint must
+support by the gallery onboarding checklist of Microsoft Learn, "Tutorial:
+Develop and plan provisioning for a SCIM endpoint in Microsoft Entra ID"
+(https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups)
+-- in a provisioning mix: filter GETs by ``userName`` (Entra's
 lookup before every change), creates, attribute PATCHes, GETs by id,
 deprovisioning (``active: false``), deletes, and group member PATCHes
 (RFC 7644 §3.4.2, §3.3, §3.5.2, §3.6).

@@ -1,26 +1,30 @@
-"""The SCIM 2.0 service behind ``function_app.py``.
+"""The SCIM 2.0 service behind ``function_app.py``, in layers.
 
-Where things live (RFC sections in each module's docstring):
+=================  ============================================================
+``scim/``          the protocol core, sans I/O (RFC 7643, RFC 7644): schemas
+                   and attributes, ids, validation of bodies and text
+                   (``storable_text``), the filter grammar and its evaluation,
+                   PATCH and membership plans, projection and responses, list
+                   queries, discovery, OpenAPI, errors, the plain request and
+                   response records (``http``) and the stored-resource records
+``storage/``       Azure Table Storage: key layout (``keys``), clients and
+                   the storage-call counter (``tables``, ``calls``), outcomes,
+                   the resource store (``table_store``) with its counters and
+                   page positions, list/search execution, the audit trail,
+                   the store checker
+``auth/``          tenants and credentials, bearer tokens, OAuth client
+                   credentials, Entra-issued JWTs, the optional rate limit
+``web/``           the web edge: ``service`` authenticates, dispatches and
+                   runs the resource handlers
+``config``,        settings from the environment; the SDK loggers quieted for
+``logs``           every entry point
+``admin``          ``scimctl``, the operator's command line
+``devhost``        serves ``function_app.app`` without Core Tools (local only)
+=================  ============================================================
 
-* ``attribute``, ``schemas`` -- the attribute model and the schema definitions
-  (RFC 7643), the single source of truth for validation and ``/Schemas``;
-* ``discovery`` -- ``/Schemas``, ``/ResourceTypes``, ``/ServiceProviderConfig``;
-* ``storable_text`` -- the text and numbers the service accepts (I-JSON,
-  RFC 7493: what Table Storage can hold);
-* ``filter``, ``matching`` -- the filter grammar and its evaluation;
-* ``resource`` -- request bodies to stored attributes;
-* ``patch``, ``membership`` -- the PATCH engine and group membership plans;
-* ``representation`` -- responses, ``attributes``/``excludedAttributes``;
-* ``query``, ``search`` -- list/search parameters, index fast paths, paging;
-* ``service``, ``http`` -- route handlers and plain request/response objects;
-* ``keys``, ``table_store``, ``tables``, ``storage_calls``, ``storage_errors``
-  -- Azure Table Storage: key layout, operations, clients, call counting;
-* ``tenants``, ``admin`` -- the tenant/token registry and its command line;
-* ``config`` -- settings from the environment;
-* ``logs`` -- quiets the SDK loggers that would log personal data, for every
-  entry point;
-* ``devhost`` -- serves ``function_app.app`` without Core Tools.
-
-Only ``table_store``, ``tables``, ``tenants``, ``storage_calls`` and
-``devhost`` import ``azure.*``; the rest is pure.
+The import rule (``tests/unit/test_layers.py``): the core imports only the
+core, and loads no ``azure.*`` and no ``jwt``; storage imports the core and
+``config``/``logs``; auth imports those and storage; the web edge is the only
+place every layer meets; ``scimctl`` uses all but the web edge; only
+storage imports ``azure.data.tables``.
 """

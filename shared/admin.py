@@ -25,14 +25,14 @@ from pathlib import Path
 
 from azure.core.exceptions import AzureError
 
-from .audit import AuditEntry, AuditLog, enforce_retention
+from .storage.audit import AuditEntry, AuditLog, enforce_retention
 from .config import Settings
 from .logs import quiet_sdk_loggers
-from .table_store import now_iso
-from .storage_errors import StorageUnavailable
-from .store_check import check_tenant
-from .tables import RESOURCES, Tables
-from .tenants import CLIENT, MODES, TOKEN, RegistryError, TenantRegistry
+from .storage.table_store import now_iso
+from .storage.outcomes import StorageUnavailable
+from .storage.store_check import check_tenant
+from .storage.tables import RESOURCES, Tables
+from .auth.tenants import CLIENT, MODES, TOKEN, RegistryError, TenantRegistry
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     prune = audit_cmd.add_parser("prune", help="delete entries older than the retention period")
     prune.add_argument("--days", type=int, help="default: SCIM_AUDIT_RETENTION_DAYS or 90")
 
-    check = groups.add_parser("check-store", help="check a tenant's rows for broken invariants (shared/store_check.py)")
+    check = groups.add_parser("check-store", help="check a tenant's rows for broken invariants (shared/storage/store_check.py)")
     check.add_argument("tenant")
     check.add_argument("--repair", action="store_true", help="fix what can be fixed")
 

@@ -4,9 +4,9 @@
 serves every HTTP trigger registered on a ``func.FunctionApp`` over a real
 HTTP server, the way the Functions host would, so that ``make run``, the
 integration tests and the conformance suites all drive the app through the
-same path (DESIGN.md, "Local run without Azure Functions Core Tools").  Core
-Tools' real host cannot be installed offline: its npm package only downloads
-the actual binary at install time.
+same path, with or without Azure Functions Core Tools (``func start`` still
+works where they are installed).  Core Tools' real host cannot be installed
+offline: its npm package only downloads the actual binary at install time.
 
 What it reproduces of the Functions host:
 
@@ -42,7 +42,7 @@ Not reproduced: function keys (Core Tools does not enforce them locally
 either), non-HTTP triggers, bindings other than the request, the reserved
 ``/admin`` and ``/runtime`` paths.
 
-Serving choices, measured on loopback (``reference/local-tooling.md``): a
+Serving choices, measured on loopback: a
 keep-alive ``http.server`` answers ~215 requests/s when Nagle's algorithm
 meets delayed ACKs, ~1,900 with ``TCP_NODELAY``.  So the server speaks
 HTTP/1.1 keep-alive, sets ``TCP_NODELAY`` on every accepted socket, always

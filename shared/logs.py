@@ -5,7 +5,7 @@ The Azure SDK logs every storage request it sends: azure-core's
 writes the request URL and headers at INFO.  A Table Storage URL carries the
 partition and row keys, which here are tenant ids, resource ids and the
 indexed values themselves (``X:un:<userName>``, ``I:uw:<work email>:<id>``,
-see :mod:`shared.keys`), so at INFO every userName, work email and
+see :mod:`shared.storage.keys`), so at INFO every userName, work email and
 externalId the service touches would reach the logs -- Application
 Insights in Azure (the Functions worker forwards INFO), the terminal under
 ``make run``.  azure-identity logs the managed identity's client id and

@@ -1,4 +1,11 @@
-"""Microsoft Entra's default attribute-mapping targets (reference §6.1, §6.2).
+"""Microsoft Entra's default attribute-mapping targets for a custom SCIM app.
+
+User and group targets from the mapping tables of Microsoft Learn, "Tutorial:
+Develop and plan provisioning for a SCIM endpoint in Microsoft Entra ID"
+(https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups);
+the user list completed from the default "scim" job template as a Microsoft
+engineer's sample lists it (https://github.com/marcusca10/AzureAdScimEfCore,
+``Microsoft.SCIM.WebHostSample/Models/TargetUser.cs``).
 
 Shared by the schema and discovery tests: every one must resolve and be
 discoverable at /Schemas.

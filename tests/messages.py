@@ -1,6 +1,6 @@
 """SCIM URNs, message builders and response helpers shared by the tests."""
 
-from shared.schemas import (  # noqa: F401 - re-exported for the tests
+from shared.scim.schemas import (  # noqa: F401 - re-exported for the tests
     ENTERPRISE_USER_URN as ENT,
     ERROR_URN as ERROR,
     GROUP_URN as GROUP,

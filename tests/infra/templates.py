@@ -1,7 +1,7 @@
 """The Bicep templates in ``infra/``, parsed without Azure.
 
-No Bicep compiler is installable offline (docs: ``local-tooling.md``, section
-Bicep), so the templates are read with pycep-parser, which returns a dict of
+No Bicep compiler is installable offline (no registry package ships it;
+``az bicep build`` downloads it), so the templates are read with pycep-parser, which returns a dict of
 ``parameters``, ``variables``, ``resources``, ``modules`` and ``outputs``.
 In that dict an identifier and a string literal look the same (``name`` and
 ``'name'`` are both ``"name"``), and ``'${x}'`` keeps its interpolation as

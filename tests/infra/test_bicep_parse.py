@@ -1,7 +1,8 @@
 """Every Bicep file parses with both offline parsers, and the pieces fit.
 
 pycep-parser and tree-sitter-bicep read Bicep syntax but check neither names
-nor types (docs: local-tooling.md, section Bicep), so the wiring a compiler
+nor types (the compiler itself cannot be installed offline: ``az bicep build``
+downloads it), so the wiring a compiler
 would check is checked here: module paths, module parameters, the names taken
 from abbreviations.json.  The real compile, ``az bicep build``, is the first
 thing scripts/deploy.sh does where Azure is reachable.

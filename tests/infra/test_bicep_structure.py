@@ -148,8 +148,8 @@ def test_storage_account_has_no_shared_keys_and_tls_12():
 
 
 def _table_constants() -> set[str]:
-    """RESOURCES = "resources", ... : the table names shared/tables.py uses."""
-    tree = ast.parse((ROOT / "shared" / "tables.py").read_text(encoding="utf-8"))
+    """RESOURCES = "resources", ... : the table names shared/storage/tables.py uses."""
+    tree = ast.parse((ROOT / "shared" / "storage" / "tables.py").read_text(encoding="utf-8"))
     return {node.value.value for node in tree.body
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
             and isinstance(node.value.value, str) and all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets)}
@@ -158,8 +158,8 @@ def _table_constants() -> set[str]:
 def test_tables_match_the_code():
     constants = _table_constants()
     assert {"resources", "tenants", "audit"} <= constants
-    # shared/tables.py names a table settings.table_prefix + name.
-    assert "self._settings.table_prefix + name" in (ROOT / "shared" / "tables.py").read_text(encoding="utf-8")
+    # shared/storage/tables.py names a table settings.table_prefix + name.
+    assert "self._settings.table_prefix + name" in (ROOT / "shared" / "storage" / "tables.py").read_text(encoding="utf-8")
     main = parse("main.bicep")
     assert {n.replace("${tablePrefix}", main["parameters"]["tablePrefix"]["default"])
             for n in main["variables"]["tableNames"]["value"]} == {"scim" + c for c in constants}

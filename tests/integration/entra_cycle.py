@@ -5,7 +5,9 @@ Entra matches before it creates: for each user it asks
 a POST answered 409 (its earlier POST succeeded but the answer was lost) is
 followed by the same lookup and a PATCH.  Groups are created without
 members, then members are added by PATCH.  An object whose request fails
-(5xx) is recorded as failed and retried in the next cycle (reference §5.3),
+(5xx) is recorded as failed and retried in the next cycle (Microsoft Learn,
+"How Application Provisioning works in Microsoft Entra ID", "Errors and retries",
+https://learn.microsoft.com/en-us/entra/identity/app-provisioning/how-provisioning-works),
 which is :meth:`EntraCycle.run` with ``only=`` the failed names.
 
 ``send(method, path, body)`` returns ``(status, parsed body or None)``.

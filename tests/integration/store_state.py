@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 
-from shared.store_check import check_tenant
-from shared.table_store import ROW_COUNTER, ROW_EDGE, ROW_INDEX, ROW_RESOURCE, ROW_REVERSE
-from shared.tables import RESOURCES, storage_call
+from shared.storage.store_check import check_tenant
+from shared.storage.table_store import ROW_COUNTER, ROW_EDGE, ROW_INDEX, ROW_RESOURCE, ROW_REVERSE
+from shared.storage.tables import RESOURCES, storage_call
 
 
 def resources_table(scim_app):

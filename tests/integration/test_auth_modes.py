@@ -1,5 +1,8 @@
-"""The three ways Entra authenticates (reference entra-scim.md §4.1), each with
-its failure cases: secret tokens, Entra-issued JWTs and OAuth client credentials.
+"""The three ways Entra authenticates, each with its failure cases: secret
+tokens, Entra-issued JWTs and OAuth client credentials (Microsoft Learn,
+"Tutorial: Develop and plan provisioning for a SCIM endpoint in Microsoft
+Entra ID", "Handling endpoint authentication",
+https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups).
 
 Requests go straight to a :class:`ScimService` built with an authentication
 cache of 0 s (so a revocation shows on the next request) and, for Entra JWTs,
@@ -22,11 +25,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from shared.entra_jwt import CUSTOM_APP_AUDIENCE, EntraKeys
-from shared.http import Request
-from shared.oauth import AUDIENCE, ISSUER, TokenSigner
-from shared.service import ScimService
-from shared.tenants import CLIENT, TOKEN
+from shared.auth.entra_jwt import CUSTOM_APP_AUDIENCE, EntraKeys
+from shared.scim.http import Request
+from shared.auth.oauth import AUDIENCE, ISSUER, TokenSigner
+from shared.web.service import ScimService
+from shared.auth.tenants import CLIENT, TOKEN
 
 from tests.messages import USER
 

@@ -3,7 +3,7 @@ for every N, then replayed as Entra replays it, ends in the state of one
 clean run, with no orphan or dangling row (docs/reliability.md, "Crash
 consistency and the order of writes").
 
-The cut is :func:`shared.storage_calls.failing_after`: the first N storage
+The cut is :func:`shared.storage.calls.failing_after`: the first N storage
 requests of the process go out, every later one fails before it is sent --
 what storage sees of a process that died after its Nth call; or, with
 ``lose_answer``, call N+1 still acts and only its answer is lost.  The client
@@ -21,9 +21,10 @@ from typing import Callable
 
 import pytest
 
-from shared import keys
-from shared.storage_calls import failing_after
-from shared.table_store import Member, StoredResource, TenantStore, now_iso
+from shared.storage import keys
+from shared.storage.calls import failing_after
+from shared.scim.records import Member, StoredResource, now_iso
+from shared.storage.table_store import TenantStore
 
 from tests.integration.conftest import new_tenant_client
 from tests.integration.store_state import findings, resources_table, snapshot

@@ -1,8 +1,16 @@
-"""Every request of the Entra corpus (reference ``entra-scim.md`` §2) through HTTP.
+"""Every request of Microsoft's SCIM tutorial corpus through HTTP.
 
-§2.1 user operations U1–U8, §2.2 group operations G1–G7, §2.3 schema
-discovery, §2.4 provisioning examples 1–6 and §2.5 role request shapes.
-Request bodies are the reference's verbatim bodies; only ids are replaced
+The example requests of Microsoft Learn, "Tutorial: Develop and plan
+provisioning for a SCIM endpoint in Microsoft Entra ID"
+(https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups):
+its user operations, numbered U1–U8 here in the page's order (Create User to
+Delete User), its group operations G1–G7 (Create Group to Delete Group), the
+schema discovery example and Examples 1–6 of "Handling provisioning and
+deprovisioning of users"; and the role request shapes of "Provisioning a role
+to a SCIM app" in Microsoft Learn, "Tutorial - Customize user provisioning
+attribute-mappings for SaaS applications in Microsoft Entra ID"
+(https://learn.microsoft.com/en-us/entra/identity/app-provisioning/customize-application-attributes).
+Request bodies are Microsoft's verbatim bodies; only ids are replaced
 by ids the test created.  Each test checks the status code, the SCIM media
 type and, through a follow-up GET, the state the request left behind.
 """
@@ -76,12 +84,12 @@ def create_group(scim, display_name="displayName", external_id="8aa1a0c0-c4c3-4b
 
 
 # ---------------------------------------------------------------------------
-# §2.1 User operations
+# User operations (U1–U8)
 # ---------------------------------------------------------------------------
 
 
 def test_u3_query_encodings_seen_on_the_wire(scim):
-    """§2.1 U3: `+` and `%20` as spaces, `%22` and raw quotes, `%40` in the value."""
+    """U3 as encoded on the wire (MicrosoftDocs/azure-docs#11784, Microsoft Q&A 2238842): `+` and `%20` as spaces, `%22` and raw quotes, `%40` in the value."""
     uid = create_user(scim, "dale.mohr@romaguera.uk", external_id="johnwong")["id"]
     for raw_query in (
         "filter=externalId+eq+%22johnwong%22",
@@ -95,7 +103,7 @@ def test_u3_query_encodings_seen_on_the_wire(scim):
 
 
 def test_test_connection_probe_random_guid(scim):
-    """§1.9 Test Connection: a random-GUID userName filter on an empty tenant → empty ListResponse."""
+    """The tutorial's Test Connection: a random-GUID userName filter on an empty tenant → empty ListResponse."""
     body = list_of(scim.get("/Users", params={"filter": 'userName eq "3a1b4a5e-8f0c-4bd2-9df1-0c1c2f3e4d5a"'}))
     assert body["totalResults"] == 0 and body["Resources"] == []
     body = list_of(scim.get("/Groups", params={"excludedAttributes": "members",
@@ -104,12 +112,12 @@ def test_test_connection_probe_random_guid(scim):
 
 
 # ---------------------------------------------------------------------------
-# §2.2 Group operations
+# Group operations (G1–G7)
 # ---------------------------------------------------------------------------
 
 
 def test_g1_create_group_2019_form_with_empty_members(scim):
-    """§2.2 G1 (2019 variant): `"members": []` in the create body."""
+    """G1 Create Group as the 2019 version of the page had it: `"members": []` in the create body."""
     body = {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group",
                     "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
@@ -123,7 +131,8 @@ def test_g1_create_group_2019_form_with_empty_members(scim):
 
 
 def test_g5_add_many_members_in_one_patch(scim):
-    """§2.2 G5 note: one PATCH may carry many members and several operations."""
+    """G5, and the tutorial's gallery checklist ("updating multiple group memberships with a single PATCH"):
+    one PATCH may carry many members and several operations."""
     gid = create_group(scim)["id"]
     uids = [create_user(scim, f"user{i}@testuser.com")["id"] for i in range(4)]
     body = {"schemas": [PATCH], "Operations": [
@@ -135,12 +144,12 @@ def test_g5_add_many_members_in_one_patch(scim):
 
 
 # ---------------------------------------------------------------------------
-# §2.3 Schema discovery
+# Schema discovery
 # ---------------------------------------------------------------------------
 
 
 def test_schemas_discovery_lists_user_group_enterprise(scim):
-    """§2.3: GET /Schemas → ListResponse with the User, Group and EnterpriseUser schemas."""
+    """The tutorial's schema discovery example: GET /Schemas → ListResponse with the User, Group and EnterpriseUser schemas."""
     body = list_of(scim.get("/Schemas"))
     by_id = {r["id"]: r for r in body["Resources"]}
     assert {USER, GROUP, ENT} <= set(by_id)
@@ -157,7 +166,7 @@ def test_schemas_discovery_lists_user_group_enterprise(scim):
     assert user_name["required"] is True
     assert user_name["caseExact"] is False
     assert user_name["uniqueness"] == "server"
-    assert user_name["mutability"] == "readWrite"  # camelCase values (§1.6)
+    assert user_name["mutability"] == "readWrite"  # camelCase values (the tutorial's /Schemas guidance)
 
     def walk(node):
         if isinstance(node, dict):
@@ -172,7 +181,7 @@ def test_schemas_discovery_lists_user_group_enterprise(scim):
 
 
 # ---------------------------------------------------------------------------
-# §2.5 Role provisioning shapes
+# Role provisioning shapes
 # ---------------------------------------------------------------------------
 
 ROLE_POST = {
@@ -197,7 +206,7 @@ ROLE_POST = {
 
 
 def test_roles_app_role_assignments_complex_post_primary_false(scim):
-    """§2.5 AppRoleAssignmentsComplex POST: several roles, all `primary: false`."""
+    """AppRoleAssignmentsComplex POST: several roles, all `primary: false`."""
     body = copy.deepcopy(ROLE_POST)
     body["roles"] = [
         {"primary": False, "type": "WindowsAzureActiveDirectoryRole", "displayName": "Admin", "value": "Admin"},
@@ -210,7 +219,7 @@ def test_roles_app_role_assignments_complex_post_primary_false(scim):
 
 
 def test_roles_assertive_replace_removes_unassigned(scim):
-    """§2.5 AssertiveAppRoleAssignmentsComplex: replace `roles` with an object array replaces the set."""
+    """AssertiveAppRoleAssignmentsComplex: replace `roles` with an object array replaces the set."""
     uid = body_of(scim.post("/Users", copy.deepcopy(ROLE_POST)), 201)["id"]
     body = {"schemas": [PATCH], "Operations": [{
         "op": "replace", "path": "roles",

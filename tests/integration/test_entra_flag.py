@@ -1,5 +1,8 @@
-"""The ``aadOptscim062020`` flag (reference §3.4): each request pair, with and
-without the flag, must leave the same state."""
+"""The ``aadOptscim062020`` flag: each request pair of Microsoft Learn, "Known
+issues and resolutions with SCIM 2.0 protocol compliance of the Microsoft Entra
+user provisioning service"
+(https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility),
+with and without the flag, must leave the same state."""
 
 from __future__ import annotations
 

@@ -1,8 +1,12 @@
-"""The `aadOptscim062020` flag: reference ``entra-scim.md`` §3.4 side-by-side pairs.
+"""The `aadOptscim062020` flag: the side-by-side request pairs of Microsoft Learn,
+"Known issues and resolutions with SCIM 2.0 protocol compliance of the Microsoft
+Entra user provisioning service"
+(https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility).
 
 Each pair is run "without flag" and "with flag" (the verbatim request bodies)
-and must leave the same observable state.  §3.3: the flag may also be
-forwarded as a query parameter of the Tenant URL, which must be harmless.
+and must leave the same observable state.  The flag is set in the Tenant URL
+(same page), so it may also be forwarded as a query parameter, which must be
+harmless.
 """
 
 from __future__ import annotations
@@ -77,7 +81,7 @@ ENABLE = {
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_reenable_user(scim, variant):
-    """§3.4 counterpart: "True" / true restores `active: true` (JSON boolean)."""
+    """Counterpart of the page's disable-user pair: "True" / true restores `active: true` (JSON boolean)."""
     uid = create_user(scim, "babs@contoso.com")["id"]
     body_of(scim.patch(f"/Users/{uid}", DISABLE[variant]), 200)
     resp = body_of(scim.patch(f"/Users/{uid}", ENABLE[variant]), 200)
@@ -87,7 +91,7 @@ def test_reenable_user(scim, variant):
 
 @pytest.mark.parametrize("value", ["false", "FALSE", "False"])
 def test_disable_user_boolean_string_any_case(scim, value):
-    """§2.1 U7 note: "True"/"False" strings in any case are booleans."""
+    """Entra sends "False" without the flag, false with it: "True"/"False" strings in any case are booleans."""
     uid = create_user(scim, "babs@contoso.com")["id"]
     body = {"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": value}]}
     body_of(scim.patch(f"/Users/{uid}", body), 200)
@@ -126,7 +130,7 @@ ADD_NICKNAME = {
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_add_single_value_string_attribute_overwrites(scim, variant):
-    """§3.4 / RFC 7644 §3.5.2.1: `add` on a set single-valued attribute replaces it."""
+    """The add-a-single-value-string pair / RFC 7644 §3.5.2.1: `add` on a set single-valued attribute replaces it."""
     uid = create_user(scim, "babs@contoso.com", nickName="Barbara")["id"]
     body_of(scim.patch(f"/Users/{uid}", ADD_NICKNAME[variant]), 200)
     assert get_user(scim, uid)["nickName"] == "Babs"
@@ -207,7 +211,7 @@ EXPECTED_AFTER_REPLACE = {
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_replace_multiple_attributes_verbatim(scim, variant):
-    """§3.4 Replace multiple attributes (verbatim bodies): every value lands; siblings survive."""
+    """The page's replace-multiple-attributes pair (verbatim bodies): every value lands; siblings survive."""
     uid = create_user(scim, "babs@contoso.com")["id"]
     body_of(scim.patch(f"/Users/{uid}", REPLACE_MANY[variant]), 200)
     stored = get_user(scim, uid)
@@ -264,7 +268,7 @@ def remove_member_body(variant: str, uid: str) -> dict:
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_remove_last_group_member(scim, variant):
-    """§3.4 Remove a group member when it is the only one: the group stays, empty."""
+    """The page's remove-a-group-member pair, when it is the only one: the group stays, empty."""
     uid = create_user(scim, "solo@contoso.com")["id"]
     gid = create_group(scim, "Solo", [uid])["id"]
     assert scim.patch(f"/Groups/{gid}", remove_member_body(variant, uid)).status_code == 204
@@ -279,7 +283,7 @@ def test_remove_last_group_member(scim, variant):
 
 
 def test_flag_query_parameter_is_harmless(scim):
-    """§3.3: `?aadOptscim062020` (and `=true`) forwarded on the URL changes nothing."""
+    """`?aadOptscim062020` (and `=true`) forwarded on the URL changes nothing."""
     created = body_of(scim.post("/Users?aadOptscim062020", {
         "schemas": [USER], "userName": "babs@contoso.com", "active": True}), 201)
     uid = created["id"]

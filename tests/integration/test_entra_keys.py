@@ -1,4 +1,4 @@
-"""The Entra signing-key cache (:class:`shared.entra_jwt.EntraKeys`) against a
+"""The Entra signing-key cache (:class:`shared.auth.entra_jwt.EntraKeys`) against a
 real HTTP endpoint: a stand-in for ``login.microsoftonline.com`` on 127.0.0.1
 serving each Entra tenant's OpenID metadata and JWKS, healthy, failing (HTTP
 500) or slow, plus a port that refuses connections.
@@ -25,8 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from shared.entra_jwt import MAX_BACKOFF_SECONDS, MIN_REFRESH_SECONDS, EntraKeys, InvalidJwt, fetch_issuer_jwks
-from shared.service import ScimService
+from shared.auth.entra_jwt import MAX_BACKOFF_SECONDS, MIN_REFRESH_SECONDS, EntraKeys, InvalidJwt, fetch_issuer_jwks
+from shared.web.service import ScimService
 
 from tests.integration.test_auth_modes import Issuer, _jwk, _rsa, assert_rejected, call
 

@@ -1,5 +1,13 @@
-"""Every request of Microsoft's SCIM tutorial corpus (reference §2), verbatim
-bodies with ids replaced by ones created in the test."""
+"""Every request of Microsoft's SCIM tutorial corpus, verbatim bodies with ids
+replaced by ones created in the test.
+
+The example requests of Microsoft Learn, "Tutorial: Develop and plan
+provisioning for a SCIM endpoint in Microsoft Entra ID"
+(https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups),
+and the role shapes of "Provisioning a role to a SCIM app" in Microsoft Learn,
+"Tutorial - Customize user provisioning attribute-mappings for SaaS
+applications in Microsoft Entra ID"
+(https://learn.microsoft.com/en-us/entra/identity/app-provisioning/customize-application-attributes)."""
 
 from __future__ import annotations
 
@@ -43,7 +51,7 @@ def create_group(scim, **overrides):
     return scim_json(response)
 
 
-# §2.1 User operations -------------------------------------------------------
+# User operations ------------------------------------------------------------
 def test_u1_create_user(scim):
     created = create_user(scim)
     assert created["id"] and created["userName"] == U1_BODY["userName"]
@@ -118,7 +126,7 @@ def test_u8_delete_user(scim):
     assert scim.delete(f"/Users/{created['id']}").status_code == 404
 
 
-# §2.2 Group operations ------------------------------------------------------
+# Group operations -----------------------------------------------------------
 def test_g1_create_group(scim):
     created = create_group(scim)
     assert created["displayName"] == "displayName" and created["externalId"] == G1_BODY["externalId"]
@@ -166,14 +174,14 @@ def test_g7_delete_group(scim):
     assert scim.get(f"/Groups/{group['id']}").status_code == 404
 
 
-# §2.3 Schema discovery -----------------------------------------------------
+# Schema discovery ----------------------------------------------------------
 def test_schemas_list_response(scim):
     body = scim_json(scim.get("/Schemas"))
     assert body["schemas"] == [LIST]
     assert {s["id"] for s in body["Resources"]} == {USER, ENT, GROUP}
 
 
-# §2.4 Provisioning and deprovisioning examples ------------------------------
+# "Handling provisioning and deprovisioning of users", Examples 1-6 ----------
 def test_example_1_unquoted_external_id(scim):
     created = create_user(scim, externalId="jyoung")
     body = scim_json(scim.get("/Users?filter=externalId eq jyoung"))
@@ -228,7 +236,7 @@ def test_example_6_deprovision(scim):
     assert scim.delete(f"/Users/{user['id']}").status_code == 204
 
 
-# §2.5 Role provisioning shapes ----------------------------------------------
+# Role provisioning shapes ---------------------------------------------------
 def test_roles_single_app_role_assignment(scim):
     body = {"schemas": [USER], "externalId": "alias", "userName": "alias@contoso.OnMicrosoft.com", "active": True,
             "displayName": "First Name Last Name", "meta": {"resourceType": "User"},
@@ -241,7 +249,7 @@ def test_roles_single_app_role_assignment(scim):
     assert stringified in [r["value"] for r in scim_json(response)["roles"]]
 
 
-# §6.1/§6.2: every default-mapped attribute round-trips exactly as sent -------
+# default-mapped attributes (tests/entra_mappings.py) round-trip as sent -------
 DEFAULT_MAPPED_USER = {
     "schemas": [USER, ENT],
     "userName": "Ada.Lovelace@Contoso.onmicrosoft.com",

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from shared.filter import MAX_FILTER_DEPTH, MAX_FILTER_LENGTH
-from shared.http import SECURITY_HEADERS, Request
-from shared.service import ScimService
+from shared.scim.filter import MAX_FILTER_DEPTH, MAX_FILTER_LENGTH
+from shared.scim.http import SECURITY_HEADERS, Request
+from shared.web.service import ScimService
 
 from tests.messages import GROUP, USER, patch_op
 
@@ -133,7 +133,7 @@ def test_every_storage_query_binds_its_values():
     filter is a constant (a literal or a module constant) and its values
     travel as ``parameters``."""
     found = 0
-    for path in sorted((ROOT / "shared").glob("*.py")):
+    for path in sorted((ROOT / "shared").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         constants = {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
         for call in _query_calls(tree):

@@ -30,7 +30,7 @@ import requests
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from shared.schemas import GROUP_TYPE, SEARCH_REQUEST_URN, USER_TYPE
+from shared.scim.schemas import GROUP_TYPE, SEARCH_REQUEST_URN, USER_TYPE
 from tests.property.strategies import (
     ANY_JSON,
     ODD_TEXT,

@@ -21,8 +21,8 @@ import requests
 
 from shared.config import Settings
 from shared.logs import quiet_sdk_loggers
-from shared.tables import RESOURCES, Tables
-from shared.tenants import CLIENT, TOKEN, TenantRegistry
+from shared.storage.tables import RESOURCES, Tables
+from shared.auth.tenants import CLIENT, TOKEN, TenantRegistry
 
 from tests.integration.conftest import new_registered_tenant, rsa_private_pem
 from tests.integration.entra_cycle import EntraCycle, directory, http_send
@@ -254,7 +254,7 @@ def test_a_walk_after_another_instance_deleted_a_user_sees_each_user_once(fleet,
     page 1 is deleted through instance 1; a round-robin walk then has pages
     whose previous page was served elsewhere land on instance 0.  Its
     remembered positions carry the counters' version, which the delete
-    changed, so it does not use them (shared/paging.py)."""
+    changed, so it does not use them (shared/storage/paging.py)."""
     scim, created = populated
     pinned = fleet.pinned(scim.token)
     before, _ = _walk(_lister(pinned[0]), USERS)
@@ -337,7 +337,7 @@ def test_a_disabled_tenant_is_refused_by_every_instance_within_the_bound_and_ena
 
 
 def test_a_disabled_tenant_s_writes_are_refused_at_once_by_every_instance(fleet, registry, tables):
-    """The write guard (shared/table_store.py): a disabled tenant's writes
+    """The write guard (shared/storage/table_store.py): a disabled tenant's writes
     fail whatever an instance's credential cache still believes."""
     tenant_id, _, token = new_tenant(registry)
     clients = fleet.pinned(token)

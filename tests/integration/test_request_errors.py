@@ -123,7 +123,7 @@ def test_crafted_ids_are_not_found(scim, raw_id):
 
 @pytest.mark.parametrize("raw_id", ["%01%02", "0123456789ab4def8123456789abcdef%00"])
 def test_ids_with_control_characters_are_refused(scim, raw_id):
-    """Not text storage holds (shared/storable_text.py): 400, naming the path id."""
+    """Not text storage holds (shared/scim/storable_text.py): 400, naming the path id."""
     for response in _by_every_method(scim, raw_id):
         assert_scim_error(response, 400, "invalidValue", "the id in the path")
 

@@ -359,7 +359,10 @@ def test_filter_via_search_body(people):
 
 
 def test_filter_groups_by_member_and_id(scim):
-    """§3.4.2.2 on Groups: `members.value eq`, and Entra's `id eq … and members eq …` check (§2.4 Ex. 4)."""
+    """§3.4.2.2 on Groups: `members.value eq`, and Entra's `id eq … and members eq …` check, the group form of
+    Example 4 in "Handling provisioning and deprovisioning of users" (Microsoft Learn, "Tutorial: Develop and
+    plan provisioning for a SCIM endpoint in Microsoft Entra ID"; its 2019 version: "Supports querying groups
+    by ID and by member")."""
     u1 = create_user(scim, "u1@example.com")["id"]
     u2 = create_user(scim, "u2@example.com")["id"]
     g1 = create_group(scim, "G1", members=[u1])["id"]
@@ -409,7 +412,9 @@ def test_user_name_freed_after_delete_and_rename(scim):
 
 
 def test_group_display_name_unique_case_insensitive(scim):
-    """Reference §1.5: group displayName unique per tenant, case-insensitively (409 uniqueness)."""
+    """Entra requires unique group displayNames: unique per tenant, case-insensitively (409 uniqueness)
+    (Microsoft Learn, "Tutorial: Develop and plan provisioning for a SCIM endpoint in Microsoft Entra ID",
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups)."""
     create_group(scim, "Tour Guides")
     scim_error(scim.post("/Groups", {"schemas": [GROUP], "displayName": "TOUR guides"}), 409, "uniqueness")
     other = create_group(scim, "Other")["id"]
@@ -427,7 +432,9 @@ def test_group_display_name_unique_case_insensitive(scim):
 
 
 def test_soft_delete_keeps_user_visible(scim):
-    """Reference §1.1: `active: false` keeps the user returned by GET, list and filter; reactivation works."""
+    """`active: false` keeps the user returned by GET, list and filter; reactivation works
+    (Microsoft Learn, "Tutorial: Develop and plan provisioning for a SCIM endpoint in Microsoft Entra ID",
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups)."""
     uid = create_user(scim, externalId="ext-1", emails=[{"type": "work", "value": "bj@example.com"}])["id"]
     gid = create_group(scim, members=[uid])["id"]
     body_of(scim.patch(f"/Users/{uid}", patch_op({"op": "replace", "path": "active", "value": False})), 200)
@@ -699,7 +706,8 @@ def test_group_patch_status_codes(scim):
 
 
 def test_attribute_names_case_insensitive_on_create(scim):
-    """RFC 7643 §2.1: attribute names are case-insensitive (reference §9.5 `Primary`, `Department`)."""
+    """RFC 7643 §2.1: attribute names are case-insensitive (`Primary`, `Department` as in
+    PostmanCollection.json of https://github.com/AzureAD/SCIMReferenceCode)."""
     body = {"schemas": [USER, ENT], "UserName": "bjensen@example.com", "DisplayName": "Babs",
             "Emails": [{"Primary": True, "Type": "work", "Value": "testing@bob.com"},
                        {"Primary": False, "type": "home", "value": "testinghome@bob.com"}],
@@ -717,7 +725,9 @@ def test_attribute_names_case_insensitive_on_create(scim):
 
 
 def test_patch_op_and_path_case_insensitive(scim):
-    """Reference §1.2 / RFC 7644 §3.5.2: `op` values and attribute paths in any case."""
+    """RFC 7644 §3.5.2 and Entra's guidance: `op` values and attribute paths in any case
+    (Microsoft Learn, "Tutorial: Develop and plan provisioning for a SCIM endpoint in Microsoft Entra ID",
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups)."""
     uid = create_user(scim)["id"]
     body_of(scim.patch(f"/Users/{uid}", patch_op(
         {"op": "ADD", "path": "Title", "value": "A"},
@@ -732,7 +742,8 @@ def test_patch_op_and_path_case_insensitive(scim):
 
 
 def test_boolean_strings_on_create_and_put(scim):
-    """Reference §9.5 "Post emp1 with string True": `"active": "True"` → JSON true."""
+    """Test "Post emp1 with string True" of PostmanCollection.json in https://github.com/AzureAD/SCIMReferenceCode:
+    `"active": "True"` → JSON true."""
     created = body_of(scim.post("/Users", user_body("emp1@example.com", active="True")), 201)
     assert created["active"] is True
     uid = created["id"]
@@ -743,7 +754,8 @@ def test_boolean_strings_on_create_and_put(scim):
 
 
 def test_group_remove_members_without_value_clears_all(scim):
-    """RFC 7644 §3.5.2.2 (reference §2.2 G6 caution): remove `members` without value/filter → all go."""
+    """RFC 7644 §3.5.2.2: remove `members` without value/filter → all go (unlike Entra's "Update Group
+    [Remove Members]", which carries a value list)."""
     uids = [create_user(scim, f"u{i}@example.com")["id"] for i in range(3)]
     gid = create_group(scim, members=uids)["id"]
     resp = scim.patch(f"/Groups/{gid}", patch_op({"op": "Remove", "path": "members"}))

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from shared.audit import AuditEntry, _row_key, enforce_retention
-from shared.http import Request
-from shared.service import ScimService
-from shared.table_store import ROW_INDEX
-from shared.tables import AUDIT
+from shared.storage.audit import AuditEntry, _row_key, enforce_retention
+from shared.scim.http import Request
+from shared.web.service import ScimService
+from shared.storage.table_store import ROW_INDEX
+from shared.storage.tables import AUDIT
 
 SCIMCTL = Path(sys.executable).with_name("scimctl")
 

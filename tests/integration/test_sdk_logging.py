@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBE_APP = '''
 import azure.functions as func
 from shared.config import Settings
-from shared.tables import Tables
+from shared.storage.tables import Tables
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 tables = Tables(Settings.from_env())
@@ -68,7 +68,7 @@ DRIVER = textwrap.dedent('''
 
     if entry == "function_app":
         import function_app
-        from shared.http import Request
+        from shared.scim.http import Request
         service = function_app._get_service()
         tenant = service.registry.create_tenant("sdk-logging-probe")
         _, token = service.registry.issue_token(tenant)
@@ -88,7 +88,7 @@ DRIVER = textwrap.dedent('''
                      "tenant", "list"]) == 0
     if entry in ("scimctl", "nothing"):
         from shared.config import Settings
-        from shared.tables import Tables
+        from shared.storage.tables import Tables
         Tables(Settings.from_env()).table("resources").upsert_entity({"PartitionKey": "probe", "RowKey": value})
     print("RECORDS " + json.dumps(records))
 ''')

@@ -18,15 +18,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared import keys
-from shared.table_store import MAX_TRANSACTION_OPS, Member, StoredResource, TenantStore, now_iso
-from shared.tables import AUDIT as AUDIT_TABLE, RESOURCES
+from shared.storage import keys
+from shared.scim.records import Member, StoredResource, now_iso
+from shared.storage.table_store import MAX_TRANSACTION_OPS, TenantStore
+from shared.storage.tables import AUDIT as AUDIT_TABLE, RESOURCES
 
 from tests.messages import GROUP, PATCH, USER
 
-AUDIT = 1  # the audit entry of an accepted change (shared/audit.py)
+AUDIT = 1  # the audit entry of an accepted change (shared/storage/audit.py)
 # Members one transaction adds: the group's touch and 3 operations each (32;
-# Table Storage's 100 less the tenant's write guard, shared/table_store.py).
+# Table Storage's 100 less the tenant's write guard, shared/storage/table_store.py).
 ONE_TRANSACTION = (MAX_TRANSACTION_OPS - 1) // 3
 
 
@@ -145,7 +146,7 @@ def test_totals_and_first_page_without_a_scan(scim, user_id):
 
 
 def test_sequential_pages_read_only_their_own_rows(scim):
-    """Deep paging: page N starts where page N-1 ended (shared.paging)."""
+    """Deep paging: page N starts where page N-1 ended (shared.storage.paging)."""
     scim.get("/ServiceProviderConfig")
     ids = sorted(_seed_users(scim, 450))
     seen, costs = [], []
@@ -169,7 +170,7 @@ def test_bulk_import_packs_whole_users_into_few_transactions(scim, scim_app):
     """``create_batch`` (bulk imports, the benchmark's seeding): 100 users with
     one index row each cost ceil(100 / 49) transactions, and the count,
     the index and the listing see every one of them."""
-    from shared.storage_calls import counting
+    from shared.storage.calls import counting
 
     store = TenantStore(scim_app._get_service().tables.table(RESOURCES), scim.tenant_id)
     now = now_iso()

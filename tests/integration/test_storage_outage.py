@@ -9,9 +9,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from shared.config import Settings
-from shared.http import Request
-from shared.service import ScimService
-from shared.tables import RESOURCES
+from shared.scim.http import Request
+from shared.web.service import ScimService
+from shared.storage.tables import RESOURCES
 
 from scripts.azurite import free_port, start
 from tests.integration.entra_cycle import EntraCycle, directory, http_send

@@ -1,4 +1,4 @@
-"""The store invariant checker (shared/store_check.py): every kind of broken
+"""The store invariant checker (shared/storage/store_check.py): every kind of broken
 row is found, repaired when a repair is safe, and reported when it is not;
 the command line exits by the verdict."""
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 from azure.data.tables import UpdateMode
 
-from shared import keys
-from shared.store_check import check_tenant
+from shared.storage import keys
+from shared.storage.store_check import check_tenant
 
 from tests.integration.store_state import resources_table, snapshot
 from tests.log_scan import LOG_CAPTURE
@@ -98,7 +98,7 @@ def test_command_line_reports_repairs_and_exits_by_the_verdict(scim, scim_app, s
     env = dict(os.environ, SCIM_STORAGE_CONNECTION_STRING=storage_connection_string)
 
     def run(*args):
-        done = subprocess.run([sys.executable, "-m", "shared.store_check", "--tenant", scim.tenant_id, "--json", *args],
+        done = subprocess.run([sys.executable, "-m", "shared.storage.store_check", "--tenant", scim.tenant_id, "--json", *args],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         LOG_CAPTURE.feed(done.stderr, "store_check")
         return done.returncode, json.loads(done.stdout)
@@ -111,14 +111,15 @@ def test_command_line_reports_repairs_and_exits_by_the_verdict(scim, scim_app, s
 
 
 def test_rows_written_before_the_text_check_are_reported(tmp_path):
-    """A store written before shared/storable_text.py existed may hold lone
+    """A store written before shared/scim/storable_text.py existed may hold lone
     surrogates and control characters; ``scimctl check-store`` names each
     such row.  Its own Azurite: stored lone surrogates can break the one
     every other test shares."""
     from azure.data.tables import TableServiceClient
 
     from scripts.azurite import start
-    from shared.table_store import StoredResource, TenantStore, now_iso
+    from shared.scim.records import StoredResource, now_iso
+    from shared.storage.table_store import TenantStore
 
     own = start(in_memory=True)
     try:

@@ -24,12 +24,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from shared import keys
-from shared.http import Request
-from shared.service import ScimService
-from shared.table_store import TenantStore
-from shared.tables import RESOURCES
-from shared.tenants import TOKEN, RegistryError
+from shared.storage import keys
+from shared.scim.http import Request
+from shared.web.service import ScimService
+from shared.storage.table_store import TenantStore
+from shared.storage.tables import RESOURCES
+from shared.auth.tenants import TOKEN, RegistryError
 from tests.log_scan import LOG_CAPTURE
 from tests.messages import GROUP, PATCH, USER
 

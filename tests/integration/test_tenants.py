@@ -6,9 +6,9 @@ import dataclasses
 
 import requests
 
-from shared.http import Request
-from shared.service import ScimService
-from shared.tables import TENANTS
+from shared.scim.http import Request
+from shared.web.service import ScimService
+from shared.storage.tables import TENANTS
 
 
 def test_tokens_are_stored_only_as_hashes(scim, registry):

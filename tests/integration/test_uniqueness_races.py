@@ -1,9 +1,9 @@
 """Races, with real concurrency against Azurite (docs/reliability.md, "Races").
 
-Uniqueness is enforced by the storage transaction itself (DESIGN.md: index
-entities in the same entity-group transaction), every update is conditioned
+Uniqueness is enforced by the storage transaction itself (the index rows are
+inserted in the resource's own entity-group transaction), every update is conditioned
 on the ETag it read, and every edge-writing transaction MERGEs both ends
-(shared/table_store.py), so whatever the interleaving the store checker
+(shared/storage/table_store.py), so whatever the interleaving the store checker
 finds nothing afterwards.
 """
 
@@ -13,8 +13,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from shared import keys
-from shared.table_store import Member, StoredResource, TenantStore, now_iso
+from shared.storage import keys
+from shared.scim.records import Member, StoredResource, now_iso
+from shared.storage.table_store import TenantStore
 
 from tests.integration.store_state import findings, resources_table, snapshot
 from tests.messages import GROUP, PATCH, USER

@@ -1,4 +1,4 @@
-"""Text and numbers storage cannot hold are refused at the door (shared/storable_text.py).
+"""Text and numbers storage cannot hold are refused at the door (shared/scim/storable_text.py).
 
 An unpaired surrogate escape (``"\\ud800"``) once passed validation: two
 such creates made Azurite refuse every later write of every tenant, and a
@@ -21,12 +21,12 @@ import requests
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from shared.http import Request, Response
+from shared.scim.http import Request, Response
 from tests.integration.conftest import new_tenant_client
 from tests.messages import ENT, GROUP, PATCH, SEARCH, USER
 from tests.property.strategies import fuzz_settings
 
-# One of each kind the service refuses (shared/storable_text.py, module docstring).
+# One of each kind the service refuses (shared/scim/storable_text.py, module docstring).
 REFUSED_KINDS = {
     "lone high surrogate": "\ud800",
     "lone low surrogate": "\udfff",

@@ -1,5 +1,10 @@
-"""Microsoft's validators (reference §7.3 web validator, §8.2 Logic App
-harness): the cases that need no Entra tenant."""
+"""Microsoft's validators: the cases that need no Entra tenant.
+
+The SCIM Validator web tool (https://scimvalidator.microsoft.com/; Microsoft
+Learn, "Tutorial: Validate a SCIM endpoint",
+https://learn.microsoft.com/en-us/entra/identity/app-provisioning/scim-validator-tutorial)
+and the Logic App harness (SCIM-Validation-Test-Overview.md in
+https://github.com/AzureAD/SCIMReferenceCode)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hypothesis strategies derived from the attribute definitions in shared/schemas.py.
+"""Hypothesis strategies derived from the attribute definitions in shared/scim/schemas.py.
 
 Used by the property tests here and by the HTTP fuzz
 (tests/integration/test_http_fuzz.py): valid resources and PATCH operations
@@ -16,10 +16,10 @@ import os
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from shared.attribute import Attribute
-from shared.filter import COMPARISON_OPERATORS
-from shared.schemas import COMMON_ATTRIBUTES, PATCH_OP_URN, ResourceType
-from shared.storable_text import refused_character
+from shared.scim.attribute import Attribute
+from shared.scim.filter import COMPARISON_OPERATORS
+from shared.scim.schemas import COMMON_ATTRIBUTES, PATCH_OP_URN, ResourceType
+from shared.scim.storable_text import refused_character
 
 def fuzz_settings(max_examples: int) -> settings:
     """``max_examples`` in ``make test``, derandomized so every run is the same;
@@ -34,7 +34,7 @@ def fuzz_settings(max_examples: int) -> settings:
 # characters, right-to-left marks, key-forbidden characters of Azure Table
 # Storage (/ \ # ?) -- everything the service stores.  What it refuses
 # (lone surrogates, other control characters, noncharacters:
-# shared/storable_text.py) has its own test, tests/integration/test_unstorable_text.py.
+# shared/scim/storable_text.py) has its own test, tests/integration/test_unstorable_text.py.
 ODD_TEXT = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",)).filter(lambda c: refused_character(c) is None)
     | st.sampled_from(list('"\\/#?%\t\n\u202e\U0001f600 ')),

@@ -10,11 +10,11 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.filter import MAX_FILTER_LENGTH, FilterError, parse_filter, render_filter
-from shared.matching import compile_filter
-from shared.resource import parse_resource
-from shared.schemas import GROUP_TYPE, USER_TYPE
-from shared.search import qualify
+from shared.scim.filter import MAX_FILTER_LENGTH, FilterError, parse_filter, render_filter
+from shared.scim.matching import compile_filter
+from shared.scim.resource import parse_resource
+from shared.scim.schemas import GROUP_TYPE, USER_TYPE
+from shared.storage.search import qualify
 from tests.property.strategies import ODD_TEXT, filter_texts, fuzz_settings, resources
 
 SETTINGS = fuzz_settings(400)

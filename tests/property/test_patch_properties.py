@@ -2,7 +2,7 @@
 sequences keep every resource schema-valid; invalid ones change nothing.
 
 "Schema-valid" means the stored attributes are a fixed point of the POST/PUT
-validation (:func:`shared.resource.parse_resource`): every attribute is one
+validation (:func:`shared.scim.resource.parse_resource`): every attribute is one
 the schema defines, with the right type, required ones present, and at most
 one ``primary: true`` per multi-valued attribute (RFC 7643 §2.4).
 """
@@ -14,10 +14,10 @@ import copy
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from shared.errors import ScimError
-from shared.patch import apply_operations, parse_patch_request
-from shared.resource import parse_resource
-from shared.schemas import GROUP_TYPE, USER_TYPE
+from shared.scim.errors import ScimError
+from shared.scim.patch import apply_operations, parse_patch_request
+from shared.scim.resource import parse_resource
+from shared.scim.schemas import GROUP_TYPE, USER_TYPE
 from tests.property.strategies import fuzz_settings, hostile_operations, patch_body, patch_operations, resources
 
 HOSTILE = hostile_operations()

@@ -8,11 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.config import Settings
-from shared.errors import ScimError
-from shared.patch import parse_patch_request
-from shared.query import parse_list_query, parse_search_request
-from shared.resource import parse_resource
-from shared.schemas import GROUP_TYPE, SEARCH_REQUEST_URN, USER_TYPE
+from shared.scim.errors import ScimError
+from shared.scim.patch import parse_patch_request
+from shared.scim.query import parse_list_query, parse_search_request
+from shared.scim.resource import parse_resource
+from shared.scim.schemas import GROUP_TYPE, SEARCH_REQUEST_URN, USER_TYPE
 from tests.property.strategies import (
     ANY_JSON,
     ODD_TEXT,

@@ -1,4 +1,4 @@
-"""Tests for shared.discovery: RFC 7643 §5–§7 documents and Entra's flattening."""
+"""Tests for shared.scim.discovery: RFC 7643 §5–§7 documents and Entra's flattening."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from shared.discovery import (
+from shared.scim.discovery import (
     attribute_json,
     flattened_attribute_names,
     list_response,
@@ -15,7 +15,7 @@ from shared.discovery import (
     schema_json,
     service_provider_config_json,
 )
-from shared.schemas import (
+from shared.scim.schemas import (
     ENTERPRISE_USER,
     ENTERPRISE_USER_URN,
     GROUP,
@@ -277,7 +277,10 @@ def test_service_provider_config_options() -> None:
     _assert_clean(doc)
 
 
-# --- Microsoft validator flattening (reference §7.3, §8.2) ------------------
+# --- Microsoft validator flattening ------------------------------------------
+# Schema_Discoverability_Test of SCIM-Validation-Test-Overview.md in
+# https://github.com/AzureAD/SCIMReferenceCode: every mapped target attribute, flattened to names like
+# `emails[type eq "work"].value`, must be found in /Schemas, case-insensitively.
 
 
 

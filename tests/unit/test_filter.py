@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.filter import (
+from shared.scim.filter import (
     MAX_FILTER_DEPTH,
     MAX_FILTER_LENGTH,
     And,
@@ -22,7 +22,7 @@ from shared.filter import (
     parse_filter,
     render_filter,
 )
-from shared.storable_text import refused_character
+from shared.scim.storable_text import refused_character
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

@@ -43,6 +43,6 @@ def test_importing_the_app_builds_no_service():
     import subprocess
     import sys
 
-    code = "import sys, function_app; print(function_app._service is None, 'shared.service' in sys.modules)"
+    code = "import sys, function_app; print(function_app._service is None, 'shared.web.service' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "False"]

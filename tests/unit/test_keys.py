@@ -1,4 +1,4 @@
-"""Resource ids and Table Storage keys (shared/keys.py)."""
+"""Resource ids and Table Storage keys (shared/storage/keys.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from shared import keys
+from shared.storage import keys
 
 FORBIDDEN = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 

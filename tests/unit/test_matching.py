@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.attribute import Attribute, Schema
-from shared.filter import FilterError, parse_filter
-from shared.matching import matches
+from shared.scim.attribute import Attribute, Schema
+from shared.scim.filter import FilterError, parse_filter
+from shared.scim.matching import matches
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

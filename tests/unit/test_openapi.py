@@ -1,12 +1,12 @@
-"""The OpenAPI description (shared/openapi.py) covers every route the service serves."""
+"""The OpenAPI description (shared/scim/openapi.py) covers every route the service serves."""
 
 from __future__ import annotations
 
 import json
 
-from shared.openapi import openapi_document
-from shared.schemas import COMMON_ATTRIBUTES, ENTERPRISE_USER_URN, GROUP_TYPE, USER_TYPE
-from shared.service import _ROUTES
+from shared.scim.openapi import openapi_document
+from shared.scim.schemas import COMMON_ATTRIBUTES, ENTERPRISE_USER_URN, GROUP_TYPE, USER_TYPE
+from shared.web.service import _ROUTES
 
 HTTP_METHODS = {"get", "put", "post", "patch", "delete"}
 

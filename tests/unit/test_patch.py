@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import ScimError
-from shared.membership import plan_membership, split_member_operations
-from shared.patch import apply_operations, parse_patch_request
-from shared.schemas import ENTERPRISE_USER_URN, GROUP_TYPE, PATCH_OP_URN, USER_TYPE
+from shared.scim.errors import ScimError
+from shared.scim.membership import plan_membership, split_member_operations
+from shared.scim.patch import apply_operations, parse_patch_request
+from shared.scim.schemas import ENTERPRISE_USER_URN, GROUP_TYPE, PATCH_OP_URN, USER_TYPE
 
 ENT = ENTERPRISE_USER_URN
 
@@ -73,7 +73,12 @@ def test_rfc7644_3_5_2_3_replace_complex_merges_sub_attributes():
     assert out["name"] == {"givenName": "Babs", "familyName": "Jensen"}
 
 
-# Entra's dialect (reference §3.4, §2.4, §8.3)
+# Entra's dialect: the request pairs of Microsoft Learn, "Known issues and resolutions with SCIM 2.0
+# protocol compliance of the Microsoft Entra user provisioning service"
+# (https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility),
+# the manager updates of "Tutorial: Develop and plan provisioning for a SCIM endpoint in Microsoft Entra ID"
+# (https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups)
+# and the empty-value clears of SCIM-Validation-Test-Overview.md in https://github.com/AzureAD/SCIMReferenceCode
 def test_entra_capitalised_ops_and_string_booleans():
     out = patch({**BASE, "active": True}, {"op": "Replace", "path": "active", "value": "False"})
     assert out["active"] is False
@@ -151,7 +156,8 @@ def test_invalid_operations(op, scim_type):
     assert err.value.status == 400 and err.value.scim_type == scim_type
 
 
-# Group membership planning (reference §2.2 G5/G6, §3.4)
+# Group membership planning: the tutorial's "Update Group [Add Members]" and "[Remove Members]"
+# requests, and the remove-a-group-member pair of the compliance known-issues page (both above)
 def _plan(*ops, current=()):
     parsed = parse_patch_request({"schemas": [PATCH_OP_URN], "Operations": list(ops)})
     others, member_ops = split_member_operations(GROUP_TYPE, parsed)

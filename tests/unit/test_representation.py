@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import ScimError
-from shared.representation import Projection, parse_attribute_list, to_scim
-from shared.schemas import ENTERPRISE_USER_URN, GROUP_TYPE, USER_TYPE
-from shared.table_store import Member, StoredResource
+from shared.scim.errors import ScimError
+from shared.scim.representation import Projection, parse_attribute_list, to_scim
+from shared.scim.schemas import ENTERPRISE_USER_URN, GROUP_TYPE, USER_TYPE
+from shared.scim.records import Member, StoredResource
 
 BASE = "https://scim.example.com/scim/v2"
 UID = "0123456789ab4def8123456789abcdef"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import ScimError
-from shared.resource import parse_resource
-from shared.schemas import ENTERPRISE_USER_URN, GROUP_TYPE, GROUP_URN, USER_TYPE, USER_URN
+from shared.scim.errors import ScimError
+from shared.scim.resource import parse_resource
+from shared.scim.schemas import ENTERPRISE_USER_URN, GROUP_TYPE, GROUP_URN, USER_TYPE, USER_URN
 
 # RFC 7643 §8.2 "Full User Representation" (abridged to the writable attributes)
 RFC7643_8_2_FULL_USER = {
@@ -78,10 +78,10 @@ def test_bad_bodies_are_invalid_value(body, needle):
 
 def test_immutable_attributes_are_enforced_rfc7643_7():
     """No core attribute of ours is immutable, so a schema with one is built here."""
-    from shared.attribute import Attribute, Schema
-    from shared.patch import apply_operations, parse_patch_request
-    from shared.resource import check_immutable
-    from shared.schemas import PATCH_OP_URN, ResourceType
+    from shared.scim.attribute import Attribute, Schema
+    from shared.scim.patch import apply_operations, parse_patch_request
+    from shared.scim.resource import check_immutable
+    from shared.scim.schemas import PATCH_OP_URN, ResourceType
 
     schema = Schema("urn:example:Thing", "Thing", "", (Attribute("name", required=True), Attribute("serial", mutability="immutable")))
     rt = ResourceType("Thing", "/Things", "", schema)

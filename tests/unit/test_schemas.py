@@ -1,4 +1,4 @@
-"""Tests for shared.schemas: the schema data (RFC 7643 §3.1, §4, §8.7.1) and lookups."""
+"""Tests for shared.scim.schemas: the schema data (RFC 7643 §3.1, §4, §8.7.1) and lookups."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from shared.schemas import (
+from shared.scim.schemas import (
     BULK_REQUEST_URN,
     BULK_RESPONSE_URN,
     COMMON_ATTRIBUTES,
@@ -53,7 +53,7 @@ def test_urns() -> None:
 
 
 def test_error_urn_matches_errors_module() -> None:
-    from shared import errors
+    from shared.scim import errors
 
     assert ERROR_URN == errors.ERROR_URN
 
@@ -305,7 +305,7 @@ def test_resource_type_is_a_frozen_dataclass() -> None:
     assert dataclasses.is_dataclass(ResourceType)
 
 
-# --- reference §6: every Entra default mapping target resolves --------------
+# --- every Entra default mapping target (tests/entra_mappings.py) resolves ---
 
 
 def _resolve(rt: ResourceType, target: str):

@@ -4,7 +4,7 @@
 These models check a message's *envelope* -- which fields exist and their
 JSON types -- and report the first problem with its location
 (``Operations.1.op``).  Resource attributes inside a message are not modelled
-here: the schema definitions (:mod:`shared.schemas`, :mod:`shared.resource`)
+here: the schema definitions (:mod:`shared.scim.schemas`, :mod:`shared.scim.resource`)
 check those, since they know each attribute's type, mutability and case
 rules.  Field names are matched case-insensitively (RFC 7643 §2.1; Entra
 writes ``Operations``, other clients ``operations``).

@@ -1,6 +1,6 @@
 """The Azure Table Storage implementation of the resource store.
 
-Key layout and id scheme: see :mod:`shared.keys`.  Every method is scoped to
+Key layout and id scheme: see :mod:`shared.storage.keys`.  Every method is scoped to
 one tenant's partition (:class:`TenantStore` holds the PartitionKey); no
 method takes a partition from its caller.  Every ``$filter`` is built from
 constant text and bound parameters (``@pk``, ``@lo``...), never from input.
@@ -9,7 +9,7 @@ Write patterns (all entity-group transactions of at most 100 operations,
 one of which is always the tenant's write guard):
 
 * every transaction MERGEs (``If-Match: *``) the tenant's guard row
-  ``!tenant`` (:data:`shared.keys.TENANT_KEY`).  The registry creates it
+  ``!tenant`` (:data:`shared.storage.keys.TENANT_KEY`).  The registry creates it
   with the tenant and deletes it when the tenant is disabled or deleted;
   from that moment no transaction of the tenant can commit, whichever
   instance sends it and whatever its credential cache still believes
@@ -34,9 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import (
@@ -48,8 +46,9 @@ from azure.core import MatchConditions
 
 from . import keys
 from .counters import COUNTERS, SHARDS, Shard
-from .storage_errors import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge, WritesClosed
+from .outcomes import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge, WritesClosed
 from .tables import storage_call
+from ..scim.records import Member, StoredResource, now_iso
 
 log = logging.getLogger("scim.storage")
 
@@ -67,36 +66,6 @@ ROW_INDEX = "I"
 ROW_COUNTER = "C"
 _RANGE_OF_COUNTS_AND_RESOURCES = _RANGE + f" and (k eq '{ROW_COUNTER}' or k eq '{ROW_RESOURCE}')"
 _COUNTER_RETRIES = 5
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    """One membership edge as stored: the member's id and a client display."""
-
-    id: str
-    display: str | None = None
-
-
-@dataclass(slots=True)
-class StoredResource:
-    """A resource row: its data (the SCIM attributes the client owns) and meta."""
-
-    kind: str
-    id: str
-    data: dict
-    created: str
-    last_modified: str
-    version: str
-    index_keys: tuple[str, ...] = ()
-    etag: str | None = None
-    group_ids: list[str] | None = None
-    members: list[Member] | None = field(default=None)
-
-
-def now_iso() -> str:
-    """The current time as RFC 3339 with milliseconds (``2018-03-27T19:59:26.000Z``)."""
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
 
 
 class TenantStore:
@@ -334,7 +303,7 @@ class TenantStore:
 
     def _submit_counted(self, ops: list, kind: str, delta: int) -> None:
         """Submit ``ops`` with a counter adjustment in the same transaction
-        (see :mod:`shared.counters`), retrying when another instance moved
+        (see :mod:`shared.storage.counters`), retrying when another instance moved
         the shard first."""
         with COUNTERS.claim((*self.scope, kind)) as (index, shard):
             for _ in range(_COUNTER_RETRIES):

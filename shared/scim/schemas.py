@@ -1,6 +1,6 @@
 """The SCIM schemas and resource types served by this provider, as data.
 
-One source of truth: the :class:`~shared.attribute.Schema` objects below are
+One source of truth: the :class:`~shared.scim.attribute.Schema` objects below are
 rendered at ``/Schemas`` (RFC 7643 §7) and ``/ResourceTypes`` (RFC 7643 §6)
 and drive validation, PATCH, filtering and projection.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared.attribute import Attribute, Schema
+from shared.scim.attribute import Attribute, Schema
 
 # --- URNs -------------------------------------------------------------------
 

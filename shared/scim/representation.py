@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from .filter import FilterError, parse_attr_path
 from .errors import bad_request
-from .keys import GROUP, kind_of
+from .ids import GROUP, kind_of
 from .schemas import ENTERPRISE_USER_URN, ResourceType
-from .table_store import StoredResource
+from .records import StoredResource
 
 _KIND_ENDPOINT = {"U": "Users", "G": "Groups"}
 _KIND_TYPE = {"U": "User", "G": "Group"}

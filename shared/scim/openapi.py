@@ -1,4 +1,4 @@
-"""An OpenAPI 3.0 description of this SCIM API, derived from :mod:`shared.schemas`.
+"""An OpenAPI 3.0 description of this SCIM API, derived from :mod:`shared.scim.schemas`.
 
 Served at ``GET /scim/v2/openapi.json`` (with the same bearer authentication
 as the discovery endpoints of RFC 7644 §4) and used by the HTTP fuzz

@@ -30,7 +30,7 @@ bad value show as a failed operation in Entra's provisioning logs instead
 of a silent change.
 
 Invalid UTF-8 in a URL's query or path is decoded with ``surrogateescape``
-at the web edge (:mod:`shared.http`), so it arrives here as lone surrogates
+at the web edge (:mod:`shared.scim.http`), so it arrives here as lone surrogates
 and is refused by the same rule.
 """
 

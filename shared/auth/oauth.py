@@ -1,7 +1,8 @@
 """OAuth 2.0 client credentials (RFC 6749 §4.4): the token endpoint and its JWTs.
 
-Entra's gallery onboarding accepts only this flow (reference
-``entra-scim.md`` §4.1).  ``POST /scim/v2/oauth/token`` takes a
+Entra's gallery onboarding accepts only this flow ("Only OAuth 2.0 Client
+Credentials flow is accepted": Entra-AppGallery-AI-Validation-Checklist.md in
+https://github.com/AzureAD/SCIMReferenceCode).  ``POST /scim/v2/oauth/token`` takes a
 form-encoded ``grant_type=client_credentials`` with the client
 authenticated by HTTP Basic (``client_secret_basic``) or by
 ``client_id``/``client_secret`` in the body (``client_secret_post``),
@@ -28,7 +29,7 @@ from urllib.parse import parse_qsl, unquote_plus
 import jwt
 from cryptography.hazmat.primitives import serialization
 
-from .http import Request, Response
+from ..scim.http import Request, Response
 from .tenants import TenantRegistry
 
 ISSUER = "urn:scim-for-entra:oauth"

@@ -1,4 +1,4 @@
-"""Resource ids and Table Storage key layout.
+"""Table Storage key layout (resource ids: :mod:`shared.scim.ids`).
 
 Everything of one tenant lives in one partition (PartitionKey = tenant id),
 so a resource, its index entities and its membership edges can be written in
@@ -28,10 +28,9 @@ So ``GET /Users/{id}`` (the user and its ``groups``) is one range query,
 ``GET /Groups/{id}?excludedAttributes=members`` one point read, and a
 group's members one range query.
 
-Ids are UUIDs written as 32 hex digits.  The version nibble tells the
-resource type apart -- version 4 for Users, version 8 (RFC 9562 §5.8,
-"custom") for Groups -- so a membership edge can be written for a member id
-without first looking up what kind of resource it names.
+The kind of a member id is read off the id itself (:mod:`shared.scim.ids`),
+so a membership edge can be written for a member id without first looking
+up what kind of resource it names.
 
 Table keys may not contain ``/ \\ # ?`` or control characters and are at most
 1 KiB; user values are escaped (:func:`escape`) and long values replaced by
@@ -41,34 +40,14 @@ their SHA-256 (:func:`index_value`).
 from __future__ import annotations
 
 import hashlib
-import re
-import uuid
 
-USER = "U"
-GROUP = "G"
-
-_ID_RE = re.compile(r"[0-9a-f]{12}[48][0-9a-f]{3}[89ab][0-9a-f]{15}")
-_VERSION = {USER: "4", GROUP: "8"}
-_KIND_OF_VERSION = {"4": USER, "8": GROUP}
+from ..scim.ids import GROUP, USER, kind_of, new_id  # noqa: F401 - the id scheme, used with the layout
 
 # Characters Table Storage forbids in keys, plus our own separator and escape.
 _ESCAPED = frozenset("%:/\\#?") | frozenset(map(chr, range(0x20))) | frozenset(
     map(chr, range(0x7F, 0xA0))
 )
 MAX_INDEXED_CHARS = 256
-
-
-def new_id(kind: str) -> str:
-    """A fresh resource id whose UUID version nibble encodes ``kind``."""
-    raw = uuid.uuid4().hex
-    return raw[:12] + _VERSION[kind] + raw[13:]
-
-
-def kind_of(resource_id: str) -> str | None:
-    """``USER``/``GROUP`` for a well-formed id, None for anything else."""
-    if not isinstance(resource_id, str) or not _ID_RE.fullmatch(resource_id):
-        return None
-    return _KIND_OF_VERSION[resource_id[12]]
 
 
 def escape(value: str) -> str:

@@ -21,14 +21,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from . import keys
-from .attribute import Attribute
-from .errors import bad_request
-from .filter import And, Comparison, Filter, FilterError, Not, Or, Present, ValuePath, filter_paths
-from .matching import compile_filter
+from ..scim.attribute import Attribute
+from ..scim.errors import bad_request
+from ..scim.filter import And, Comparison, Filter, FilterError, Not, Or, Present, ValuePath, filter_paths
+from ..scim.matching import compile_filter
 from .paging import POSITIONS, Position
-from .query import ListQuery
-from .schemas import ResourceType
-from .table_store import StoredResource, TenantStore
+from ..scim.query import ListQuery
+from ..scim.schemas import ResourceType
+from ..scim.records import StoredResource
+from .table_store import TenantStore
 
 
 @dataclass
@@ -173,9 +174,9 @@ def find_resources(store: TenantStore, types: list[ResourceType], query: ListQue
 
 def _unfiltered_page(store: TenantStore, types: list[ResourceType], start: int, count: int) -> Found:
     """An unfiltered list: the first page and the total in one read
-    (:mod:`shared.counters`); a later page from where the previous one ended
+    (:mod:`shared.storage.counters`); a later page from where the previous one ended
     when that is known and the list is unchanged since -- the counters'
-    version says so, whichever instance wrote (:mod:`shared.paging`) --
+    version says so, whichever instance wrote (:mod:`shared.storage.paging`) --
     otherwise the total from the counters and the rows up to the page."""
     if len(types) == 1 and start == 0 and count > 0:
         total, version, page = store.count_and_first(_kind(types[0]), count)
@@ -203,7 +204,7 @@ def _unfiltered_page(store: TenantStore, types: list[ResourceType], start: int, 
 
 def _remember_next(store: TenantStore, rt: ResourceType, start: int, listed: Position, page: list[StoredResource]) -> None:
     """Record where the page after this one begins, with the total and the
-    counters' version it was served with (:mod:`shared.paging`)."""
+    counters' version it was served with (:mod:`shared.storage.paging`)."""
     if page:
         kind = _kind(rt)
         POSITIONS.put(store.scope, kind, start + len(page), listed._replace(row_key=keys.after_resource(kind, page[-1].id)))

@@ -21,9 +21,9 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 
-from .config import Settings
-from .storage_calls import count_storage_call, drop_lost_answer
-from .storage_errors import StorageUnavailable
+from ..config import Settings
+from .calls import count_storage_call, drop_lost_answer
+from .outcomes import StorageUnavailable
 
 RESOURCES = "resources"
 TENANTS = "tenants"

@@ -1,4 +1,4 @@
-"""The SCIM service: one method per route, storage behind :mod:`shared.table_store`.
+"""The SCIM service: one method per route, storage behind :mod:`shared.storage.table_store`.
 
 ``function_app.py`` hands every request to :meth:`ScimService.handle` with
 the route it matched; this module authenticates the caller (a bearer token
@@ -17,10 +17,11 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
-from . import keys, storable_text
-from .config import Settings
-from .discovery import list_response, resource_type_json, schema_json, service_provider_config_json
-from .errors import (
+from ..storage import keys
+from ..scim import storable_text
+from ..config import Settings
+from ..scim.discovery import list_response, resource_type_json, schema_json, service_provider_config_json
+from ..scim.errors import (
     ScimError,
     bad_request,
     conflict,
@@ -29,25 +30,26 @@ from .errors import (
     not_found,
     unavailable,
 )
-from .http import ACCEPTED_MEDIA_TYPES, Request, Response
-from .membership import MembershipPlan, parse_members, plan_membership, split_member_operations
-from .patch import apply_operations, parse_patch_request
-from .query import ListQuery, parse_list_query, parse_search_request
-from .representation import Projection, etag, location, to_scim
-from .resource import check_immutable, parse_resource, protect_password
-from .schemas import GROUP_TYPE, LIST_RESPONSE_URN, RESOURCE_TYPES, SCHEMAS, USER_TYPE, ResourceType
-from .search import find_resources
-from .storage_calls import counting
-from .storage_errors import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge, WritesClosed
-from .table_store import Member, StoredResource, TenantStore, now_iso
-from .tables import RESOURCES, Tables
-from .tenants import TenantRegistry
-from .audit import AuditEntry, AuditLog, changed_attributes, enforce_retention
-from .authentication import AuthFailed, Authenticator, Principal
-from .entra_jwt import EntraKeys
-from .oauth import TokenSigner, token_response
-from .openapi import openapi_document
-from .rate_limit import RateLimiter
+from ..scim.http import ACCEPTED_MEDIA_TYPES, Request, Response
+from ..scim.membership import MembershipPlan, parse_members, plan_membership, split_member_operations
+from ..scim.patch import apply_operations, parse_patch_request
+from ..scim.query import ListQuery, parse_list_query, parse_search_request
+from ..scim.representation import Projection, etag, location, to_scim
+from ..scim.resource import check_immutable, parse_resource, protect_password
+from ..scim.schemas import GROUP_TYPE, LIST_RESPONSE_URN, RESOURCE_TYPES, SCHEMAS, USER_TYPE, ResourceType
+from ..storage.search import find_resources
+from ..storage.calls import counting
+from ..storage.outcomes import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge, WritesClosed
+from ..scim.records import Member, StoredResource, now_iso
+from ..storage.table_store import TenantStore
+from ..storage.tables import RESOURCES, Tables
+from ..auth.tenants import TenantRegistry
+from ..storage.audit import AuditEntry, AuditLog, changed_attributes, enforce_retention
+from ..auth.authentication import AuthFailed, Authenticator, Principal
+from ..auth.entra_jwt import EntraKeys
+from ..auth.oauth import TokenSigner, token_response
+from ..scim.openapi import openapi_document
+from ..auth.rate_limit import RateLimiter
 
 log = logging.getLogger("scim")
 
@@ -63,7 +65,12 @@ MAX_WORK_EMAILS = 20  # each is an index row written in the resource's transacti
 
 
 def index_keys(rt: ResourceType, resource_id: str, data: dict) -> tuple[str, ...]:
-    """The index rows a resource must own (DESIGN.md: lookups Entra relies on)."""
+    """The index rows a resource must own, so that the lookups Entra makes are point reads:
+    users by ``userName``, ``externalId`` or ``emails[type eq "work"].value``, groups by
+    ``displayName`` (Microsoft Learn, "Tutorial: Develop and plan provisioning for a SCIM
+    endpoint in Microsoft Entra ID",
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups);
+    a group's ``externalId`` is indexed too."""
     rows = []
     if rt is USER_TYPE:
         rows.append(keys.unique_key("un", keys.index_value(data["userName"], False)))
@@ -232,7 +239,7 @@ class ScimService:
         return deleted
 
     def _record(self, request: Request, route: str, resource_id, response: Response, principal: Principal, request_id: str):
-        """Append the audit entry of an accepted change (see :mod:`shared.audit`)."""
+        """Append the audit entry of an accepted change (see :mod:`shared.storage.audit`)."""
         if resource_id is None and isinstance(response.body, dict):
             resource_id = response.body.get("id")
         try:
@@ -304,7 +311,7 @@ class ScimService:
         return body
 
     def _projection(self, rt: ResourceType, request: Request) -> Projection:
-        from .representation import parse_attribute_list
+        from ..scim.representation import parse_attribute_list
 
         return Projection(
             rt,
@@ -459,8 +466,11 @@ class ScimService:
     def _patch_group(self, request, store: TenantStore, group_id: str, operations, projection: Projection) -> Response:
         """Group PATCH: attribute changes on the group row, membership as edges.
 
-        Entra's guidance is 204 No Content (reference §1.5); a client that
-        asks for attributes/excludedAttributes gets 200 with the group.
+        Entra expects 204 No Content for a group PATCH (Microsoft Learn,
+        "Tutorial: Develop and plan provisioning for a SCIM endpoint in
+        Microsoft Entra ID",
+        https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups);
+        a client that asks for attributes/excludedAttributes gets 200 with the group.
         Order: member additions first (they may fail on an unknown id,
         before anything changed), then the group's own attributes, then
         removals.
@@ -588,7 +598,7 @@ class ScimService:
         return self._discovery(request, type_id, RESOURCE_TYPES, lambda rt: rt.name, resource_type_json, "resource type")
 
     def openapi(self, request: Request, _store, _id) -> Response:
-        """GET /openapi.json: this API's OpenAPI description (:mod:`shared.openapi`)."""
+        """GET /openapi.json: this API's OpenAPI description (:mod:`shared.scim.openapi`)."""
         return Response(200, openapi_document(self.base_url(request)), {"Content-Type": "application/json; charset=utf-8"})
 
     def _discovery(self, request: Request, wanted: str | None, items, id_of, render, what: str) -> Response:
@@ -610,7 +620,7 @@ def _unauthorized(failure: AuthFailed) -> ScimError:
 
 def _check_url_text(request: Request, resource_id: str | None) -> None:
     """Refuse a path id or query parameter that is not storable text
-    (:mod:`shared.storable_text`): 400 ``invalidFilter`` for ``filter``,
+    (:mod:`shared.scim.storable_text`): 400 ``invalidFilter`` for ``filter``,
     ``invalidValue`` for the rest, naming the parameter."""
     if resource_id is not None:
         problem = storable_text.refused_character(resource_id)

@@ -9,8 +9,8 @@ Parameter names are matched case-insensitively.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from .config import Settings
 from .errors import bad_request, invalid_value
 from .filter import Filter, FilterError, parse_attr_path, parse_filter
 from .messages import SearchRequest, parse_message
@@ -53,7 +53,15 @@ def _parse_int(value, name: str) -> int | None:
         raise invalid_value(f'"{name}" must be an integer, not {str(value)[:50]!r}') from exc
 
 
-def _build(params: dict, settings: Settings) -> ListQuery:
+class PageLimits(Protocol):
+    """The page sizes a deployment allows (``SCIM_MAX_PAGE_SIZE``, ``SCIM_DEFAULT_PAGE_SIZE``:
+    :class:`shared.config.Settings` is one)."""
+
+    max_page_size: int
+    default_page_size: int
+
+
+def _build(params: dict, settings: PageLimits) -> ListQuery:
     start = _parse_int(params.get("startindex"), "startIndex")
     count = _parse_int(params.get("count"), "count")
     sort_by = params.get("sortby")
@@ -78,12 +86,12 @@ def _build(params: dict, settings: Settings) -> ListQuery:
     )
 
 
-def parse_list_query(query: dict[str, str], settings: Settings) -> ListQuery:
+def parse_list_query(query: dict[str, str], settings: PageLimits) -> ListQuery:
     """GET query parameters (already lower-cased keys)."""
     return _build(query, settings)
 
 
-def parse_search_request(body, settings: Settings) -> ListQuery:
+def parse_search_request(body, settings: PageLimits) -> ListQuery:
     """A SearchRequest message (RFC 7644 §3.4.3)."""
     message = parse_message(SearchRequest, body, "SearchRequest", SEARCH_REQUEST_URN)
     params = message.model_dump(exclude={"schemas"}, exclude_none=True)

@@ -1,7 +1,10 @@
 """Entra-issued JWTs: what Entra sends when a job's Secret Token field is blank.
 
-Validation follows the provisioning tutorial's guidance (reference
-``entra-scim.md`` §4.1) with PyJWT doing every cryptographic step:
+Validation follows the guidance of Microsoft Learn, "Tutorial: Develop and
+plan provisioning for a SCIM endpoint in Microsoft Entra ID", section
+"Handling endpoint authentication"
+(https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups),
+with PyJWT doing every cryptographic step:
 
 * the algorithm is pinned to RS256 (``none``, HS* and everything else are
   refused before a key is even looked up, which also defeats the "HS256

@@ -3,10 +3,10 @@
 Three kinds of bearer value reach the SCIM routes, told apart by shape:
 
 * an opaque secret token (``<id>.<secret>``, Entra's Secret Token field),
-  looked up in the registry (:mod:`shared.tenants`);
-* a JWT from this endpoint's own ``/oauth/token`` (:mod:`shared.oauth`),
+  looked up in the registry (:mod:`shared.auth.tenants`);
+* a JWT from this endpoint's own ``/oauth/token`` (:mod:`shared.auth.oauth`),
   verified with our key, its client still active;
-* a JWT Entra issued itself (:mod:`shared.entra_jwt`), verified against the
+* a JWT Entra issued itself (:mod:`shared.auth.entra_jwt`), verified against the
   issuer's keys and bound to the tenant that claims that Entra tenant.
 
 Each tenant enables the modes it uses.  Every failure looks the same to the

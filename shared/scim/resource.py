@@ -1,6 +1,6 @@
 """Turning request JSON into a resource's stored attributes (RFC 7643 §2, §7).
 
-The schema definitions (:mod:`shared.schemas`) decide everything here:
+The schema definitions (:mod:`shared.scim.schemas`) decide everything here:
 attribute names are matched case-insensitively and stored under their
 canonical names; values are checked against the attribute type, with the
 coercions Microsoft Entra needs (``"True"``/``"False"`` strings become JSON
@@ -28,8 +28,12 @@ from .schemas import ENTERPRISE_USER_URN, ResourceType
 ABSENT = object()
 
 # Schema URIs Entra puts in ``schemas`` that name no schema of ours.  They
-# are tolerated (reference §2.2 G1, §2.4 Example 2); anything else unknown is
-# an error.
+# are tolerated: the ADSCIM Group URI of the "Create Group" request and the
+# ``enterprise:2.0User`` typo of Example 2 in "Handling provisioning and
+# deprovisioning of users" (Microsoft Learn, "Tutorial: Develop and plan
+# provisioning for a SCIM endpoint in Microsoft Entra ID",
+# https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups);
+# anything else unknown is an error.
 _TOLERATED_SCHEMAS = {"http://schemas.microsoft.com/2006/11/resourcemanagement/adscim/2.0/group"}
 _SCHEMA_ALIASES = {"urn:ietf:params:scim:schemas:extension:enterprise:2.0user": ENTERPRISE_USER_URN}
 
@@ -74,7 +78,11 @@ def parse_resource(rt: ResourceType, body) -> dict:
             extension = _coerce_attributes(rt, ext_urn, value or {})
             if extension:
                 data[ext_urn] = extension
-        elif not key.lower().startswith("urn:"):  # else: an extension we do not have (reference §6.3)
+        # Any other "urn:" key is an extension we do not have, and is dropped: Entra sends
+        # custom extension objects without their URN in "schemas" (Microsoft Learn, "Tutorial -
+        # Customize user provisioning attribute-mappings for SaaS applications in Microsoft Entra ID",
+        # https://learn.microsoft.com/en-us/entra/identity/app-provisioning/customize-application-attributes).
+        elif not key.lower().startswith("urn:"):
             core[key] = value
     data = {**_coerce_attributes(rt, None, core), **data}
     check_required(rt, data)
@@ -151,8 +159,12 @@ def _coerce_complex(attr: Attribute, value, where: str):
 
 def _sub_alias(attr: Attribute, key: str) -> Attribute | None:
     """Entra writes ``displayName`` for the ``display`` sub-attribute of
-    multi-valued attributes (reference §2.5, AppRoleAssignmentsComplex
-    ``roles``); it is stored as ``display``."""
+    multi-valued attributes (the AppRoleAssignmentsComplex ``roles`` of
+    "Provisioning a role to a SCIM app" in Microsoft Learn, "Tutorial -
+    Customize user provisioning attribute-mappings for SaaS applications in
+    Microsoft Entra ID",
+    https://learn.microsoft.com/en-us/entra/identity/app-provisioning/customize-application-attributes);
+    it is stored as ``display``."""
     if attr.multi_valued and key.lower() == "displayname":
         return attr.sub("display")
     return None

@@ -23,7 +23,7 @@ comparison is constant-time.  The secret is printed once, at issue, and is
 never stored or logged.
 
 Authentication modes (``auth``) are enabled per tenant: ``token`` (Entra's
-Secret Token field), ``oauth`` (client credentials, :mod:`shared.oauth`) and
+Secret Token field), ``oauth`` (client credentials, :mod:`shared.auth.oauth`) and
 ``entra`` (a JWT Entra issues itself, bound to one Entra tenant id).
 
 A verified credential is remembered in memory for ``SCIM_AUTH_CACHE_SECONDS``
@@ -35,7 +35,7 @@ on most requests.  What takes effect when, on every instance:
   every cache hit, and the grace must be at least the cache bound, so no
   entry cached before the rotation outlives it);
 * disabling or deleting a tenant: its writes are refused at once (the
-  write guard row, :mod:`shared.table_store`), its reads within
+  write guard row, :mod:`shared.storage.table_store`), its reads within
   ``SCIM_AUTH_CACHE_SECONDS``; a deleted tenant's data is gone when
   ``delete_tenant`` returns and nothing can be written to it after.
 """
@@ -55,9 +55,10 @@ from datetime import datetime, timedelta, timezone
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
-from .storable_text import refused_character
-from .table_store import TenantStore, now_iso
-from .tables import RESOURCES, TENANTS, Tables, storage_call
+from ..scim.storable_text import refused_character
+from ..scim.records import now_iso
+from ..storage.table_store import TenantStore
+from ..storage.tables import RESOURCES, TENANTS, Tables, storage_call
 
 TENANT, TOKEN, CLIENT, ENTRA, DELETED = "tenant", "token", "client", "entra", "deleted"
 MODES = ("token", "oauth", "entra")
@@ -248,7 +249,7 @@ class TenantRegistry:
 
     def set_disabled(self, tenant_id: str, disabled: bool) -> None:
         """Disable (or enable) a tenant.  Disabling closes its writes at once
-        on every instance (the write guard, :mod:`shared.table_store`);
+        on every instance (the write guard, :mod:`shared.storage.table_store`);
         reads with a credential an instance has cached end within
         :attr:`cache_seconds`."""
         self.require_tenant(tenant_id)

@@ -30,7 +30,7 @@ _calls: ContextVar[list[int] | None] = ContextVar("storage_calls", default=None)
 class InjectedFault(ClientAuthenticationError):
     """The failure :func:`failing_after` injects.  A ``ClientAuthenticationError``
     because that is the one ``AzureError`` azure-core's retry policy never
-    retries (so an injected fault costs no back-off); :func:`shared.tables.storage_call`
+    retries (so an injected fault costs no back-off); :func:`shared.storage.tables.storage_call`
     maps it, like any failure without a response, to ``StorageUnavailable``."""
 
 

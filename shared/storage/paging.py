@@ -4,7 +4,7 @@ Table Storage has no OFFSET: ``startIndex=40001`` would mean reading 40,000
 rows first.  Clients page sequentially (Entra, the validators), so when a
 page is served, the key just after its last row is remembered -- with the
 ``totalResults`` reported for it and the *version* of the list's counter
-shards (:mod:`shared.counters`) -- as where the next ``startIndex`` begins.
+shards (:mod:`shared.storage.counters`) -- as where the next ``startIndex`` begins.
 The next request reads the counter shards (one small range read) and, when
 their version is the one remembered, only its own rows: two reads however
 deep the page.

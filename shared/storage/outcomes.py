@@ -1,7 +1,8 @@
 """Outcomes of storage operations the service must tell apart.
 
 The storage layer raises these instead of SDK exceptions so the SCIM core
-never imports ``azure.*`` (DESIGN.md: the core is I/O-free).
+never imports ``azure.*``: the core does no I/O (the import rule in
+``shared/__init__.py``, checked by ``tests/unit/test_layers.py``).
 """
 
 from __future__ import annotations

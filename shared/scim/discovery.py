@@ -1,6 +1,6 @@
 """The discovery documents (RFC 7644 §4; RFC 7643 §5, §6, §7) as JSON-ready dicts.
 
-Pure functions: they render the data of :mod:`shared.schemas` and take the
+Pure functions: they render the data of :mod:`shared.scim.schemas` and take the
 absolute base URL of the service (e.g. ``https://host/scim/v2``, no trailing
 slash) for ``meta.location`` (RFC 7643 §3.1).
 
@@ -12,8 +12,8 @@ characteristics are omitted rather than sent empty.
 
 from __future__ import annotations
 
-from shared.attribute import Attribute, Schema
-from shared.schemas import (
+from shared.scim.attribute import Attribute, Schema
+from shared.scim.schemas import (
     COMMON_ATTRIBUTES,
     LIST_RESPONSE_URN,
     RESOURCE_TYPE_URN,

@@ -1,4 +1,4 @@
-"""Group membership changes from PATCH and PUT (RFC 7644 §3.5.2, Entra §2.2).
+"""Group membership changes from PATCH and PUT (RFC 7644 §3.5.2, and Entra's forms).
 
 Members are stored as edges, never as a list inside the group, so a PATCH
 touching ``members`` is turned into a :class:`MembershipPlan` -- ids to add,
@@ -7,7 +7,10 @@ work proportional to the members named, not to the group's size.
 
 Forms accepted: ``add``/``replace`` on ``members`` with a value list (or a
 bare id string), ``remove`` on ``members`` with no value (everyone, RFC) or
-with a value list (only those: Entra's default form, reference §2.2 G6),
+with a value list (only those: Entra's default form, the "Update Group
+[Remove Members]" request of Microsoft Learn, "Tutorial: Develop and plan
+provisioning for a SCIM endpoint in Microsoft Entra ID",
+https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups),
 ``remove`` on ``members[value eq "id"]`` (Entra with ``aadOptscim062020``),
 any other ``members[...]`` filter (evaluated against the current members),
 and path-less ``add``/``replace`` whose value has a ``members`` key.
@@ -20,11 +23,11 @@ from dataclasses import dataclass, field
 
 from .errors import invalid_path, invalid_value
 from .filter import Comparison, Filter, Or
-from .keys import kind_of
+from .ids import kind_of
 from .matching import matches
 from .patch import Operation, PatchPath, path_names_attribute
 from .schemas import ResourceType
-from .table_store import Member
+from .records import Member
 
 
 @dataclass

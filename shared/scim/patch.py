@@ -4,10 +4,18 @@
 applies operations to a copy of a resource's stored attributes and returns
 the new attributes -- all or nothing: the first invalid operation raises and
 the caller stores nothing.  Group membership never passes through here; see
-:mod:`shared.membership`.
+:mod:`shared.scim.membership`.
 
-Entra's variants accepted (reference §3.4, §2.4, §8.3): ``op`` in any case;
-``"True"``/``"False"`` for booleans (coerced by :mod:`shared.resource`);
+Entra's variants accepted, as Microsoft Learn shows them ("Known issues and
+resolutions with SCIM 2.0 protocol compliance of the Microsoft Entra user
+provisioning service",
+https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility,
+and "Tutorial: Develop and plan provisioning for a SCIM endpoint in Microsoft
+Entra ID",
+https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups)
+and as Microsoft's Logic App validation harness tests them
+(SCIM-Validation-Test-Overview.md in https://github.com/AzureAD/SCIMReferenceCode):
+``op`` in any case; ``"True"``/``"False"`` for booleans (coerced by :mod:`shared.scim.resource`);
 path-less ``add``/``replace`` whose value has dotted keys (``name.givenName``)
 or URN-qualified keys (``urn:...:enterprise:2.0:User:employeeNumber``);
 a filtered path (``emails[type eq "work"].value``) that matches no element

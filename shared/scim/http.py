@@ -40,7 +40,7 @@ class Request:
         """Parse the query string from the URL: ``+`` and ``%20`` both mean a space.
         Percent-escapes that are not UTF-8 become lone surrogates
         (``surrogateescape``), which the service refuses with a 400 naming
-        the parameter (:mod:`shared.storable_text`) instead of silently
+        the parameter (:mod:`shared.scim.storable_text`) instead of silently
         reading them as U+FFFD."""
         query: dict[str, str] = {}
         for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True, errors="surrogateescape"):

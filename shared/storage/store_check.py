@@ -1,8 +1,8 @@
 """The store invariant checker: find, and with ``repair`` fix, rows of one
 tenant that disagree with each other.
 
-A tenant is one partition (key layout: :mod:`shared.keys`).  The writes of
-:mod:`shared.table_store` keep these invariants; a bug, a crash between the
+A tenant is one partition (key layout: :mod:`shared.storage.keys`).  The writes of
+:mod:`shared.storage.table_store` keep these invariants; a bug, a crash between the
 transactions of a multi-transaction change, or a hand edit may break them,
 and this module is how that is seen and undone::
 
@@ -35,14 +35,14 @@ does:
                        of its resources → shard 00 is adjusted by the difference
 ``unstorable-text``    a row holds text the service now refuses at the door
                        (a lone surrogate, a control character, a noncharacter;
-                       :mod:`shared.storable_text`), written before that check
+                       :mod:`shared.scim.storable_text`), written before that check
                        existed → reported only, with where it is: the fix is a
                        new value from the client (a PUT or PATCH of the
                        resource, or a delete)
 ``unknown-row``        a row none of the above describes → reported only
 =====================  ==========================================================
 
-The tenant's write guard row (``!tenant``, :mod:`shared.table_store`) is
+The tenant's write guard row (``!tenant``, :mod:`shared.storage.table_store`) is
 known and never reported: it is absent while the tenant is disabled.
 
 The scan reads the whole partition once (O(rows), pages of 1,000); run it
@@ -53,7 +53,7 @@ may leave a counter off by the change -- run the checker again to see.
 
 Command line (storage settings from the environment, as ``scimctl``)::
 
-    python -m shared.store_check --tenant ID [--repair] [--json]
+    python -m shared.storage.store_check --tenant ID [--repair] [--json]
 
 exits 0 when the tenant is consistent (after repair, with ``--repair``), 1
 when findings remain, 2 when storage is unreachable or not configured.
@@ -71,10 +71,11 @@ from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from . import keys, storable_text
-from .config import Settings
-from .logs import quiet_sdk_loggers
-from .storage_errors import StorageUnavailable
+from . import keys
+from ..scim import storable_text
+from ..config import Settings
+from ..logs import quiet_sdk_loggers
+from .outcomes import StorageUnavailable
 from .table_store import ROW_COUNTER, ROW_EDGE, ROW_INDEX, ROW_RESOURCE, ROW_REVERSE
 from .tables import RESOURCES, Tables, storage_call
 
@@ -232,7 +233,7 @@ class _Checker:
 
     def _adjust(self, kind: str, key: str, diff: int) -> None:
         """Move shard 00 by ``diff``, conditioned on its ETag, so a running
-        service's own counter update (see :mod:`shared.counters`) is never
+        service's own counter update (see :mod:`shared.storage.counters`) is never
         overwritten: it re-reads the shard on its next 412."""
         for _ in range(5):
             try:
@@ -294,13 +295,13 @@ def check_tenant(table: TableClient, tenant_id: str, repair: bool = False) -> li
 
     ``table`` is the resources table's client (``Tables(settings).table(RESOURCES)``).
     An empty list means the tenant is consistent.  Raises
-    :class:`~shared.storage_errors.StorageUnavailable` when storage fails.
+    :class:`~shared.storage.outcomes.StorageUnavailable` when storage fails.
     """
     return _Checker(table, tenant_id, repair).run()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.store_check", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m shared.storage.store_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--tenant", required=True, help="the tenant id (scimctl tenant list)")
     parser.add_argument("--repair", action="store_true", help="fix what can be fixed")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
