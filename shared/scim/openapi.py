@@ -13,6 +13,7 @@ ListResponse and SearchRequest (§3.4.2, §3.4.3), PatchOp (§3.5.2) and Error
 from __future__ import annotations
 
 from .attribute import Attribute
+from .endpoints import CATCH_ALL, ENDPOINTS
 from .schemas import (
     COMMON_ATTRIBUTES,
     ERROR_URN,
@@ -193,13 +194,15 @@ def _parameters() -> dict:
 
 def openapi_document(base_url: str = "/scim/v2") -> dict:
     """The whole OpenAPI 3.0 document; ``base_url`` becomes its one server."""
-    paths: dict = {}
+    described: dict = {}
     for rt in RESOURCE_TYPES:
-        paths.update(_resource_paths(rt))
-    paths["/.search"] = {"post": _operation("Search all resource types (RFC 7644 §3.4.3)", "200",
-                                            _ref("ListResponse"), body="SearchRequest")}
-    paths.update(_discovery_paths())
-    paths.update(_token_path())
+        described.update(_resource_paths(rt))
+    described["/.search"] = {"post": _operation("Search all resource types (RFC 7644 §3.4.3)", "200",
+                                                _ref("ListResponse"), body="SearchRequest")}
+    described.update(_discovery_paths())
+    described.update(_token_path())
+    # Every endpoint of the table, in its order; one without a description here fails loudly.
+    paths = {f"/{e.route}": described[f"/{e.route}"] for e in ENDPOINTS if e.route != CATCH_ALL}
     schemas = {rt.name: resource_schema(rt) for rt in RESOURCE_TYPES}
     schemas.update(_message_schemas())
     return {

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from ..storage import keys
 from ..scim import storable_text
 from ..config import Settings
+from ..scim.endpoints import ENDPOINTS, TOKEN_ROUTE, Endpoint
 from ..scim.discovery import list_response, resource_type_json, schema_json, service_provider_config_json
 from ..scim.errors import (
     ScimError,
@@ -54,9 +55,7 @@ from ..auth.rate_limit import RateLimiter
 log = logging.getLogger("scim")
 
 KIND_OF_TYPE = {"User": keys.USER, "Group": keys.GROUP}
-TOKEN_ROUTE = "oauth/token"
 _CHANGES = {"POST": "create", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
-_AUDITED_ROUTES = {"Users": "User", "Users/{id}": "User", "Groups": "Group", "Groups/{id}": "Group"}
 _REQUEST_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
 # RFC 3986 §3.2.2-3.2.3: a reg-name or IPv4 address, or an IPv6 literal, and an optional port.
 _FORWARDED_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
@@ -147,7 +146,7 @@ class ScimService:
         with counting() as calls:
             try:
                 if route == TOKEN_ROUTE:
-                    response = self._token(request, request_id)
+                    response = self.token(request, request_id)
                 else:
                     response = self._dispatch(request, route, resource_id, caller)
             except ScimError as exc:
@@ -198,14 +197,14 @@ class ScimService:
 
     def _serve_route(self, request: Request, route: str, resource_id: str | None, principal: Principal) -> Response:
         store = TenantStore(self.tables.table(RESOURCES), principal.tenant_id)
-        handler = _ROUTES.get(route)
+        handler = _HANDLERS.get(route)
         if handler is None:
             path = urlsplit(request.url).path
             raise ScimError(404, f'no SCIM endpoint at "{path}"; the endpoints are /Users, /Groups, /Schemas, /ResourceTypes, /ServiceProviderConfig and .search')
-        methods = handler[0]
+        methods, arguments = handler
         if request.method not in methods:
             raise ScimError(405, f"{request.method} is not allowed on {route}; use {', '.join(methods)}", headers={"Allow": ", ".join(methods)})
-        return getattr(self, methods[request.method])(request, store, resource_id, *handler[1:])
+        return getattr(self, methods[request.method])(request, store, resource_id, *arguments)
 
     def _authenticate(self, request: Request) -> Principal:
         """RFC 6750 bearer credential → the caller and its tenant; otherwise
@@ -220,7 +219,7 @@ class ScimService:
                 raise ScimError(429, "too many requests for this tenant; retry later", headers={"Retry-After": str(wait)})
         return principal
 
-    def _token(self, request: Request, request_id: str) -> Response:
+    def token(self, request: Request, request_id: str) -> Response:
         """``POST /oauth/token`` (RFC 6749 §4.4); an issued token is audited."""
         response, issued = token_response(request, self.registry, self.signer, self.settings.max_body_bytes)
         if issued is None and response.status == 401:
@@ -650,18 +649,19 @@ def _printable(text: str) -> str:
     return json.dumps(text)[1:-1][:200]
 
 
-_ROUTES: dict[str, tuple] = {
-    "Users": ({"GET": "list", "POST": "create"}, USER_TYPE),
-    "Users/{id}": ({"GET": "read", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}, USER_TYPE),
-    "Groups": ({"GET": "list", "POST": "create"}, GROUP_TYPE),
-    "Groups/{id}": ({"GET": "read", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}, GROUP_TYPE),
-    "Users/.search": ({"POST": "search"}, (USER_TYPE,)),
-    "Groups/.search": ({"POST": "search"}, (GROUP_TYPE,)),
-    ".search": ({"POST": "search"}, (USER_TYPE, GROUP_TYPE)),
-    "ServiceProviderConfig": ({"GET": "service_provider_config"},),
-    "Schemas": ({"GET": "schemas"},),
-    "Schemas/{id}": ({"GET": "schemas"},),
-    "ResourceTypes": ({"GET": "resource_types"},),
-    "ResourceTypes/{id}": ({"GET": "resource_types"},),
-    "openapi.json": ({"GET": "openapi"},),
+_RESOURCE_TYPES = {"User": USER_TYPE, "Group": GROUP_TYPE}
+
+
+def _handler_arguments(endpoint: Endpoint) -> tuple:
+    """What a route's handlers take after (request, store, id): the resource
+    type, the types a ``.search`` spans, or nothing (discovery)."""
+    types = tuple(_RESOURCE_TYPES[name] for name in endpoint.types)
+    if not types:
+        return ()
+    return (types,) if endpoint.handlers == {"POST": "search"} else types
+
+
+_HANDLERS: dict[str, tuple[dict[str, str], tuple]] = {
+    e.route: (e.handlers, _handler_arguments(e)) for e in ENDPOINTS if e.methods and e.route != TOKEN_ROUTE
 }
+_AUDITED_ROUTES = {e.route: e.types[0] for e in ENDPOINTS if e.audited}

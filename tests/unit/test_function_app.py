@@ -8,12 +8,14 @@ from pathlib import Path
 import azure.functions as func
 
 import function_app
+from shared.scim.endpoints import ENDPOINTS
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTES = {
     "Users", "Users/{id}", "Users/.search", "Groups", "Groups/{id}", "Groups/.search", ".search",
     "ServiceProviderConfig", "Schemas", "Schemas/{id}", "ResourceTypes", "ResourceTypes/{id}", "oauth/token", "openapi.json", "{*path}",
 }
+assert ROUTES == {e.route for e in ENDPOINTS}  # the endpoint table is the one list; this is what it must hold
 
 
 def _triggers():
@@ -26,6 +28,14 @@ def test_one_anonymous_trigger_per_route():
     triggers = [t for t in _triggers() if t.get_binding_name() == "httpTrigger"]
     assert sorted(t.route for t in triggers) == sorted(ROUTES)
     assert all(t.auth_level == func.AuthLevel.ANONYMOUS for t in triggers)
+
+
+def test_each_trigger_has_the_function_name_of_its_endpoint():
+    """The host indexes functions by name: the table's names, one each, the catch-all last."""
+    from shared.devhost import registered_functions
+
+    http = [f for f in registered_functions(function_app.app) if f.get_trigger().get_binding_name() == "httpTrigger"]
+    assert [(f.get_function_name(), f.get_trigger().route) for f in http] == [(e.function, e.route) for e in ENDPOINTS]
 
 
 def test_a_daily_timer_enforces_audit_retention():

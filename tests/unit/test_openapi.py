@@ -6,7 +6,7 @@ import json
 
 from shared.scim.openapi import openapi_document
 from shared.scim.schemas import COMMON_ATTRIBUTES, ENTERPRISE_USER_URN, GROUP_TYPE, USER_TYPE
-from shared.web.service import _ROUTES
+from shared.scim.endpoints import CATCH_ALL, ENDPOINTS, TOKEN_ROUTE
 
 HTTP_METHODS = {"get", "put", "post", "patch", "delete"}
 
@@ -24,10 +24,13 @@ def _refs(node):
 
 def test_every_service_route_and_method_is_described():
     paths = openapi_document()["paths"]
-    for route, handler in _ROUTES.items():
-        described = {m for m in paths[f"/{route}"] if m in HTTP_METHODS}
-        assert described == {m.lower() for m in handler[0]}, route
+    for endpoint in ENDPOINTS:
+        if endpoint.route in (CATCH_ALL, TOKEN_ROUTE):
+            continue
+        described = {m for m in paths[f"/{endpoint.route}"] if m in HTTP_METHODS}
+        assert described == {m.lower() for m in endpoint.handlers}, endpoint.route
     assert set(paths["/oauth/token"]) == {"post"}
+    assert list(paths) == [f"/{e.route}" for e in ENDPOINTS if e.route != CATCH_ALL]  # the table's routes, in order
 
 
 def test_every_reference_resolves():
