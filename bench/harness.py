@@ -316,7 +316,7 @@ class DevHost:
         self.port = port
         self.base = f"http://{HOST}:{port}/{ROUTE_PREFIX}"
         self._log = open(log_path, "wb")
-        command = [sys.executable, "-m", "shared.devhost", "--host", HOST, "--port", str(port)]
+        command = [sys.executable, "-m", "scripts.devhost", "--host", HOST, "--port", str(port)]
         if app:  # another module:attribute (bench.inject:app); its folder has no host.json
             command += ["--app", app, "--route-prefix", ROUTE_PREFIX]
         started = time.perf_counter()

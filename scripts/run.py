@@ -15,7 +15,7 @@ Steps, each failing with a message that says what to do:
    (an RSA-2048 key created once, mode 0600).
 4. The app on ``127.0.0.1:${PORT:-7071}``: ``func start --port PORT`` when Azure
    Functions Core Tools is on ``PATH``, otherwise the bundled dev host
-   (``python -m shared.devhost``, see :mod:`shared.devhost`).  Both get
+   (``python -m scripts.devhost``, see :mod:`scripts.devhost`).  Both get
    ``SCIM_STORAGE_CONNECTION_STRING`` for the Azurite above in their
    environment, which Core Tools lets win over ``local.settings.json``.
 5. Once ``/scim/v2/ServiceProviderConfig`` answers (any status: 401 is "up"),
@@ -143,7 +143,7 @@ def start_app(env: dict[str, str], port: int) -> subprocess.Popen:
         command = [func, "start", "--port", str(port)]
         print(f"Starting the app with Azure Functions Core Tools ({func})", flush=True)
     else:
-        command = [sys.executable, "-m", "shared.devhost", "--host", HOST, "--port", str(port)]
+        command = [sys.executable, "-m", "scripts.devhost", "--host", HOST, "--port", str(port)]
         if env.get("DEVHOST_ACCESS_LOG") == "1":
             command.append("--access-log")
         print("Starting the app with the dev host (Core Tools' `func` is not on PATH)", flush=True)

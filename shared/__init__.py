@@ -19,8 +19,11 @@
 ``config``,        settings from the environment; the SDK loggers quieted for
 ``logs``           every entry point
 ``admin``          ``scimctl``, the operator's command line
-``devhost``        serves ``function_app.app`` without Core Tools (local only)
 =================  ============================================================
+
+The dev host that serves ``function_app.app`` without Core Tools runs only on
+a developer's machine, so it lives outside this package, in
+``scripts/devhost.py``, and is not deployed.
 
 The import rule (``tests/unit/test_layers.py``): the core imports only the
 core, and loads no ``azure.*`` and no ``jwt``; storage imports the core and

@@ -16,7 +16,7 @@ line (path and query) at DEBUG.
 error (a failed credential, a retry given up) is still logged, ordinary
 traffic is not.  It is called by each entry point -- ``function_app``
 (at import, which stays cheap: this module imports only :mod:`logging`),
-the dev host (:func:`shared.devhost.main` and :func:`shared.devhost.serve`,
+the dev host (:func:`scripts.devhost.main` and :func:`scripts.devhost.serve`,
 hence ``start_in_thread``) and ``scimctl`` (:func:`shared.admin.main`) --
 and is idempotent.  A logger someone has already set to a level above
 WARNING keeps it.

@@ -104,7 +104,7 @@ def _registering(request_class):
 
 @pytest.fixture(scope="session")
 def scim_server(scim_app):
-    from shared.devhost import start_in_thread
+    from scripts.devhost import start_in_thread
 
     server, base_url = start_in_thread(scim_app.app, host="127.0.0.1", port=0, route_prefix="scim/v2")
     server.router.request_class = _registering(server.router.request_class)

@@ -2,7 +2,7 @@
 requests over them the way a load balancer without session affinity does
 (docs/reliability.md, "Many instances").
 
-:func:`start_fleet` starts ``python -m shared.devhost`` (the path ``make run``
+:func:`start_fleet` starts ``python -m scripts.devhost`` (the path ``make run``
 takes without Core Tools, :mod:`scripts.run`) once per instance, each with
 the same environment and ``--port 0`` so the kernel gives each its own free
 port; the URL each prints tells which.  :meth:`Fleet.stop` stops each process
@@ -50,7 +50,7 @@ class Instance:
         self.index = index
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "shared.devhost", "--host", HOST, "--port", "0"],
+            [sys.executable, "-m", "scripts.devhost", "--host", HOST, "--port", "0"],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log,
         )
         self.base: str | None = None

@@ -77,7 +77,7 @@ DRIVER = textwrap.dedent('''
         response = service.handle(Request.build("POST", "http://127.0.0.1/scim/v2/Users", headers, body), "Users")
         assert response.status == 201, response.body
     elif entry == "start_in_thread":
-        from shared.devhost import start_in_thread
+        from scripts.devhost import start_in_thread
         from probe_app import app
         server, base = start_in_thread(app, route_prefix="")
         put_through_dev_host(base)
@@ -133,10 +133,10 @@ def test_without_an_entry_point_the_sdk_logs_the_value(tmp_path, storage_connect
 
 
 def test_dev_host_command_line_logs_no_storage_url(tmp_path, storage_connection_string):
-    """``python -m shared.devhost`` logs to stderr at INFO; the SDK's request lines must not be there."""
+    """``python -m scripts.devhost`` logs to stderr at INFO; the SDK's request lines must not be there."""
     value = f"devhost-main-{uuid.uuid4().hex[:10]}"
     LOG_CAPTURE.register_personal(value)
-    process = subprocess.Popen([sys.executable, "-m", "shared.devhost", "--port", "0", "--app", "probe_app:app",
+    process = subprocess.Popen([sys.executable, "-m", "scripts.devhost", "--port", "0", "--app", "probe_app:app",
                                 "--route-prefix", "", "--access-log"],
                                cwd=ROOT, env=_env(tmp_path, storage_connection_string), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)

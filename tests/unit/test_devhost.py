@@ -1,4 +1,4 @@
-"""The dev host (:mod:`shared.devhost`) over real HTTP, with a small app built here.
+"""The dev host (:mod:`scripts.devhost`) over real HTTP, with a small app built here.
 
 Checks what the Functions host does and the dev host must match: route
 prefix, most-specific-template routing with case-insensitive literals and
@@ -23,7 +23,7 @@ from pathlib import Path
 import azure.functions as func
 import pytest
 
-from shared.devhost import build_router, read_route_prefix, start_in_thread
+from scripts.devhost import build_router, read_route_prefix, start_in_thread
 from tests.log_scan import LOG_CAPTURE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -276,7 +276,7 @@ def test_logs_name_the_route_template_never_the_path_or_query(capsys, caplog):
     try:
         connection = http.client.HTTPConnection(*server.server_address[:2], timeout=10)
         call(connection, "GET", f"/scim/v2/Users/{private}?filter=userName%20eq%20%22{private}%22")
-        with caplog.at_level(logging.ERROR, logger="shared.devhost"):
+        with caplog.at_level(logging.ERROR, logger="scripts.devhost"):
             call(connection, "GET", f"/scim/v2/boom?who={private}")
         connection.close()
         raw_exchange(server, f"GET /scim/v2/Users/{private} two words HTTP/1.1\r\nHost: x\r\n\r\n".encode())
@@ -289,7 +289,7 @@ def test_logs_name_the_route_template_never_the_path_or_query(capsys, caplog):
 
 
 def test_exception_is_500_without_details(conn, caplog):
-    with caplog.at_level(logging.ERROR, logger="shared.devhost"):
+    with caplog.at_level(logging.ERROR, logger="scripts.devhost"):
         response, data = call(conn, "GET", "/scim/v2/boom")
     assert response.status == 500
     assert response.getheader("Content-Type") == "application/json"
@@ -364,14 +364,14 @@ def test_expect_100_continue_refused_route_gets_final_answer(host):
 
 
 def test_import_does_not_load_azure_functions():
-    code = "import sys, shared.devhost; sys.exit('azure.functions' in sys.modules)"
+    code = "import sys, scripts.devhost; sys.exit('azure.functions' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
 def test_command_line_serves_until_sigterm():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), str(ROOT)]))
     process = subprocess.Popen(
-        [sys.executable, "-m", "shared.devhost", "--port", "0", "--app", "test_devhost:app"],
+        [sys.executable, "-m", "scripts.devhost", "--port", "0", "--app", "test_devhost:app"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

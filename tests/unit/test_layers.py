@@ -5,8 +5,7 @@
 * no module imports against the layer order: the core imports only the
   core; storage the core, storage and the base modules (``config``,
   ``logs``); auth those and storage; the web edge anything; the operator
-  CLI everything but the web edge; the dev host only the base modules
-  (it loads ``function_app`` by name);
+  CLI everything but the web edge;
 * only storage imports ``azure.data.tables``.
 """
 
@@ -28,7 +27,6 @@ ALLOWED = {
     "auth": {"scim", "storage", "auth", "base"},
     "web": {"scim", "storage", "auth", "web", "base"},
     "admin": {"scim", "storage", "auth", "base"},
-    "devhost": {"base"},
     "base": set(),
     "package": set(),
 }
@@ -43,8 +41,8 @@ def layer_of(module: str) -> str:
         return "package"
     if parts[1] in BASE:
         return "base"
-    if parts[1] in ("admin", "devhost"):
-        return parts[1]
+    if parts[1] == "admin":
+        return "admin"
     assert (SHARED / parts[1]).is_dir(), f"{module}: not a layer of shared/"
     return parts[1]
 

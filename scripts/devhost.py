@@ -1,6 +1,6 @@
 """A small local host for the app's HTTP triggers, for machines without Core Tools.
 
-``python -m shared.devhost [--host 127.0.0.1] [--port 7071] [--app function_app:app]``
+``python -m scripts.devhost [--host 127.0.0.1] [--port 7071] [--app function_app:app]``
 serves every HTTP trigger registered on a ``func.FunctionApp`` over a real
 HTTP server, the way the Functions host would, so that ``make run``, the
 integration tests and the conformance suites all drive the app through the
@@ -109,7 +109,7 @@ __all__ = [
     "start_in_thread",
 ]
 
-log = logging.getLogger("shared.devhost")  # also when run as __main__
+log = logging.getLogger("scripts.devhost")  # also when run as __main__
 
 DEFAULT_ROUTE_PREFIX = "api"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -741,7 +741,7 @@ def start_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0, route_pref
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m shared.devhost",
+        prog="python -m scripts.devhost",
         description="Serve a Functions app's HTTP triggers locally, without Core Tools.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
