@@ -7,6 +7,8 @@ turns it into the RFC 7644 §3.12 error body (``status`` as a *string*,
 
 from __future__ import annotations
 
+import json
+
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
@@ -82,3 +84,9 @@ def conflict(detail: str) -> ScimError:
 def unavailable(detail: str, retry_after: int = 5) -> ScimError:
     """503 with ``Retry-After``: storage unreachable or timing out."""
     return ScimError(503, detail, headers={"Retry-After": str(retry_after)})
+
+
+def printable(text: str) -> str:
+    """A client's value for an error message: control characters and lone
+    surrogates made visible as JSON escapes, at most 200 characters."""
+    return json.dumps(text)[1:-1][:200]
