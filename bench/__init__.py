@@ -6,8 +6,11 @@ Markdown and a JSON report under ``bench-results/<timestamp>/``.  Modules:
 
 * :mod:`bench.harness` -- processes (Azurite, dev host, tenants), the HTTP
   client pool, latency statistics and the RSS sampler;
-* :mod:`bench.scenarios` -- what is measured (Entra cycle, storage floor,
-  large groups, deep paging, cold start);
+* :mod:`bench.scenarios` -- what is measured, a module per scenario
+  (``entra_plan``, ``entra_cycle``, ``storage_floor``, ``seeding``,
+  ``large_groups``, ``paging``, ``cold_start``; helpers in ``common``);
+* :mod:`bench.floor` -- :class:`~bench.floor.FloorStore`, the storage-only
+  floor the app is compared with;
 * :mod:`bench.budgets` -- the storage calls each request should cost;
 * :mod:`bench.report` -- targets, PASS/FAIL and the report files;
 * :mod:`bench.inject` -- a deliberate regression, to test the gate (``--inject``);

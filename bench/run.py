@@ -41,7 +41,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .harness import INJECT_ENV, INJECTIONS, ROOT, Client, ClientPool, DevHost, RssSampler, app_env, ensure_tenant, scratch_dir
-from . import report, scenarios
+from . import report
+from .scenarios.cold_start import run_cold_start
+from .scenarios.entra_cycle import run_entra_cycle
+from .scenarios.entra_plan import entra_plan
+from .scenarios.large_groups import run_large_groups
+from .scenarios.paging import run_paging
+from .scenarios.seeding import seed_group, seed_users
+from .scenarios.storage_floor import run_storage_floor
 
 SCENARIOS = ("cold", "entra", "floor", "groups", "paging")
 NORMAL = dict(users=5000, groups=200, members_per_group=60, threads=8, large_members=20000, paging_users=50000,
@@ -134,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   ({time.perf_counter() - t0:.1f} s)", flush=True)
 
     if "cold" in args.only:
-        attempt("cold_start", lambda: scenarios.run_cold_start(args.cold_runs))
+        attempt("cold_start", lambda: run_cold_start(args.cold_runs))
 
     work = scratch_dir()
     azurite = devhost = None
@@ -168,17 +175,17 @@ def main(argv: list[str] | None = None) -> int:
         tables = Tables(settings)
         table = tables.table(RESOURCES)  # the app's client options: one pool, no proxy lookups
 
-        plan = scenarios.entra_plan(args.users, args.groups, args.members_per_group)
+        plan = entra_plan(args.users, args.groups, args.members_per_group)
         if "floor" in args.only:
             partition = "floor-" + secrets.token_hex(8)
-            attempt("storage_floor", lambda: scenarios.run_storage_floor(
+            attempt("storage_floor", lambda: run_storage_floor(
                 table, partition, plan, args.threads, time.monotonic() + args.scenario_seconds))
         if "entra" in args.only:
             def entra():
                 pool = ClientPool(devhost.base, token, args.threads)
                 try:
                     with RssSampler(devhost.pid) as rss:
-                        figures = scenarios.run_entra_cycle(pool, plan, time.monotonic() + args.scenario_seconds)
+                        figures = run_entra_cycle(pool, plan, time.monotonic() + args.scenario_seconds)
                     figures["memory"] = rss.summary()
                     return figures
                 finally:
@@ -194,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             count = max(args.paging_users, args.large_members + reps + 10)
             print(f"== seeding {count} users through the storage layer", flush=True)
             t0 = time.perf_counter()
-            users = scenarios.seed_users(store, count)
+            users = seed_users(store, count)
             results["meta"]["seed_users"] = {"count": count, "seconds": round(time.perf_counter() - t0, 1)}
             print(f"   ({time.perf_counter() - t0:.1f} s)", flush=True)
             client = Client(devhost.base, large_token)
@@ -204,18 +211,18 @@ def main(argv: list[str] | None = None) -> int:
                     def groups():
                         t0 = time.perf_counter()
                         spares = users[-reps:]
-                        small = scenarios.seed_group(store, "bench small group", users[-reps - 10:-reps])
-                        large = scenarios.seed_group(store, "bench large group", users[:args.large_members])
+                        small = seed_group(store, "bench small group", users[-reps - 10:-reps])
+                        large = seed_group(store, "bench large group", users[:args.large_members])
                         seeded = round(time.perf_counter() - t0, 1)
                         print(f"   seeded groups in {seeded} s", flush=True)
-                        figures = scenarios.run_large_groups(
+                        figures = run_large_groups(
                             client, {"10": (small, "bench small group"), str(args.large_members): (large, "bench large group")},
                             spares, reps, devhost.pid, time.monotonic() + args.scenario_seconds)
                         figures["seed_seconds"] = seeded
                         return figures
                     attempt("large_groups", groups)
                 if "paging" in args.only:
-                    attempt("paging", lambda: scenarios.run_paging(
+                    attempt("paging", lambda: run_paging(
                         client, table, large_tenant, count, devhost.pid, time.monotonic() + args.scenario_seconds,
                         walks=args.walks))
             finally:
