@@ -57,13 +57,17 @@ def escape(value: str) -> str:
     return "".join(f"%{ord(ch):02X}" if ch in _ESCAPED else ch for ch in value)
 
 
+HASHED = "%H"  # "%" followed by a non-hex letter: never produced by escape(), so no escaped value looks hashed
+
+
 def index_value(value: str, case_exact: bool) -> str:
     """The key form of an indexed value: folded if case-insensitive, escaped,
-    hashed when longer than :data:`MAX_INDEXED_CHARS`."""
+    hashed when longer than :data:`MAX_INDEXED_CHARS` (:data:`HASHED` and the
+    SHA-256 in hex: only characters a RowKey may hold)."""
     folded = value if case_exact else value.lower()
     escaped = escape(folded)
     if len(escaped) > MAX_INDEXED_CHARS:
-        return "#" + hashlib.sha256(folded.encode()).hexdigest()
+        return HASHED + hashlib.sha256(folded.encode()).hexdigest()
     return escaped
 
 

@@ -170,3 +170,16 @@ def test_forwarded_headers_are_ignored_unless_trusted(scim, scim_app):
                  {"X-Forwarded-Host": "a b", "X-Forwarded-Proto": "ftp"}, {"X-Forwarded-Host": "x\ud800y"}):
         location, _ = _created_location(trusting, scim, junk)
         assert location.startswith("http://127.0.0.1:7071/scim/v2/Users/"), junk
+
+
+def test_a_long_indexed_value_is_stored_and_found(scim):
+    """Values over 256 characters are indexed by their SHA-256; the hashed key
+    once began with "#", which Table Storage refuses in a key (it was a 413)."""
+    name = "long." + "x" * 300 + "@contoso.example"
+    created = scim.post("/Users", {"schemas": [USER], "userName": name, "externalId": "e" * 400,
+                                   "emails": [{"type": "work", "value": name}]})
+    assert created.status_code == 201, created.text
+    for flt in (f'userName eq "{name.upper()}"', f'externalId eq "{"e" * 400}"', f'emails[type eq "work"].value eq "{name}"'):
+        found = scim.get("/Users", params={"filter": flt}).json()
+        assert [r["id"] for r in found["Resources"]] == [created.json()["id"]], flt
+    assert scim.post("/Users", {"schemas": [USER], "userName": name}).status_code == 409

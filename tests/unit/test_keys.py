@@ -38,6 +38,8 @@ def test_long_values_are_hashed_to_a_bounded_key():
     value = "x" * 5000
     key = keys.unique_key("un", keys.index_value(value, False))
     assert len(key) < 100 and key != keys.unique_key("un", keys.index_value(value + "y", False))
+    assert not FORBIDDEN.search(key)  # it was "#" + the hash: Table Storage refused the row (413)
+    assert keys.index_value("%H" + "0" * 64, True) != keys.index_value("x" * 300, True)  # no literal looks hashed
 
 
 def test_prefix_of_one_value_never_covers_another():
