@@ -1,12 +1,14 @@
 """The SCIM 2.0 service behind ``function_app.py``, in layers.
 
 =================  ============================================================
-``scim/``          the protocol core, sans I/O (RFC 7643, RFC 7644): schemas
-                   and attributes, ids, validation of bodies and text
-                   (``storable_text``), the filter grammar and its evaluation,
-                   PATCH and membership plans, projection and responses, list
-                   queries, discovery, OpenAPI, errors, the plain request and
-                   response records (``http``) and the stored-resource records
+``scim/``          the protocol core, sans I/O (RFC 7643, RFC 7644): the
+                   endpoint table (``endpoints``), schemas and attributes,
+                   ids, request bodies and text (``request_body``,
+                   ``storable_text``), preconditions, the filter grammar and
+                   its evaluation, PATCH and membership plans, projection and
+                   responses, list queries, discovery, OpenAPI, errors, the
+                   plain request and response records (``http``) and the
+                   stored-resource records
 ``storage/``       Azure Table Storage: key layout (``keys``), clients and
                    the storage-call counter (``tables``, ``calls``), outcomes,
                    the resource store (``table_store``) with its counters and
@@ -14,8 +16,8 @@
                    the store checker
 ``auth/``          tenants and credentials, bearer tokens, OAuth client
                    credentials, Entra-issued JWTs, the optional rate limit
-``web/``           the web edge: ``service`` authenticates, dispatches and
-                   runs the resource handlers
+``web/``           the web edge: ``service`` authenticates and dispatches,
+                   ``resources`` holds the User and Group handlers
 ``config``,        settings from the environment; the SDK loggers quieted for
 ``logs``           every entry point
 ``admin``          ``scimctl``, the operator's command line

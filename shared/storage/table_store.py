@@ -485,7 +485,7 @@ class TenantStore:
 
     def delete(self, res: StoredResource | None) -> None:
         """Delete a resource loaded with its edges: edge pairs first (in
-        transactions of 100 operations when there are many), then one last
+        transactions of 98 operations, whole pairs, when there are many), then one last
         transaction with the index rows, the row (conditioned on its ETag)
         and the counter.  A crash half-way leaves the resource whole but for
         some of its memberships -- still found by its index, so a client

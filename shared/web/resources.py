@@ -207,8 +207,8 @@ class ResourceHandlers:
         https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups);
         a client that asks for attributes/excludedAttributes gets 200 with the group.
         Order: member additions first (they may fail on an unknown id,
-        before anything changed), then the group's own attributes, then
-        removals.
+        before anything changed), then removals, then the group's own
+        attributes (invalid attribute operations fail before any write).
         """
         rt = GROUP_TYPE
         attr_ops, member_ops = split_member_operations(rt, operations)
