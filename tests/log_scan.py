@@ -37,6 +37,10 @@ The personal-value rule, to avoid false positives:
   ``request``, ``status``, ``options``, ``members`` ...).  So ``Person 12``
   and ``bjensen@example.com`` are registered; ``bob``, ``id-1234``,
   ``.search``, ``ms=0.1`` and ``2024-01-01`` are not;
+* nor is a value that is a string constant of the service's own code
+  (:func:`code_constants`): Hypothesis draws such constants from the
+  modules it sees, so a fuzzed ``userName`` may be ``seconds``, a word the
+  app's own log lines hold (``retry_in_seconds=60``);
 * the comparison ignores case, and each line is also compared URL-decoded
   (twice: row keys are %-escaped, then the URL is), with ``+`` read as a
   space and OData's doubled quotes as one -- the forms a value takes in a
@@ -56,12 +60,15 @@ prints lines, values and seconds).
 
 from __future__ import annotations
 
+import ast
 import bisect
+import functools
 import json
 import logging
 import re
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 from typing import IO
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -88,7 +95,7 @@ COMMON_WORDS = frozenset("""
     integer internal json line manager member members message method middlename missing module name
     nickname none null oauth openapi operation operations options params partitionkey password patch
     post primary process put reason rejected remove replace request requests resource resources
-    resourcetypes response retention return returned route rowkey schema schemas scim search service
+    resourcetypes response retention retry return returned route rowkey schema schemas scim search seconds service
     serviceproviderconfig shared status storage string tables tenant tenants test timeout title token
     tokens traceback transaction true type unavailable unknown url user username users value values
     warning work
@@ -105,6 +112,20 @@ PERSONAL_MULTI_VALUED = frozenset({"emails", "phonenumbers", "ims"})
 _WORD = re.compile(r"[^\W_]+")
 _LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _BRACKETS = re.compile(r"\[[^\]]*\]")
+
+
+#: The service's own code, whose string constants are not personal values.
+SERVICE_SOURCES = ("shared", "scripts", "function_app.py")
+
+
+@functools.cache
+def code_constants() -> frozenset[str]:
+    """Every string constant of :data:`SERVICE_SOURCES`, stripped and lower-case."""
+    root = Path(__file__).resolve().parent.parent
+    files = [path for source in SERVICE_SOURCES
+             for path in ((root / source).rglob("*.py") if (root / source).is_dir() else [root / source])]
+    return frozenset(node.value.strip().lower() for path in files for node in ast.walk(ast.parse(path.read_text()))
+                     if isinstance(node, ast.Constant) and isinstance(node.value, str))
 
 
 def _attribute(key: str) -> str:
@@ -196,7 +217,7 @@ class LogCapture(logging.Handler):
         if not isinstance(value, str):
             return
         value = value.strip().lower()
-        if len(value) >= MIN_PERSONAL_LENGTH and any(
+        if len(value) >= MIN_PERSONAL_LENGTH and value not in code_constants() and any(
                 len(word) >= 3 and not word.isdigit() and word not in COMMON_WORDS for word in _WORD.findall(value)):
             self.personal.add(value)
 

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import requests
 
+from tests.log_scan import LogCapture
 from tests.messages import USER, patch_op
 
 
@@ -81,6 +82,18 @@ def test_short_common_and_partial_values_are_not_leaks(log_capture):
     lines = ["request=1 method=GET route=Users/{id} status=200 storage_calls=123456789 ms=1.0",
              f"bob Members m{'alice' + tag}2 {'alice' + tag}x"]
     assert log_capture.leaks(lines) == []
+
+
+def test_a_string_constant_of_the_service_code_is_not_personal():
+    """Hypothesis draws constants of the code it sees as values: a fuzzed ``userName`` may be
+    ``seconds`` (``timespec="seconds"``) or a key of scimctl's output (shared/admin.py)."""
+    capture = LogCapture()
+    for value in ("seconds", "reads_refused_within_seconds", "reads_refused_within_hours"):
+        capture.register_personal(value)
+    assert capture.personal == {"reads_refused_within_hours"}
+    lines = ["entra_keys_fetch_failed consecutive_failures=1 retry_in_seconds=60",
+             '[scimctl] {"reads_refused_within_seconds": 30}']
+    assert capture.leaks(lines) == []
 
 
 def test_what_the_tests_send_is_registered_by_client_and_by_the_dev_host_tap(scim, log_capture):
