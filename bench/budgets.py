@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 
 from shared.storage.counters import SHARDS  # first-use reads per resource type and process
-from shared.storage.table_store import MAX_TRANSACTION_OPS as TRANSACTION_OPS  # the 100th operation is the tenant guard
+from shared.storage.transactions import MAX_TRANSACTION_OPS as TRANSACTION_OPS  # the 100th operation is the tenant guard
 
 AUDIT = 1
 ONE_TRANSACTION_MEMBERS = (TRANSACTION_OPS - 1) // 3  # group MERGE + 3 operations per member: 32

@@ -16,7 +16,9 @@ from shared.scim.records import Member, StoredResource, now_iso
 from shared.storage import keys
 from shared.storage.audit import _row_key as audit_row_key
 from shared.storage.counters import SHARDS
-from shared.storage.table_store import _RANGE, MAX_TRANSACTION_OPS, ROW_COUNTER, ROW_INDEX, TenantStore
+from shared.storage.keys import ROW_COUNTER, ROW_INDEX
+from shared.storage.table_store import _RANGE, TenantStore
+from shared.storage.transactions import MAX_TRANSACTION_OPS
 
 from .scenarios.common import chunks
 

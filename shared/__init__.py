@@ -4,17 +4,20 @@
 ``scim/``          the protocol core, sans I/O (RFC 7643, RFC 7644): the
                    endpoint table (``endpoints``), schemas and attributes,
                    ids, request bodies and text (``request_body``,
-                   ``storable_text``), preconditions, the filter grammar and
-                   its evaluation, PATCH and membership plans, projection and
-                   responses, list queries, discovery, OpenAPI, errors, the
-                   plain request and response records (``http``) and the
-                   stored-resource records
+                   ``storable_text``), preconditions, the filter tree, its
+                   grammar (``filter_parser``) and its evaluation, PATCH and
+                   membership plans, projection and responses, list queries,
+                   discovery, OpenAPI, errors, the plain request and response
+                   records (``http``) and the stored-resource records
 ``storage/``       Azure Table Storage: key layout (``keys``), clients and
-                   the storage-call counter (``tables``, ``calls``), outcomes,
+                   the storage-call counter (``tables``, ``calls``), the
+                   paged-query iterator (``queries``), outcomes, a tenant's
+                   transactions behind its write guard (``transactions``),
                    the resource store (``table_store``) with its counters and
                    page positions, list/search execution, the audit trail,
                    the store checker
-``auth/``          tenants and credentials, bearer tokens, OAuth client
+``auth/``          the tenant registry (``tenants``), credentials and their
+                   cache (``credentials``), bearer tokens, OAuth client
                    credentials, Entra-issued JWTs, the optional rate limit
 ``web/``           the web edge: ``service`` authenticates and dispatches,
                    ``resources`` holds the User and Group handlers

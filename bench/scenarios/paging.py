@@ -8,7 +8,8 @@ from azure.data.tables import TableClient
 
 from shared.storage import keys
 from shared.storage.counters import SHARDS
-from shared.storage.table_store import _RANGE_OF_COUNTS_AND_RESOURCES, _RANGE_OF_KIND, ROW_RESOURCE
+from shared.storage.keys import ROW_RESOURCE
+from shared.storage.table_store import _RANGE_OF_COUNTS_AND_RESOURCES, _RANGE_OF_KIND
 
 from .. import budgets
 from ..harness import Recorder, RssSampler, median, ratio

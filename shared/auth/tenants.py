@@ -14,40 +14,33 @@ PartitionKey      RowKey             properties
 ``deleted``       tenant id          deleted (kept until its audit entries expire)
 ================  =================  ===============================================
 
-A bearer token is ``<token id>.<secret>``: the first :data:`TOKEN_ID_LENGTH`
-characters are its id, used for the lookup and shown by ``scimctl token
-list``; only the SHA-256 of the whole token is stored.  Tokens and client
-secrets carry 256 random bits, so a plain SHA-256 leaves nothing to
-brute-force (a slow password hash would only slow down every request); the
-comparison is constant-time.  The secret is printed once, at issue, and is
-never stored or logged.
+A bearer token is ``<token id>.<secret>``, an OAuth client an id and a
+secret; only their SHA-256 is stored (:mod:`shared.auth.credentials`).
 
 Authentication modes (``auth``) are enabled per tenant: ``token`` (Entra's
 Secret Token field), ``oauth`` (client credentials, :mod:`shared.auth.oauth`) and
 ``entra`` (a JWT Entra issues itself, bound to one Entra tenant id).
 
 A verified credential is remembered in memory for ``SCIM_AUTH_CACHE_SECONDS``
-(30 s), never past its own expiry, so authentication costs no storage call
-on most requests.  What takes effect when, on every instance:
+(30 s, :class:`~shared.auth.credentials.CredentialCache`), never past its own
+expiry, so authentication costs no storage call on most requests.  What
+takes effect when, on every instance:
 
 * revoking a token or an OAuth client: within ``SCIM_AUTH_CACHE_SECONDS``;
 * a rotated token's grace period: ends on time (its expiry is checked on
   every cache hit, and the grace must be at least the cache bound, so no
   entry cached before the rotation outlives it);
 * disabling or deleting a tenant: its writes are refused at once (the
-  write guard row, :mod:`shared.storage.table_store`), its reads within
+  write guard row, :mod:`shared.storage.transactions`), its reads within
   ``SCIM_AUTH_CACHE_SECONDS``; a deleted tenant's data is gone when
   ``delete_tenant`` returns and nothing can be written to it after.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,14 +50,14 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from ..scim.storable_text import refused_character
 from ..scim.records import now_iso
+from ..storage.queries import each_row
 from ..storage.table_store import TenantStore
 from ..storage.tables import RESOURCES, TENANTS, Tables, storage_call
+from .credentials import MIN_TOKEN_LENGTH, Credential, CredentialCache, new_token, parse_time, secret_hash, token_id_of
 
 TENANT, TOKEN, CLIENT, ENTRA, DELETED = "tenant", "token", "client", "entra", "deleted"
 MODES = ("token", "oauth", "entra")
 DEFAULT_MODES = ("token", "oauth")
-TOKEN_ID_LENGTH = 12
-MIN_TOKEN_LENGTH = 32
 # Characters a RowKey may not hold ("/", "\\", "#", "?", control characters) never
 # reach a lookup: a credential id outside this set cannot exist.
 _SAFE_ID = re.compile(r"[A-Za-z0-9._~+=-]{1,64}")
@@ -72,23 +65,6 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9._~+=-]{1,64}")
 
 class RegistryError(Exception):
     """An administrative request that cannot be carried out (unknown tenant, ...)."""
-
-
-def secret_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-def token_id_of(token: str) -> str:
-    return token[:TOKEN_ID_LENGTH]
-
-
-def new_token() -> str:
-    """A fresh bearer token: a 12-character id, a dot, 256 random bits (URL-safe)."""
-    return f"{secrets.token_hex(TOKEN_ID_LENGTH // 2)}.{secrets.token_urlsafe(32)}"
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,62 +89,10 @@ class Tenant:
         return not self.disabled and mode in self.modes
 
 
-@dataclass(frozen=True, slots=True)
-class Credential:
-    """A token or an OAuth client as listed by the CLI (never its secret)."""
-
-    kind: str  # "token" or "client"
-    id: str
-    tenant: str
-    created: str
-    expires: str | None
-    revoked: str | None
-
-    @classmethod
-    def from_row(cls, row) -> "Credential":
-        return cls(row["PartitionKey"], row["RowKey"], row["tenant"], row.get("created", ""),
-                   row.get("expires") or None, row.get("revoked") or None)
-
-    def active(self, at: datetime | None = None) -> bool:
-        if self.revoked:
-            return False
-        expires = _parse_time(self.expires)
-        return expires is None or expires > (at or datetime.now(timezone.utc))
-
-
 def _split(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     if value is None:
         return default
     return tuple(part for part in (p.strip() for p in value.split(",")) if part)
-
-
-class _Cache:
-    """A small time-bounded cache of verified credentials: an entry lives
-    ``seconds`` at most, and never past the credential's own expiry."""
-
-    def __init__(self, seconds: float) -> None:
-        self._seconds = seconds
-        self._items: dict[tuple, tuple[object, float]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple):
-        with self._lock:
-            hit = self._items.get(key)
-        return hit[0] if hit and hit[1] > time.monotonic() else None
-
-    def put(self, key: tuple, value, expires: datetime | None = None) -> None:
-        lifetime = self._seconds
-        if expires is not None:
-            lifetime = min(lifetime, (expires - datetime.now(timezone.utc)).total_seconds())
-        if lifetime > 0:
-            with self._lock:
-                if len(self._items) > 10_000:
-                    self._items.clear()
-                self._items[key] = (value, time.monotonic() + lifetime)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
 
 
 class TenantRegistry:
@@ -179,7 +103,7 @@ class TenantRegistry:
         ``instances_cache_seconds``: the app instances' (``SCIM_AUTH_CACHE_SECONDS``),
         the bound on when a change takes effect everywhere; by default the same."""
         self._tables = tables
-        self._cache = _Cache(cache_seconds)
+        self._cache = CredentialCache(cache_seconds)
         self.instances_cache_seconds = cache_seconds if instances_cache_seconds is None else instances_cache_seconds
 
     @property
@@ -239,17 +163,17 @@ class TenantRegistry:
 
     def find_tenant(self, name: str) -> str | None:
         rows = self._table.query_entities("PartitionKey eq @p and name eq @n", parameters={"p": TENANT, "n": name})
-        for row in rows:
+        for row in each_row(rows):
             return row["RowKey"]
         return None
 
     def tenants(self) -> list[Tenant]:
         rows = self._table.query_entities("PartitionKey eq @p", parameters={"p": TENANT})
-        return sorted((Tenant.from_row(row) for row in rows), key=lambda t: t.created)
+        return sorted((Tenant.from_row(row) for row in each_row(rows)), key=lambda t: t.created)
 
     def set_disabled(self, tenant_id: str, disabled: bool) -> None:
         """Disable (or enable) a tenant.  Disabling closes its writes at once
-        on every instance (the write guard, :mod:`shared.storage.table_store`);
+        on every instance (the write guard, :mod:`shared.storage.transactions`);
         reads with a credential an instance has cached end within
         :attr:`cache_seconds`."""
         self.require_tenant(tenant_id)
@@ -315,7 +239,7 @@ class TenantRegistry:
         """(tenant id, deleted) for every tenant that may have audit entries."""
         rows = self._table.query_entities("PartitionKey eq @a or PartitionKey eq @b", parameters={"a": TENANT, "b": DELETED},
                                           select=["PartitionKey", "RowKey"])
-        return [(row["RowKey"], row["PartitionKey"] == DELETED) for row in rows]
+        return [(row["RowKey"], row["PartitionKey"] == DELETED) for row in each_row(rows)]
 
     def forget_deleted(self, tenant_id: str) -> None:
         """Drop the marker of a deleted tenant whose audit entries have expired."""
@@ -367,7 +291,7 @@ class TenantRegistry:
         """A tenant's tokens or clients, oldest first (ids and dates, never secrets)."""
         rows = self._table.query_entities("PartitionKey eq @p and tenant eq @t", parameters={"p": kind, "t": tenant_id},
                                           select=["PartitionKey", "RowKey", "tenant", "created", "expires", "revoked"])
-        return sorted((Credential.from_row(row) for row in rows), key=lambda c: c.created)
+        return sorted((Credential.from_row(row) for row in each_row(rows)), key=lambda c: c.created)
 
     def _owned(self, tenant_id: str, kind: str, credential_id: str):
         row = self._get(kind, credential_id)
@@ -425,7 +349,7 @@ class TenantRegistry:
         credential = self._verified(TOKEN, token_id_of(token), token)
         if credential is None or self._active_tenant(credential.tenant, "token") is None:
             return None
-        self._cache.put((TOKEN, digest), credential, _parse_time(credential.expires))
+        self._cache.put((TOKEN, digest), credential, parse_time(credential.expires))
         return credential
 
     def client_for_secret(self, client_id: str, secret: str) -> Credential | None:
@@ -445,7 +369,7 @@ class TenantRegistry:
         ok = (row is not None and row["tenant"] == tenant_id and Credential.from_row(row).active()
               and self._active_tenant(tenant_id, "oauth") is not None)
         if ok:
-            self._cache.put((CLIENT, client_id, tenant_id), True, _parse_time(row.get("expires") or None))
+            self._cache.put((CLIENT, client_id, tenant_id), True, parse_time(row.get("expires") or None))
         return ok
 
     def tenant_for_entra(self, entra_tenant: str) -> Tenant | None:
@@ -465,7 +389,7 @@ def _delete_partition(table, partition: str) -> int:
     deleted = 0
     batch: list = []
     rows: Iterator = table.query_entities("PartitionKey eq @p", parameters={"p": partition}, select=["PartitionKey", "RowKey"])
-    for row in rows:
+    for row in each_row(rows):
         batch.append(("delete", {"PartitionKey": partition, "RowKey": row["RowKey"]}))
         if len(batch) == 100:
             table.submit_transaction(batch)

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 from .attribute import Attribute
 from .errors import invalid_path, invalid_syntax, invalid_value, mutability, no_target
-from .filter import And, Comparison, Filter, FilterError, parse_attr_path, parse_filter
+from .filter import And, Comparison, Filter, FilterError
+from .filter_parser import parse_attr_path, parse_filter
 from .matching import matches
 from .messages import PatchOperation, PatchRequest, parse_message
 from .resource import ABSENT, check_required, check_single_primary, coerce, coerce_single

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .errors import bad_request, invalid_value
-from .filter import Filter, FilterError, parse_attr_path, parse_filter
+from .filter import Filter, FilterError
+from .filter_parser import parse_attr_path, parse_filter
 from .messages import SearchRequest, parse_message
 from .representation import parse_attribute_list
 from .schemas import SEARCH_REQUEST_URN

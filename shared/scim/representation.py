@@ -11,7 +11,8 @@ asked for.
 
 from __future__ import annotations
 
-from .filter import FilterError, parse_attr_path
+from .filter import FilterError
+from .filter_parser import parse_attr_path
 from .errors import bad_request
 from .ids import GROUP, kind_of
 from .schemas import ENTERPRISE_USER_URN, ResourceType

@@ -22,6 +22,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
+from .queries import each_row
 from .tables import AUDIT, Tables, storage_call
 
 MAX_MS = 10**13 - 1
@@ -93,7 +94,7 @@ class AuditLog:
         rows = storage_call(self._table.query_entities, "PartitionKey eq @p", parameters={"p": tenant_id},
                             results_per_page=min(limit, 1000))
         entries = []
-        for row in rows:
+        for row in each_row(rows):
             entries.append(AuditEntry(**{name: row.get(name, "") for name in AuditEntry.__slots__}))
             if len(entries) >= limit:
                 break
@@ -105,7 +106,7 @@ class AuditLog:
         rows = storage_call(self._table.query_entities, "PartitionKey eq @p and RowKey gt @k",
                             parameters={"p": tenant_id, "k": cutoff + "g"}, select=["PartitionKey", "RowKey"])
         deleted, batch = 0, []
-        for row in rows:
+        for row in each_row(rows):
             batch.append(("delete", {"PartitionKey": tenant_id, "RowKey": row["RowKey"]}))
             if len(batch) == 100:
                 storage_call(self._table.submit_transaction, batch)

@@ -24,6 +24,10 @@ RowKey                                what the row is
                                       gone no write of the tenant commits
 ====================================  =========================================
 
+Every row but the guard also names its kind in a ``k`` property
+(:data:`ROW_RESOURCE`, :data:`ROW_EDGE`, :data:`ROW_REVERSE`,
+:data:`ROW_INDEX`, :data:`ROW_COUNTER`).
+
 So ``GET /Users/{id}`` (the user and its ``groups``) is one range query,
 ``GET /Groups/{id}?excludedAttributes=members`` one point read, and a
 group's members one range query.
@@ -106,6 +110,14 @@ def after_resource(kind: str, resource_id: str) -> str:
 
 
 TENANT_KEY = "!tenant"
+
+# The ``k`` property of each kind of row: what range reads and the store
+# checker tell the rows of a partition apart by.
+ROW_RESOURCE = "R"
+ROW_EDGE = "M"
+ROW_REVERSE = "B"
+ROW_INDEX = "I"
+ROW_COUNTER = "C"
 
 
 def counter_key(kind: str, shard: int) -> str:

@@ -42,7 +42,7 @@ does:
 ``unknown-row``        a row none of the above describes → reported only
 =====================  ==========================================================
 
-The tenant's write guard row (``!tenant``, :mod:`shared.storage.table_store`) is
+The tenant's write guard row (``!tenant``, :mod:`shared.storage.transactions`) is
 known and never reported: it is absent while the tenant is disabled.
 
 The scan reads the whole partition once (O(rows), pages of 1,000); run it
@@ -75,8 +75,9 @@ from . import keys
 from ..scim import storable_text
 from ..config import Settings
 from ..logs import quiet_sdk_loggers
+from .keys import ROW_COUNTER, ROW_EDGE, ROW_INDEX, ROW_RESOURCE, ROW_REVERSE
 from .outcomes import StorageUnavailable
-from .table_store import ROW_COUNTER, ROW_EDGE, ROW_INDEX, ROW_RESOURCE, ROW_REVERSE
+from .queries import each_row
 from .tables import RESOURCES, Tables, storage_call
 
 _KINDS = (keys.USER, keys.GROUP)
@@ -161,13 +162,9 @@ class _Checker:
         part = _Partition()
         pages = storage_call(self.table.query_entities, "PartitionKey eq @pk", parameters={"pk": self.tenant_id},
                              results_per_page=1000)
-        iterator = iter(pages)
-        while True:
-            try:
-                row = storage_call(next, iterator)
-            except StopIteration:
-                return part
+        for row in each_row(pages):
             part.add(row)
+        return part
 
     def run(self) -> list[Finding]:
         part = self._read()

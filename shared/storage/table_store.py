@@ -6,15 +6,7 @@ method takes a partition from its caller.  Every ``$filter`` is built from
 constant text and bound parameters (``@pk``, ``@lo``...), never from input.
 
 Write patterns (all entity-group transactions of at most 100 operations,
-one of which is always the tenant's write guard):
-
-* every transaction MERGEs (``If-Match: *``) the tenant's guard row
-  ``!tenant`` (:data:`shared.storage.keys.TENANT_KEY`).  The registry creates it
-  with the tenant and deletes it when the tenant is disabled or deleted;
-  from that moment no transaction of the tenant can commit, whichever
-  instance sends it and whatever its credential cache still believes
-  (:class:`WritesClosed`), so a tenant delete that removes the guard and
-  then the partition leaves nothing behind;
+one of which is always the tenant's write guard, :mod:`shared.storage.transactions`):
 
 * create: the resource row, its unique-index rows (``create``: an existing
   row means the value is taken, which is how uniqueness is race-free) and its
@@ -33,52 +25,32 @@ one of which is always the tenant's write guard):
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterable, Iterator
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.data.tables import (
-    TableClient,
-    TableTransactionError,
-    UpdateMode,
-)
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import UpdateMode
 from azure.core import MatchConditions
 
 from . import keys
-from .counters import COUNTERS, SHARDS, Shard
-from .outcomes import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge, WritesClosed
+from .counters import SHARDS
+from .keys import ROW_COUNTER, ROW_EDGE, ROW_INDEX, ROW_RESOURCE, ROW_REVERSE
+from .outcomes import Changed, Missing, TooLarge
+from .queries import each_row
 from .tables import storage_call
+from .transactions import MAX_TRANSACTION_OPS, TenantTransactions
 from ..scim.records import Member, StoredResource, now_iso
 
-log = logging.getLogger("scim.storage")
-
-# Table Storage's limit is 100 operations per entity-group transaction; one
-# of them is always the tenant's write guard, the rest are the caller's.
-MAX_TRANSACTION_OPS = 100 - 1
 _CHUNK_CHARS = 30_000  # a string property holds at most 32 K UTF-16 code units
 MAX_DATA_CHARS = 8 * _CHUNK_CHARS
 _RANGE = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"
 _RANGE_OF_KIND = _RANGE + " and k eq @k"
-ROW_RESOURCE = "R"
-ROW_EDGE = "M"
-ROW_REVERSE = "B"
-ROW_INDEX = "I"
-ROW_COUNTER = "C"
 _RANGE_OF_COUNTS_AND_RESOURCES = _RANGE + f" and (k eq '{ROW_COUNTER}' or k eq '{ROW_RESOURCE}')"
-_COUNTER_RETRIES = 5
 
 
-class TenantStore:
+class TenantStore(TenantTransactions):
     """All storage operations of one tenant (one partition)."""
 
-    def __init__(self, table: TableClient, tenant_id: str) -> None:
-        self._table = table
-        self.tenant_id = tenant_id
-
     # ----------------------------------------------------------------- rows
-    def _row(self, row_key: str, **props) -> dict:
-        return {"PartitionKey": self.tenant_id, "RowKey": row_key, **props}
-
     def _resource_row(self, res: StoredResource) -> dict:
         # ASCII-only JSON: one character is one UTF-16 unit, so a chunk of
         # _CHUNK_CHARS always fits a string property (64 KiB of UTF-16).
@@ -119,13 +91,7 @@ class TenantStore:
         pages = storage_call(
             self._table.query_entities, query, parameters=params, select=select, results_per_page=max(1, min(1000, page_size))
         )
-        iterator = iter(pages)
-        while True:
-            try:
-                entity = storage_call(next, iterator)
-            except StopIteration:
-                return
-            yield entity
+        yield from each_row(pages)
 
     # ---------------------------------------------------------------- reads
     def get(self, kind: str, resource_id: str, *, edges: bool = False) -> StoredResource | None:
@@ -180,11 +146,6 @@ class TenantStore:
         """The ids under a non-unique index value (one range query)."""
         return [e["id"] for e in self._range(prefix, keys.prefix_end(prefix))]
 
-    @property
-    def scope(self) -> tuple[str, str]:
-        """(table, tenant): what process-wide caches key this store's data by."""
-        return (self._table.table_name, self.tenant_id)
-
     def scan(self, kind: str, page_size: int = 1000, start_key: str | None = None) -> Iterator[StoredResource]:
         """Every resource of a kind in id order (from ``start_key`` when given),
         without edges, read in pages of ``page_size`` rows as consumed."""
@@ -211,48 +172,6 @@ class TenantStore:
                 current.members.append(Member(entity["RowKey"].rsplit(":", 1)[1], entity.get("disp")))
         if current is not None:
             yield current
-
-    # --------------------------------------------------------------- writes
-    def open_writes(self) -> None:
-        """Create the tenant's write guard row (idempotent)."""
-        try:
-            storage_call(self._table.create_entity, self._row(keys.TENANT_KEY))
-        except ResourceExistsError:
-            pass
-
-    def close_writes(self) -> None:
-        """Delete the write guard: every later transaction of the tenant fails
-        with :class:`WritesClosed` (idempotent)."""
-        try:
-            storage_call(self._table.delete_entity, self.tenant_id, keys.TENANT_KEY)
-        except ResourceNotFoundError:
-            pass
-
-    def _submit(self, ops: list) -> list:
-        """Submit one transaction behind the tenant's write guard, mapping
-        failures to storage outcomes; returns the per-operation results of
-        ``ops`` (their new ETags)."""
-        if len(ops) > MAX_TRANSACTION_OPS:
-            raise TooLarge(f"the change needs {len(ops)} storage operations in one transaction; the limit is {MAX_TRANSACTION_OPS}")
-        ops = [("update", self._row(keys.TENANT_KEY), {"mode": UpdateMode.MERGE}), *ops]
-        try:
-            return storage_call(self._table.submit_transaction, ops)[1:]
-        except TableTransactionError as exc:
-            row_key = ops[exc.index][1]["RowKey"] if 0 <= exc.index < len(ops) else ""
-            if exc.index == 0 and exc.status_code == 404:
-                raise WritesClosed(self.tenant_id) from exc
-            if exc.status_code == 409:
-                raise AlreadyExists(row_key) from exc
-            if exc.status_code == 404:
-                raise Missing(row_key) from exc
-            if exc.status_code == 412:
-                raise Changed(row_key) from exc
-            if exc.status_code == 413 or exc.status_code == 400:
-                raise TooLarge(str(exc.message)[:200]) from exc
-            log.warning("transaction_failed status=%s code=%s", exc.status_code, getattr(exc, "error_code", None))
-            raise StorageUnavailable(str(exc.status_code)) from exc
-        except (ResourceExistsError, ResourceNotFoundError) as exc:  # pragma: no cover - SDK variants
-            raise Missing("") from exc
 
     def count(self, kind: str) -> int:
         """How many resources of ``kind`` the tenant has (one range read)."""
@@ -287,40 +206,7 @@ class TenantStore:
                 break
         return total, tuple(version), page
 
-    def _counter_op(self, kind: str, index: int, shard: Shard, delta: int):
-        key = keys.counter_key(kind, index)
-        if not shard.known:
-            try:
-                entity = storage_call(self._table.get_entity, self.tenant_id, key)
-                shard.value, shard.etag = entity["n"], entity.metadata["etag"]
-            except ResourceNotFoundError:
-                shard.value, shard.etag = 0, None
-            shard.known = True
-        row = self._row(key, k=ROW_COUNTER, n=shard.value + delta)
-        if shard.etag is None:
-            return ("create", row)
-        return ("update", row, {"mode": UpdateMode.MERGE, "etag": shard.etag, "match_condition": MatchConditions.IfNotModified})
-
-    def _submit_counted(self, ops: list, kind: str, delta: int) -> None:
-        """Submit ``ops`` with a counter adjustment in the same transaction
-        (see :mod:`shared.storage.counters`), retrying when another instance moved
-        the shard first."""
-        with COUNTERS.claim((*self.scope, kind)) as (index, shard):
-            for _ in range(_COUNTER_RETRIES):
-                op = self._counter_op(kind, index, shard, delta)
-                try:
-                    results = self._submit(ops + [op])
-                except (AlreadyExists, Changed) as exc:
-                    if exc.row_key != op[1]["RowKey"]:
-                        raise
-                    shard.known = False
-                    continue
-                shard.value += delta
-                shard.etag = results[-1].get("etag")
-                shard.known = shard.etag is not None
-                return
-        raise StorageUnavailable("a resource counter kept changing")
-
+    # --------------------------------------------------------------- writes
     def _index_ops(self, res: StoredResource, verb: str) -> list:
         ops = []
         for row_key in res.index_keys:

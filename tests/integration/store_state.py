@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from shared.storage.store_check import check_tenant
-from shared.storage.table_store import ROW_COUNTER, ROW_EDGE, ROW_INDEX, ROW_RESOURCE, ROW_REVERSE
+from shared.storage.keys import ROW_COUNTER, ROW_EDGE, ROW_INDEX, ROW_RESOURCE, ROW_REVERSE
 from shared.storage.tables import RESOURCES, storage_call
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from shared.scim.filter import MAX_FILTER_DEPTH, MAX_FILTER_LENGTH
+from shared.scim.filter_parser import MAX_FILTER_DEPTH, MAX_FILTER_LENGTH
 from shared.scim.http import SECURITY_HEADERS, Request
 from shared.web.service import ScimService
 

@@ -337,7 +337,7 @@ def test_a_disabled_tenant_is_refused_by_every_instance_within_the_bound_and_ena
 
 
 def test_a_disabled_tenant_s_writes_are_refused_at_once_by_every_instance(fleet, registry, tables):
-    """The write guard (shared/storage/table_store.py): a disabled tenant's writes
+    """The write guard (shared/storage/transactions.py): a disabled tenant's writes
     fail whatever an instance's credential cache still believes."""
     tenant_id, _, token = new_tenant(registry)
     clients = fleet.pinned(token)

@@ -20,7 +20,7 @@ import pytest
 from shared.storage.audit import AuditEntry, _row_key, enforce_retention
 from shared.scim.http import Request
 from shared.web.service import ScimService
-from shared.storage.table_store import ROW_INDEX
+from shared.storage.keys import ROW_INDEX
 from shared.storage.tables import AUDIT
 
 SCIMCTL = Path(sys.executable).with_name("scimctl")

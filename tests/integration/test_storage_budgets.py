@@ -20,14 +20,15 @@ import pytest
 
 from shared.storage import keys
 from shared.scim.records import Member, StoredResource, now_iso
-from shared.storage.table_store import MAX_TRANSACTION_OPS, TenantStore
+from shared.storage.table_store import TenantStore
+from shared.storage.transactions import MAX_TRANSACTION_OPS
 from shared.storage.tables import AUDIT as AUDIT_TABLE, RESOURCES
 
 from tests.messages import GROUP, PATCH, USER
 
 AUDIT = 1  # the audit entry of an accepted change (shared/storage/audit.py)
 # Members one transaction adds: the group's touch and 3 operations each (32;
-# Table Storage's 100 less the tenant's write guard, shared/storage/table_store.py).
+# Table Storage's 100 less the tenant's write guard, shared/storage/transactions.py).
 ONE_TRANSACTION = (MAX_TRANSACTION_OPS - 1) // 3
 
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from shared.scim.attribute import Attribute
-from shared.scim.filter import COMPARISON_OPERATORS
+from shared.scim.filter_parser import COMPARISON_OPERATORS
 from shared.scim.schemas import COMMON_ATTRIBUTES, PATCH_OP_URN, ResourceType
 from shared.scim.storable_text import refused_character
 

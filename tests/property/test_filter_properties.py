@@ -10,7 +10,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.scim.filter import MAX_FILTER_LENGTH, FilterError, parse_filter, render_filter
+from shared.scim.filter import FilterError, render_filter
+from shared.scim.filter_parser import MAX_FILTER_LENGTH, parse_filter
 from shared.scim.matching import compile_filter
 from shared.scim.resource import parse_resource
 from shared.scim.schemas import GROUP_TYPE, USER_TYPE

@@ -7,8 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.scim.filter import (
-    MAX_FILTER_DEPTH,
-    MAX_FILTER_LENGTH,
     And,
     AttrPath,
     Comparison,
@@ -18,10 +16,9 @@ from shared.scim.filter import (
     Present,
     ValuePath,
     filter_paths,
-    parse_attr_path,
-    parse_filter,
     render_filter,
 )
+from shared.scim.filter_parser import MAX_FILTER_DEPTH, MAX_FILTER_LENGTH, parse_attr_path, parse_filter
 from shared.scim.storable_text import refused_character
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from shared.scim.attribute import Attribute, Schema
-from shared.scim.filter import FilterError, parse_filter
+from shared.scim.filter import FilterError
+from shared.scim.filter_parser import parse_filter
 from shared.scim.matching import matches
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
