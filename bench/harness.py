@@ -12,7 +12,6 @@ import json
 import math
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,12 +23,12 @@ from pathlib import Path
 
 import requests
 
+from scripts.app_process import AppProcess
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 ROUTE_PREFIX = "scim/v2"
 SCIM_MEDIA = "application/scim+json"
-UP_TIMEOUT_SECONDS = 60.0
-STOP_TIMEOUT_SECONDS = 10.0
 REQUEST_TIMEOUT_SECONDS = 65.0  # a little above Entra's 60 s give-up
 INJECTIONS = ("extra-read",)     # test-only regressions of bench/inject.py (bench.run --inject)
 INJECT_ENV = "BENCH_INJECT"      # how the dev host process learns which one to apply
@@ -306,7 +305,8 @@ def ensure_tenant(env: dict[str, str], name: str, token: str, workdir: Path) -> 
 
 
 class DevHost:
-    """The app in the dev host, started as ``make run`` starts it (a separate process).
+    """The app in the dev host, started as ``make run`` starts it (a separate
+    process, :class:`scripts.app_process.AppProcess`).
 
     ``cold_start_s`` is the time from ``Popen`` to the first answered
     request (any HTTP status) -- the dev host's cold start.
@@ -319,11 +319,9 @@ class DevHost:
         command = [sys.executable, "-m", "scripts.devhost", "--host", HOST, "--port", str(port)]
         if app:  # another module:attribute (bench.inject:app); its folder has no host.json
             command += ["--app", app, "--route-prefix", ROUTE_PREFIX]
-        started = time.perf_counter()
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                        stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = AppProcess(command, env, stdout=self._log, stderr=subprocess.STDOUT)
         try:
-            self._wait_up(started)
+            self.cold_start_s = self.process.wait_up(f"{self.base}/ServiceProviderConfig")
         except BaseException:
             self.stop()
             raise
@@ -332,40 +330,12 @@ class DevHost:
     def pid(self) -> int:
         return self.process.pid
 
-    def _wait_up(self, started: float) -> None:
-        session = requests.Session()
-        session.trust_env = False
-        deadline = time.monotonic() + UP_TIMEOUT_SECONDS
-        try:
-            while True:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"the dev host exited with status {self.process.returncode}")
-                try:
-                    session.get(f"{self.base}/ServiceProviderConfig", timeout=2)
-                    self.cold_start_s = time.perf_counter() - started
-                    return
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the dev host did not answer within {UP_TIMEOUT_SECONDS:.0f} s")
-                time.sleep(0.01)
-        finally:
-            session.close()
-
     def running(self) -> bool:
-        return self.process.poll() is None
+        return self.process.running()
 
     def stop(self) -> None:
-        """SIGTERM its process group (by this PID), SIGKILL after a timeout. Idempotent."""
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-            except ProcessLookupError:
-                pass
+        """Stop the process (:meth:`AppProcess.stop`) and close its log. Idempotent."""
+        self.process.stop()
         try:
             self._log.close()
         except OSError:

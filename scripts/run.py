@@ -43,13 +43,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts.app_process import AppNotUp, AppProcess  # noqa: E402
 from scripts.azurite import AzuriteError, port_in_use, start  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -60,8 +59,6 @@ SIGNING_KEY_FILE = LOCAL / "oauth-signing-key.pem"
 PID_FILE = LOCAL / "run.pid"
 TENANT_NAME = "local"
 ROUTE_PREFIX = "scim/v2"
-UP_TIMEOUT_SECONDS = 60.0
-STOP_TIMEOUT_SECONDS = 10.0
 
 
 class Stop(Exception):
@@ -132,7 +129,7 @@ def register_token(env: dict[str, str], token_file: Path) -> None:
                       f"with status {result.returncode})")
 
 
-def start_app(env: dict[str, str], port: int) -> subprocess.Popen:
+def start_app(env: dict[str, str], port: int) -> AppProcess:
     """Core Tools when installed, the dev host otherwise; in its own process group."""
     func = shutil.which("func")
     if func:
@@ -147,42 +144,7 @@ def start_app(env: dict[str, str], port: int) -> subprocess.Popen:
         if env.get("DEVHOST_ACCESS_LOG") == "1":
             command.append("--access-log")
         print("Starting the app with the dev host (Core Tools' `func` is not on PATH)", flush=True)
-    # A process group of its own: Core Tools runs the Python worker as a child,
-    # and stopping the group stops both.
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
-
-
-def stop_app(process: subprocess.Popen) -> None:
-    """SIGTERM the app's process group (its PID), SIGKILL after a timeout."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(STOP_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        pass
-
-
-def wait_until_up(process: subprocess.Popen, url: str, timeout: float = UP_TIMEOUT_SECONDS) -> None:
-    """Poll ``url`` until any HTTP answer comes back."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise Failure(f"the app exited with status {process.returncode} before answering")
-        try:
-            with opener.open(url, timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return  # 401, 404...: the server is up
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            raise Failure(f"the app did not answer {url} within {timeout:.0f} s")
-        time.sleep(0.2)
+    return AppProcess(command, env)
 
 
 def main() -> int:
@@ -218,7 +180,10 @@ def main() -> int:
 
         app = start_app(env, port)
         base_url = f"http://{HOST}:{port}/{ROUTE_PREFIX}"
-        wait_until_up(app, f"{base_url}/ServiceProviderConfig")
+        try:
+            app.wait_up(f"{base_url}/ServiceProviderConfig")
+        except AppNotUp as error:
+            raise Failure(str(error)) from None
         PID_FILE.write_text(f"{os.getpid()}\n", encoding="utf-8")
         print(
             f"\nSCIM base URL: {base_url}\n"
@@ -244,7 +209,7 @@ def main() -> int:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, lambda *_: None)
         if app is not None:
-            stop_app(app)
+            app.stop()
         if azurite is not None:
             azurite.stop()
         if scratch is not None:

@@ -6,8 +6,8 @@ requests over them the way a load balancer without session affinity does
 takes without Core Tools, :mod:`scripts.run`) once per instance, each with
 the same environment and ``--port 0`` so the kernel gives each its own free
 port; the URL each prints tells which.  :meth:`Fleet.stop` stops each process
-by its PID (SIGTERM, SIGKILL after a timeout) and hands what the instances
-logged to the session's log scan (:mod:`tests.log_scan`), so a secret in an
+by its PID (:class:`scripts.app_process.AppProcess`: SIGTERM, SIGKILL after a
+timeout) and hands what the instances logged to the session's log scan (:mod:`tests.log_scan`), so a secret in an
 instance's log fails the run as one in the test process's own log would.
 
 :class:`RoundRobinClient` is a :class:`~tests.integration.conftest.ScimClient`
@@ -25,17 +25,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import requests
 
+from scripts.app_process import AppProcess
 from tests.integration.conftest import ScimClient
 from tests.log_scan import LOG_CAPTURE
 
-ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 START_TIMEOUT_SECONDS = 60.0
-STOP_TIMEOUT_SECONDS = 10.0
 _LISTENING = re.compile(r"Dev host listening on (http://127\.0\.0\.1:\d+\S*)")
 
 
@@ -49,10 +47,9 @@ class Instance:
     def __init__(self, index: int, env: dict[str, str]) -> None:
         self.index = index
         self.log = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "scripts.devhost", "--host", HOST, "--port", "0"],
-            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log,
-        )
+        self.app = AppProcess([sys.executable, "-m", "scripts.devhost", "--host", HOST, "--port", "0"], env,
+                              stdout=subprocess.PIPE, stderr=self.log)
+        self.process = self.app.process
         self.base: str | None = None
 
     @property
@@ -79,14 +76,8 @@ class Instance:
         raise FleetError(f"instance {self.index} did not listen within {START_TIMEOUT_SECONDS:.0f} s:\n{self.output()[-3000:]}")
 
     def stop(self) -> None:
-        """SIGTERM by PID, SIGKILL after a timeout; idempotent."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        """:meth:`AppProcess.stop` (SIGTERM by PID, SIGKILL after a timeout); idempotent."""
+        self.app.stop()
         if self.process.stdout is not None:
             self.process.stdout.close()
 
