@@ -17,7 +17,15 @@ def test_ids_encode_their_resource_type():
         assert len(rid) == 32 and keys.kind_of(rid) == kind
 
 
-@pytest.mark.parametrize("bad", ["", "abc", "../x", "a/b", "a%2Fb", "a#b", "a?b", "\x01" * 32, "Z" * 32, keys.new_id("U").upper(), 5, None])
+#: A well-formed user id, fixed so that every pytest-xdist worker collects the same parameters.
+A_USER_ID = "d370aabec6014d24bddcc7fa1247b3f5"
+
+
+def test_the_fixed_id_is_a_user_id():
+    assert keys.kind_of(A_USER_ID) == keys.USER
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "../x", "a/b", "a%2Fb", "a#b", "a?b", "\x01" * 32, "Z" * 32, A_USER_ID.upper(), 5, None])
 def test_malformed_ids_have_no_kind(bad):
     assert keys.kind_of(bad) is None
 
