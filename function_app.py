@@ -16,11 +16,17 @@ every storage URL, whose keys hold userNames and emails, at INFO; see
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
 from shared.scim.http import Request
 from shared.logs import quiet_sdk_loggers
 from shared.scim.endpoints import ENDPOINTS, Endpoint
+
+if TYPE_CHECKING:
+    from shared.web.service import ScimService
 
 quiet_sdk_loggers()
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -40,24 +46,29 @@ def _get_service():
     return _service
 
 
-def _serve(req: func.HttpRequest, route: str, resource_id: str | None = None) -> func.HttpResponse:
+def _serve(service, req: func.HttpRequest, route: str, resource_id: str | None = None) -> func.HttpResponse:
     request = Request.build(req.method, req.url, req.headers, req.get_body())
-    response = _get_service().handle(request, route, resource_id)
+    response = service.handle(request, route, resource_id)
     return func.HttpResponse(body=response.payload(), status_code=response.status, headers=response.all_headers())
 
 
-def _register(endpoint: Endpoint) -> None:
-    """One anonymous HTTP trigger for ``endpoint``, named as the table says."""
+def register_endpoints(into: func.FunctionApp, service_of: Callable[[], "ScimService"]) -> None:
+    """One anonymous HTTP trigger per entry of the endpoint table, named as it says,
+    each serving the service ``service_of()`` returns (the tests also serve one
+    over an in-memory store this way)."""
+    for endpoint in ENDPOINTS:  # the catch-all is last in the table
+        _register(into, endpoint, service_of)
 
+
+def _register(into: func.FunctionApp, endpoint: Endpoint, service_of: Callable[[], "ScimService"]) -> None:
     def trigger(req: func.HttpRequest) -> func.HttpResponse:
-        return _serve(req, endpoint.route, req.route_params.get("id") if endpoint.has_id else None)
+        return _serve(service_of(), req, endpoint.route, req.route_params.get("id") if endpoint.has_id else None)
 
     trigger.__name__ = trigger.__qualname__ = endpoint.function
-    app.function_name(name=endpoint.function)(app.route(route=endpoint.route, methods=ALL_METHODS)(trigger))
+    into.function_name(name=endpoint.function)(into.route(route=endpoint.route, methods=ALL_METHODS)(trigger))
 
 
-for _endpoint in ENDPOINTS:  # the catch-all is last in the table
-    _register(_endpoint)
+register_endpoints(app, _get_service)
 
 
 @app.timer_trigger(schedule="0 17 3 * * *", arg_name="timer", run_on_startup=False)

@@ -10,6 +10,14 @@ host's request objects are tapped (:func:`_registering`) so that whatever
 any client sends to ``scim_server`` -- the conformance suites, the fuzzer,
 raw sockets -- is registered too.  Tenant names and ids are registered
 where tenants are made.
+
+Tests about the protocol and not about storage are marked ``memory_store``
+(a module's ``pytestmark``): their ``scim`` and ``other_tenant`` clients
+talk to a second dev host whose app serves the same service over an
+in-memory store (:mod:`tests.memory_tables`; the contract suite
+``test_store_contract.py`` runs the same cases against it and Azurite).
+Every transaction, race, crash, outage and storage-call budget test stays
+on Azurite.
 """
 
 from __future__ import annotations
@@ -104,9 +112,14 @@ def _registering(request_class):
 
 @pytest.fixture(scope="session")
 def scim_server(scim_app):
+    yield from _served(scim_app.app)
+
+
+def _served(app):
+    """Serve ``app`` in a dev host on a free loopback port, tapped for the log scan; yields its base URL."""
     from scripts.devhost import start_in_thread
 
-    server, base_url = start_in_thread(scim_app.app, host="127.0.0.1", port=0, route_prefix="scim/v2")
+    server, base_url = start_in_thread(app, host="127.0.0.1", port=0, route_prefix="scim/v2")
     server.router.request_class = _registering(server.router.request_class)
     yield base_url
     server.shutdown()
@@ -115,6 +128,33 @@ def scim_server(scim_app):
 @pytest.fixture(scope="session")
 def registry(scim_app):
     return scim_app._get_service().registry
+
+
+@pytest.fixture(scope="session")
+def memory_service(scim_app):
+    """The app's service over an in-memory store, for tests marked ``memory_store``."""
+    from shared.web.service import ScimService
+    from tests.memory_tables import MemoryTables
+
+    return ScimService(tables=MemoryTables())
+
+
+@pytest.fixture(scope="session")
+def memory_server(scim_app, memory_service):
+    """The app's endpoints, served by ``memory_service``, in a dev host of their own."""
+    import azure.functions as func
+
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+    scim_app.register_endpoints(app, lambda: memory_service)
+    yield from _served(app)
+
+
+@pytest.fixture
+def backend(request) -> tuple[str, object]:
+    """(base URL, tenant registry) of the store this test runs on: in memory when marked ``memory_store``."""
+    if request.node.get_closest_marker("memory_store"):
+        return request.getfixturevalue("memory_server"), request.getfixturevalue("memory_service").registry
+    return request.getfixturevalue("scim_server"), request.getfixturevalue("registry")
 
 
 def new_registered_tenant(registry, prefix: str = "test") -> tuple[str, str, str]:
@@ -138,12 +178,12 @@ def new_tenant_client(base_url: str, registry) -> ScimClient:
 
 
 @pytest.fixture
-def scim(scim_server, registry) -> ScimClient:
+def scim(backend) -> ScimClient:
     """A client for a brand-new, empty tenant."""
-    return new_tenant_client(scim_server, registry)
+    return new_tenant_client(*backend)
 
 
 @pytest.fixture
-def other_tenant(scim_server, registry) -> ScimClient:
+def other_tenant(backend) -> ScimClient:
     """A second tenant, for isolation checks."""
-    return new_tenant_client(scim_server, registry)
+    return new_tenant_client(*backend)

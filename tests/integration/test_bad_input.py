@@ -14,6 +14,8 @@ import requests
 
 from tests.messages import ENT, GROUP, LIST, PATCH, SCIM_MEDIA, SEARCH, USER, scim_error
 
+pytestmark = pytest.mark.memory_store  # about the protocol, not storage: tests/integration/conftest.py
+
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from tests.messages import (
     ENT,
     GROUP,
@@ -32,6 +34,8 @@ from tests.messages import (
     member_ids,
     no_content,
 )
+
+pytestmark = pytest.mark.memory_store  # about the protocol, not storage: tests/integration/conftest.py
 
 # ---------------------------------------------------------------------------
 # helpers

@@ -10,6 +10,8 @@ import pytest
 
 from tests.messages import ENT, GROUP, USER, patch_op
 
+pytestmark = pytest.mark.memory_store  # about the protocol, not storage: tests/integration/conftest.py
+
 
 def new_user(scim, name="flag.user@example.com"):
     body = {"schemas": [USER, ENT], "userName": name, "active": True, "displayName": "Before",

@@ -15,6 +15,8 @@ import pytest
 
 from tests.messages import ENT, GROUP, PATCH, USER, body_of, get_user, list_of
 
+pytestmark = pytest.mark.memory_store  # about the protocol, not storage: tests/integration/conftest.py
+
 VARIANTS = ["without_flag", "with_flag"]
 
 

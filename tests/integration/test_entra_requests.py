@@ -15,6 +15,8 @@ import pytest
 
 from tests.messages import ENT, ERROR, GROUP, LIST, PATCH, USER, patch_op
 
+pytestmark = pytest.mark.memory_store  # about the protocol, not storage: tests/integration/conftest.py
+
 
 U1_BODY = {
     "schemas": [USER, ENT],

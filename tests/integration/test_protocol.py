@@ -6,6 +6,8 @@ import pytest
 
 from tests.messages import ENT, GROUP, SEARCH, USER, patch_op
 
+pytestmark = pytest.mark.memory_store  # about the protocol, not storage: tests/integration/conftest.py
+
 
 def make_user(scim, user_name, **extra):
     response = scim.post("/Users", {"schemas": [USER, ENT], "userName": user_name, **extra})

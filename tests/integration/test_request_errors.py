@@ -7,6 +7,8 @@ import requests
 
 from tests.messages import ERROR, GROUP, USER
 
+pytestmark = pytest.mark.memory_store  # about the protocol, not storage: tests/integration/conftest.py
+
 
 def assert_scim_error(response, status, scim_type=None, needle=None):
     assert response.status_code == status, response.text

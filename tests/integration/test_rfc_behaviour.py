@@ -28,6 +28,8 @@ from tests.messages import (
     scim_error,
 )
 
+pytestmark = pytest.mark.memory_store  # about the protocol, not storage: tests/integration/conftest.py
+
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------

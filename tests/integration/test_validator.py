@@ -13,6 +13,8 @@ import pytest
 from tests.entra_mappings import ENTRA_GROUP_TARGETS, ENTRA_USER_TARGETS
 from tests.messages import ENT, GROUP, USER, patch_op
 
+pytestmark = pytest.mark.memory_store  # about the protocol, not storage: tests/integration/conftest.py
+
 
 def user(scim, name="ford_purdy@abernathypadberg.uk", **extra):
     body = {"schemas": [USER], "userName": name, "active": True, "displayName": "Ford",

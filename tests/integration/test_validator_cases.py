@@ -27,6 +27,8 @@ from tests.messages import (
     patch_op,
 )
 
+pytestmark = pytest.mark.memory_store  # about the protocol, not storage: tests/integration/conftest.py
+
 MANAGER_PATH = f"{ENT}:manager"
 
 
