@@ -17,7 +17,7 @@ NODE_STAMP := node_modules/.package-lock-installed
 PY_VERSION_OK := import sys; sys.exit(sys.version_info < (3, 11))
 
 # Command-line settings reach the scripts through the environment.
-export PORT AZURITE_PORT SCIM_DEV_TOKEN PYTEST_ARGS DEVHOST_ACCESS_LOG
+export PORT AZURITE_PORT SCIM_DEV_TOKEN PYTEST_ARGS TEST_WORKERS DEVHOST_ACCESS_LOG
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test clean clean-data distclean
@@ -25,7 +25,7 @@ export PORT AZURITE_PORT SCIM_DEV_TOKEN PYTEST_ARGS DEVHOST_ACCESS_LOG
 help: ## list the targets
 	@echo "Targets:"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "Settings: PORT (7071), AZURITE_PORT (10002), SCIM_DEV_TOKEN, PYTEST_ARGS, PYTHON (python3)"
+	@echo "Settings: PORT (7071), AZURITE_PORT (10002), SCIM_DEV_TOKEN, PYTEST_ARGS, TEST_WORKERS (CPUs + 1), PYTHON (python3)"
 
 install: $(PY_STAMP) $(NODE_STAMP) ## create .venv and node_modules, only what is out of date
 
@@ -76,12 +76,13 @@ distclean: clean ## clean, and remove .venv and node_modules too
 # The long fuzz: the property tests with FUZZ_SCALE times their examples and the
 # HTTP fuzz with FUZZ_REQUESTS requests, under a random seed that is printed
 # first (FUZZ_SEED=N replays a run).  `make test` runs the same tests smaller,
-# derandomized.  docs/reliability.md, "Fuzzing", records runs.
+# derandomized.  docs/reliability.md, "Fuzzing", records runs.  One process by
+# default (TEST_WORKERS=0), so that each shard's summary line is printed.
 .PHONY: fuzz soak
 fuzz: install ## long fuzz, random seed printed (FUZZ_SEED, FUZZ_SCALE=20, FUZZ_REQUESTS=100000)
 	@seed="$${FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}"; \
 	echo "FUZZ_SEED=$$seed"; \
-	FUZZ_SEED=$$seed FUZZ_SCALE=$${FUZZ_SCALE:-20} FUZZ_REQUESTS=$${FUZZ_REQUESTS:-100000} \
+	FUZZ_SEED=$$seed FUZZ_SCALE=$${FUZZ_SCALE:-20} FUZZ_REQUESTS=$${FUZZ_REQUESTS:-100000} TEST_WORKERS=$${TEST_WORKERS:-0} \
 	PYTEST_ARGS="tests/property tests/integration/test_http_fuzz.py -s -q --hypothesis-seed=$$seed" \
 	$(VPY) scripts/test.py
 

@@ -8,6 +8,11 @@ the Azurite it names is used and none is started.
 Pytest arguments come from ``PYTEST_ARGS`` (shell-quoted, e.g.
 ``make test PYTEST_ARGS='-k "patch and not slow" -x'``) followed by this
 script's own arguments.  The exit status is pytest's.
+
+The tests run in ``TEST_WORKERS`` pytest-xdist workers (default: one more
+than the CPUs, as most tests wait on Azurite or a socket part of the time),
+unless the arguments choose (``-n``, ``--numprocesses``, ``-p no:xdist``);
+``TEST_WORKERS=0`` runs them in this one process.
 """
 
 from __future__ import annotations
@@ -27,8 +32,17 @@ from scripts.azurite import AzuriteError, start  # noqa: E402
 ENV_NAME = "SCIM_TEST_STORAGE_CONNECTION_STRING"
 
 
+def workers(args: list[str]) -> list[str]:
+    """The pytest-xdist arguments to add to ``args`` (module docstring)."""
+    if any(arg in ("-n", "--numprocesses", "no:xdist") or arg.startswith(("-n", "--numprocesses=")) for arg in args):
+        return []
+    count = os.environ.get("TEST_WORKERS") or str((os.cpu_count() or 1) + 1)
+    return ["-n", count]
+
+
 def main(argv: list[str]) -> int:
     args = shlex.split(os.environ.get("PYTEST_ARGS", "")) + argv
+    args = workers(args) + args
     # Ctrl-C reaches pytest directly (same process group) and pytest winds down
     # by itself; SIGTERM/SIGHUP to this script are passed on to pytest.
     child: subprocess.Popen | None = None

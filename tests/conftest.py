@@ -5,8 +5,11 @@ Sections: storage (Azurite); the log scan.  Other sections go below their own ba
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,10 +21,17 @@ if str(ROOT) not in sys.path:  # `scripts` and `shared` import from the repo roo
 
 from tests.log_scan import LOG_CAPTURE, LogCapture  # noqa: E402
 
+pytest_plugins = ["pytester"]  # tests/integration/test_log_scan.py runs a small suite under pytest-xdist
+
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: long-running tests (deselect with -m 'not slow')")
     LOG_CAPTURE.install()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` first (otherwise in their order): pytest-xdist hands tests
+    out in collection order, and a long test handed out last keeps one worker busy alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 # ==========================================================================
@@ -64,15 +74,52 @@ def log_capture() -> LogCapture:
     return LOG_CAPTURE
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+#: Where each pytest-xdist worker leaves its scan's outcome for the controller to report.
+LOG_SCAN_DIR = "log_scan_dir"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """pytest-xdist, in the controller: tell each worker where to leave its scan (a folder of the run's)."""
+    folder = getattr(node.config, "_log_scan_dir", None)
+    if folder is None:
+        folder = node.config._log_scan_dir = tempfile.mkdtemp(prefix="log-scan-")
+    node.workerinput[LOG_SCAN_DIR] = folder
+
+
+def _scan_this_process() -> dict:
+    """This process's scan: each worker (or a run without workers) scans the lines its own tests
+    made, against the values and secrets its own tests registered."""
     started = time.perf_counter()
     leaks = LOG_CAPTURE.leaks()
-    seconds = time.perf_counter() - started
+    return {"lines": len(LOG_CAPTURE.lines), "secrets": len(LOG_CAPTURE.secrets),
+            "personal": len(LOG_CAPTURE.personal), "leaks": leaks, "seconds": time.perf_counter() - started}
+
+
+def _worker_scans(config: pytest.Config) -> list[dict]:
+    folder = getattr(config, "_log_scan_dir", None)
+    if folder is None:
+        return []
+    scans = [json.loads(path.read_text()) for path in sorted(Path(folder).glob("*.json"))]
+    shutil.rmtree(folder, ignore_errors=True)
+    return scans
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    workerinput = getattr(session.config, "workerinput", None)
+    if workerinput is not None:  # an xdist worker: the controller reports
+        scan = _scan_this_process()
+        Path(workerinput[LOG_SCAN_DIR], f"{workerinput['workerid']}.json").write_text(json.dumps(scan))
+        return
+    scans = _worker_scans(session.config) or [_scan_this_process()]
+    leaks = [leak for scan in scans for leak in scan["leaks"]]
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.write_line(f"log scan: {len(LOG_CAPTURE.lines)} log lines, {len(LOG_CAPTURE.secrets)} registered secrets, "
-                            f"{len(LOG_CAPTURE.personal)} registered personal values, {len(leaks)} leaks "
-                            f"({seconds:.2f} s)")
+        reporter.ensure_newline()
+        total = {name: sum(scan[name] for scan in scans) for name in ("lines", "secrets", "personal", "seconds")}
+        reporter.write_line(f"log scan: {total['lines']} log lines, {total['secrets']} registered secrets, "
+                            f"{total['personal']} registered personal values, {len(leaks)} leaks "
+                            f"({total['seconds']:.2f} s{f' in {len(scans)} workers' if len(scans) > 1 else ''})")
         for leak in leaks[:20]:
             reporter.write_line(f"  LEAK {leak}", red=True)
     if leaks:

@@ -30,6 +30,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 # Targets (prefixes of their names) that gate CI, and those only reported here
 # (make bench judges them), with their spread over 24 clean quick runs, 13 of
@@ -63,6 +65,7 @@ def _bench(tmp_path: Path, *args: str, env: dict | None = None, timeout: int = 9
     return json.loads(report.read_text())
 
 
+@pytest.mark.slow
 def test_quick_benchmark_holds_its_storage_budgets_and_ratios(tmp_path):
     results = _bench(tmp_path)
     assert not results.get("failures"), results.get("failures")
@@ -79,6 +82,7 @@ def test_quick_benchmark_holds_its_storage_budgets_and_ratios(tmp_path):
     assert not failed, "\n".join(failed)
 
 
+@pytest.mark.slow
 def test_the_storage_gate_fails_when_every_request_makes_one_more_storage_call(tmp_path):
     """``--inject extra-read`` (bench/inject.py) serves the app with one more
     storage read per SCIM request.  The same small cycle passes the gate
@@ -102,6 +106,7 @@ def test_the_storage_gate_fails_when_every_request_makes_one_more_storage_call(t
     assert total["verdict"] == "FAIL", total
 
 
+@pytest.mark.slow
 def test_the_bench_can_measure_another_storage_and_cleans_up_after_itself(tmp_path):
     """``BENCH_STORAGE_CONNECTION_STRING`` points the bench at a real storage
     account (here a second Azurite standing in for one): the run uses tables

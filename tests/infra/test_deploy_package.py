@@ -74,6 +74,7 @@ print(json.dumps({f.get_function_name(): [f.get_trigger().get_binding_name(), ge
 """
 
 
+@pytest.mark.slow
 def test_fresh_virtualenv_from_requirements_imports_the_app(package, tmp_path):
     app_dir = tmp_path / "wwwroot"
     package.extractall(app_dir)

@@ -187,6 +187,7 @@ def _run(scim_server, registry, scim_app, scenario: Scenario, cut: int | None, l
 LOST_ANSWER = ["post-user", "delete-user-in-groups", "post-group-40", "patch-group-add-40", "delete-group-60"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,lose_answer", [(n, False) for n in SCENARIOS] + [(n, True) for n in LOST_ANSWER],
                          ids=[*SCENARIOS, *(f"{n}-answer-lost" for n in LOST_ANSWER)])
 def test_a_crash_after_any_storage_call_then_a_replay_ends_as_one_clean_run(name, lose_answer, scim_server, registry,

@@ -9,10 +9,12 @@ oversized ids, undocumented methods, missing or wrong credentials.  Batches
 are sent concurrently from several keep-alive sessions to the dev host.
 
 Asserted: no response is a 5xx, no request fails at the connection level,
-and the dev host's thread is alive and answering at the end.  The seed and
-size come from ``FUZZ_SEED`` (fixed by default, so ``make test`` is
-deterministic) and ``FUZZ_REQUESTS``; ``make fuzz`` runs a longer one with a
-random seed (docs/reliability.md, "Fuzzing").
+every documented (path, method) was reached, and the dev host's thread is
+alive and answering at the end.  The seed and size come from ``FUZZ_SEED``
+(fixed by default, so ``make test`` is deterministic) and ``FUZZ_REQUESTS``,
+sent as :data:`FUZZ_SHARDS` tests of an equal share each (seed
+``FUZZ_SEED + shard``); ``make fuzz`` runs a longer one with a random seed
+(docs/reliability.md, "Fuzzing").
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ pytestmark = [pytest.mark.filterwarnings("ignore:Generating overly large repr"),
 
 FUZZ_SEED = int(os.environ.get("FUZZ_SEED") or 6061)
 FUZZ_REQUESTS = int(os.environ.get("FUZZ_REQUESTS") or 10_000)
+#: The fuzz runs as this many tests, each FUZZ_REQUESTS / FUZZ_SHARDS requests
+#: with seed FUZZ_SEED + shard on a tenant of its own, so that pytest-xdist's
+#: workers share it out: shard 0 on Azurite, the others on the in-memory
+#: store (tests/memory_tables.py), as they are about the HTTP and SCIM layers.
+FUZZ_SHARDS = 4
 BATCH = 25
 THREADS = 8
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -252,14 +259,19 @@ def test_the_openapi_description_is_served(scim):
     assert {"/Users", "/Users/{id}", "/Groups/{id}", "/.search", "/oauth/token"} <= set(document["paths"])
 
 
-def test_http_fuzz_every_route_no_5xx(scim):
+@pytest.mark.slow
+@pytest.mark.parametrize("shard", [pytest.param(0, id="0-azurite")] + [
+    pytest.param(shard, id=f"{shard}-memory", marks=pytest.mark.memory_store) for shard in range(1, FUZZ_SHARDS)])
+def test_http_fuzz_every_route_no_5xx(scim, shard):
     document = scim.get("/openapi.json").json()
     plan = Plan(document, _seed_resources(scim))
     runner = Runner(scim.base, scim.token)
-    examples = -(-FUZZ_REQUESTS // BATCH)
-    print(f"\nHTTP fuzz: FUZZ_SEED={FUZZ_SEED} FUZZ_REQUESTS={FUZZ_REQUESTS} ({examples} batches of {BATCH})")
+    requests_here = -(-FUZZ_REQUESTS // FUZZ_SHARDS)
+    examples = -(-requests_here // BATCH)
+    print(f"\nHTTP fuzz shard {shard + 1} of {FUZZ_SHARDS}: FUZZ_SEED={FUZZ_SEED} (+{shard}) "
+          f"FUZZ_REQUESTS={FUZZ_REQUESTS} ({examples} batches of {BATCH} here)")
 
-    @seed(FUZZ_SEED)
+    @seed(FUZZ_SEED + shard)
     @settings(max_examples=examples, deadline=None, database=None, phases=(Phase.generate,),
               suppress_health_check=list(HealthCheck))
     @given(st.lists(plan.requests(), min_size=BATCH, max_size=BATCH))
@@ -275,7 +287,7 @@ def test_http_fuzz_every_route_no_5xx(scim):
     print(f"HTTP fuzz: {runner.total} requests in {time.monotonic() - started:.0f} s, "
           f"statuses {dict(sorted(runner.statuses.items()))}")
     assert not runner.failures, "\n".join(runner.failures[:20])
-    assert runner.total >= FUZZ_REQUESTS
+    assert runner.total >= requests_here
     assert any(t.name == "devhost" and t.is_alive() for t in threading.enumerate())
     assert scim.get("/ServiceProviderConfig").status_code == 200
     assert runner.reached == {(template, method) for template, method, _, _ in plan.operations}

@@ -13,8 +13,10 @@ import json
 import uuid
 from urllib.parse import quote
 
+import pytest
 import requests
 
+from tests.conftest import ROOT
 from tests.log_scan import LogCapture
 from tests.messages import USER, patch_op
 
@@ -94,6 +96,27 @@ def test_a_string_constant_of_the_service_code_is_not_personal():
     lines = ["entra_keys_fetch_failed consecutive_failures=1 retry_in_seconds=60",
              '[scimctl] {"reads_refused_within_seconds": 30}']
     assert capture.leaks(lines) == []
+
+
+def test_a_leak_in_a_pytest_xdist_worker_fails_the_whole_run(pytester, monkeypatch):
+    """Each worker scans its own lines and the controller reports them all (tests/conftest.py)."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    pytester.makeconftest("from tests.conftest import pytest_configure, pytest_configure_node, pytest_sessionfinish\n")
+    pytester.makepyfile(test_leaky="""
+        import logging
+        from tests.log_scan import LOG_CAPTURE
+
+        def test_quiet():
+            logging.getLogger("quiet").warning("nothing to see")
+
+        def test_leaky():
+            LOG_CAPTURE.secrets.add("sekrit-0123456789")
+            logging.getLogger("leaky").warning("the secret is sekrit-0123456789")
+    """)
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*log scan: * 1 leaks (* in 2 workers)", "*LEAK registered secret in: the secret is*"])
 
 
 def test_what_the_tests_send_is_registered_by_client_and_by_the_dev_host_tap(scim, log_capture):

@@ -118,6 +118,7 @@ def add_budget(k: int) -> int:
     return 2 + math.ceil((k + 1) / MAX_TRANSACTION_OPS) + math.ceil(k / ONE_TRANSACTION) + AUDIT
 
 
+@pytest.mark.slow
 def test_group_reads_and_member_patches_cost_the_same_whatever_the_size(scim, big_group):
     group, spare, size = big_group
     assert calls(scim, scim.get(f"/Groups/{group}", params={"excludedAttributes": "members"})) == 1

@@ -8,6 +8,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from shared.config import Settings
 from shared.scim.http import Request
 from shared.web.service import ScimService
@@ -76,6 +78,7 @@ def test_silent_storage_answers_503_within_the_timeout_budget():
     assert elapsed < 15  # 3 attempts x 1 s read timeout + back-off
 
 
+@pytest.mark.slow
 def test_azurite_stopped_mid_cycle_answers_503_then_serves_again_and_the_replay_converges(tmp_path, scim, scim_app):
     """docs/reliability.md, "Storage outages": our own Azurite (data on disk),
     stopped by PID in the middle of an Entra cycle and started again on the
