@@ -37,7 +37,10 @@ def workers(args: list[str]) -> list[str]:
     if any(arg in ("-n", "--numprocesses", "no:xdist") or arg.startswith(("-n", "--numprocesses=")) for arg in args):
         return []
     count = os.environ.get("TEST_WORKERS") or str((os.cpu_count() or 1) + 1)
-    return ["-n", count]
+    # Two tests at a time: xdist's first hand-out is otherwise a quarter of a
+    # worker's share in one run of consecutive tests, and the slow tests,
+    # collected first (tests/conftest.py), would all go to the first worker.
+    return ["-n", count, "--maxschedchunk", "2"]
 
 
 def main(argv: list[str]) -> int:
