@@ -158,6 +158,16 @@ def markdown(results: dict, checks: list[dict]) -> str:
            _table([[c["verdict"], c["target"], c["value"], c["condition"]] for c in checks],
                   ["", "target", "value", "condition"]), ""]
 
+    host = results.get("devhost_throughput")
+    if host:
+        out += ["## Dev host loopback throughput", "",
+                f"{host['threads']} keep-alive clients, `{host['request']}` (no storage after warm-up), "
+                f"{host['rounds']} timed rounds of {host['requests_per_round']} requests; reported, not judged "
+                "(compare runs of the same machine).", "",
+                _table([[host["requests_per_s"], ", ".join(map(str, host["round_requests_per_s"])), host["p50_ms"],
+                         host["p99_ms"], host.get("server_cpu_us_per_request"), host["errors"], _histogram(host)]],
+                       ["requests/s (median)", "per round", "p50 ms", "p99 ms", "dev host CPU us/request", "errors",
+                        "storage calls: requests"]), ""]
     entra = results.get("entra_cycle")
     if entra:
         out += ["## Entra cycle", "", f"{entra['threads']} concurrent keep-alive clients.", "",

@@ -12,8 +12,10 @@ failure in one is recorded and does not stop the others):
    end), to measure against Azure Table Storage itself; tenants are created
    with ``python -m shared.admin ensure-tenant``; the dev host's time from
    process start to first answer is recorded;
-3. the storage floor, then the Entra cycle over HTTP (floor first, so the
-   SCIM run sees the larger table: any bias is against the SCIM figure);
+3. the dev host's loopback throughput on a request that costs no storage
+   (``devhost``), then the storage floor, then the Entra cycle over HTTP
+   (floor first, so the SCIM run sees the larger table: any bias is against
+   the SCIM figure);
 4. seeding of a second tenant through the storage layer, then large groups
    and deep paging over HTTP;
 5. PASS/FAIL per target (storage calls per request against
@@ -43,6 +45,7 @@ from pathlib import Path
 from .harness import INJECT_ENV, INJECTIONS, ROOT, Client, ClientPool, DevHost, RssSampler, app_env, ensure_tenant, scratch_dir
 from . import report
 from .scenarios.cold_start import run_cold_start
+from .scenarios.devhost_throughput import run_devhost_throughput
 from .scenarios.entra_cycle import run_entra_cycle
 from .scenarios.entra_plan import entra_plan
 from .scenarios.large_groups import run_large_groups
@@ -50,11 +53,11 @@ from .scenarios.paging import run_paging
 from .scenarios.seeding import seed_group, seed_users
 from .scenarios.storage_floor import run_storage_floor
 
-SCENARIOS = ("cold", "entra", "floor", "groups", "paging")
+SCENARIOS = ("cold", "devhost", "entra", "floor", "groups", "paging")
 NORMAL = dict(users=5000, groups=200, members_per_group=60, threads=8, large_members=20000, paging_users=50000,
-              repetitions=30, cold_runs=7, scenario_seconds=300, walks=1)
+              repetitions=30, cold_runs=7, scenario_seconds=300, walks=1, devhost_rounds=7, devhost_requests=3000)
 QUICK = dict(users=300, groups=24, members_per_group=40, threads=8, large_members=2000, paging_users=5000,
-             repetitions=15, cold_runs=7, scenario_seconds=90, walks=3)
+             repetitions=15, cold_runs=7, scenario_seconds=90, walks=3, devhost_rounds=5, devhost_requests=1000)
 
 
 EXTERNAL_STORAGE = "BENCH_STORAGE_CONNECTION_STRING"
@@ -92,6 +95,10 @@ def parse_args(argv):
                         help=f"users of the paging tenant ({NORMAL['paging_users']}; quick {QUICK['paging_users']})")
     parser.add_argument("--repetitions", type=int, help=f"large-group probe repetitions ({NORMAL['repetitions']}; quick {QUICK['repetitions']})")
     parser.add_argument("--walks", type=int, help=f"full paging walks, median taken ({NORMAL['walks']}; quick {QUICK['walks']})")
+    parser.add_argument("--devhost-rounds", type=int,
+                        help=f"timed rounds of the dev host throughput, median taken ({NORMAL['devhost_rounds']}; quick {QUICK['devhost_rounds']})")
+    parser.add_argument("--devhost-requests", type=int,
+                        help=f"requests per dev host throughput round ({NORMAL['devhost_requests']}; quick {QUICK['devhost_requests']})")
     parser.add_argument("--cold-runs", type=int, help=f"fresh interpreters per import variant ({NORMAL['cold_runs']})")
     parser.add_argument("--scenario-seconds", type=int,
                         help=f"time budget per scenario; work not started by then is skipped ({NORMAL['scenario_seconds']}; quick {QUICK['scenario_seconds']})")
@@ -174,6 +181,16 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         tables = Tables(settings)
         table = tables.table(RESOURCES)  # the app's client options: one pool, no proxy lookups
+
+        if "devhost" in args.only:
+            def devhost_throughput():
+                pool = ClientPool(devhost.base, token, args.threads)
+                try:
+                    return run_devhost_throughput(pool, devhost.pid, args.devhost_rounds, args.devhost_requests,
+                                                  time.monotonic() + args.scenario_seconds)
+                finally:
+                    pool.close()
+            attempt("devhost_throughput", devhost_throughput)
 
         plan = entra_plan(args.users, args.groups, args.members_per_group)
         if "floor" in args.only:

@@ -23,6 +23,9 @@
   totals against a GET by id;
 * :mod:`.cold_start` -- :func:`~.cold_start.run_cold_start`, import time of
   ``function_app`` against the import time of its heavy dependencies alone;
+* :mod:`.devhost_throughput` -- :func:`~.devhost_throughput.run_devhost_throughput`,
+  the dev host's loopback requests/s, latency and CPU per request on a
+  request that costs no storage;
 * :mod:`.common` -- the small helpers they share.
 
 The memory figure is no scenario of its own: :class:`bench.harness.RssSampler`

@@ -390,3 +390,10 @@ def test_command_line_serves_until_sigterm():
             process.kill()
             process.wait()
         LOG_CAPTURE.feed(process.stderr.read(), "devhost command line")  # its log goes to the scan too
+
+
+def test_a_port_in_use_is_an_os_error(host):
+    """werkzeug exits the process when it cannot bind; the dev host raises instead."""
+    server, _ = host
+    with pytest.raises(OSError, match="cannot listen"):
+        start_in_thread(app, host="127.0.0.1", port=server.server_address[1], route_prefix="scim/v2")
