@@ -5,9 +5,11 @@ Sections: storage (Azurite); the log scan.  Other sections go below their own ba
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -24,8 +26,16 @@ from tests.log_scan import LOG_CAPTURE, LogCapture  # noqa: E402
 pytest_plugins = ["pytester"]  # tests/integration/test_log_scan.py runs a small suite under pytest-xdist
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's faulthandler plugin, whose enable() would replace ours
 def pytest_configure(config: pytest.Config) -> None:
     LOG_CAPTURE.install()
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:  # a pytest-xdist worker: a crash's tracebacks to a file the controller prints
+        crash_log = open(Path(workerinput[LOG_SCAN_DIR], f"crash-{workerinput['workerid']}.log"), "w")
+        faulthandler.enable(crash_log, all_threads=True)
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            faulthandler.register(signum, crash_log, all_threads=True, chain=True)
+        config._crash_log = crash_log
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -96,13 +106,15 @@ def _scan_this_process() -> dict:
             "personal": len(LOG_CAPTURE.personal), "leaks": leaks, "seconds": time.perf_counter() - started}
 
 
-def _worker_scans(config: pytest.Config) -> list[dict]:
+def _worker_scans(config: pytest.Config) -> tuple[list[dict], list[str]]:
+    """The workers' scans, and what a worker that crashed wrote as it died (faulthandler)."""
     folder = getattr(config, "_log_scan_dir", None)
     if folder is None:
-        return []
+        return [], []
     scans = [json.loads(path.read_text()) for path in sorted(Path(folder).glob("*.json"))]
+    crashes = [f"{path.stem}:\n{text}" for path in sorted(Path(folder).glob("crash-*.log")) if (text := path.read_text())]
     shutil.rmtree(folder, ignore_errors=True)
-    return scans
+    return scans, crashes
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -111,10 +123,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         scan = _scan_this_process()
         Path(workerinput[LOG_SCAN_DIR], f"{workerinput['workerid']}.json").write_text(json.dumps(scan))
         return
-    scans = _worker_scans(session.config) or [_scan_this_process()]
+    scans, crashes = _worker_scans(session.config)
+    scans = scans or [_scan_this_process()]
     leaks = [leak for scan in scans for leak in scan["leaks"]]
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
+        for crash in crashes:
+            reporter.write_line(f"worker {crash[-20000:]}", red=True)
         reporter.ensure_newline()
         total = {name: sum(scan[name] for scan in scans) for name in ("lines", "secrets", "personal", "seconds")}
         reporter.write_line(f"log scan: {total['lines']} log lines, {total['secrets']} registered secrets, "
