@@ -78,10 +78,11 @@ print(json.dumps({f.get_function_name(): [f.get_trigger().get_binding_name(), ge
 def test_fresh_virtualenv_from_requirements_imports_the_app(package, tmp_path):
     app_dir = tmp_path / "wwwroot"
     package.extractall(app_dir)
-    venv.create(tmp_path / "venv", with_pip=True)
+    venv.create(tmp_path / "venv")  # no pip of its own: this pip installs into it (--python); no .pyc compiled
     python = tmp_path / "venv" / "bin" / "python"
-    install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                              "-r", str(app_dir / "requirements.txt")], capture_output=True, text=True, timeout=240)
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
+                              "--disable-pip-version-check", "--no-compile", "-r", str(app_dir / "requirements.txt")],
+                             capture_output=True, text=True, timeout=240)
     assert install.returncode == 0, install.stderr[-3000:]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCIM_", "PYTHON"))}
     result = subprocess.run([str(python), "-c", LIST_TRIGGERS], cwd=app_dir, capture_output=True, text=True,
