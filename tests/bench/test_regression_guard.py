@@ -1,8 +1,9 @@
 """The performance regression guard that CI runs (``make test``).
 
 A scaled-down ``make bench`` (``--quick``: 300 users and 24 groups in the
-Entra cycle, a 2,000-member group, 5,000 users paged three times) that
-gates on what does not move with the load on the machine:
+Entra cycle, a 2,000-member group, 5,000 users paged three times; without
+the storage floor and the dev host throughput, whose figures are only
+reported) that gates on what does not move with the load on the machine:
 
 * **storage calls per request** (``X-Storage-Calls``) against the budgets of
   ``bench/budgets.py``, for every request type of the Entra cycle, the
@@ -52,6 +53,10 @@ NOT_JUDGED = (
     "Paging: full walk / raw SDK scan",  # 0.88-2.19 against <= 2 (the calls per page are judged)
     "Totals:",                           # 1.41-2.22 against <= 3 (the calls are judged)
 )
+# The scenarios whose figures the gate judges; the storage floor and the dev
+# host's loopback throughput feed only reported figures (the floor's target
+# shows as SKIP here), so they are left to make bench.
+GATED = ["--only", "cold,entra,groups,paging"]
 # A small Entra cycle for the gate's own test: more groups than counter shards
 # (16), so some POST /Groups meet a shard already read and cost their budget.
 SMALL_CYCLE = ["--only", "entra", "--users", "60", "--groups", "20", "--members-per-group", "10"]
@@ -67,7 +72,7 @@ def _bench(tmp_path: Path, *args: str, env: dict | None = None, timeout: int = 9
 
 @pytest.mark.slow
 def test_quick_benchmark_holds_its_storage_budgets_and_ratios(tmp_path):
-    results = _bench(tmp_path)
+    results = _bench(tmp_path, *GATED)
     assert not results.get("failures"), results.get("failures")
     targets = results["targets"]
     judged = [t for t in targets if t["target"].startswith(JUDGED)]
