@@ -13,9 +13,9 @@
                    the storage-call counter (``tables``, ``calls``), the
                    paged-query iterator (``queries``), outcomes, a tenant's
                    transactions behind its write guard (``transactions``),
-                   the resource store (``table_store``) with its counters and
-                   page positions, list/search execution, the audit trail,
-                   the store checker
+                   the resource store (``table_store``; member edges in
+                   ``member_edges``) with its counters and page positions,
+                   list/search execution, the audit trail, the store checker
 ``auth/``          the tenant registry (``tenants``), credentials and their
                    cache (``credentials``), bearer tokens, OAuth client
                    credentials, Entra-issued JWTs, the optional rate limit

@@ -28,7 +28,7 @@ from azure.core.exceptions import AzureError
 from .storage.audit import AuditEntry, AuditLog, enforce_retention
 from .config import Settings
 from .logs import quiet_sdk_loggers
-from .storage.table_store import now_iso
+from .scim.records import now_iso
 from .storage.outcomes import StorageUnavailable
 from .storage.store_check import check_tenant
 from .storage.tables import RESOURCES, Tables
