@@ -23,7 +23,8 @@ from pathlib import Path
 import azure.functions as func
 import pytest
 
-from scripts.devhost import build_router, read_route_prefix, start_in_thread
+from scripts.devhost import start_in_thread
+from scripts.devhost_routing import build_router, read_route_prefix
 from tests.log_scan import LOG_CAPTURE
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,7 +19,7 @@ assert ROUTES == {e.route for e in ENDPOINTS}  # the endpoint table is the one l
 
 
 def _triggers():
-    from scripts.devhost import registered_functions
+    from scripts.devhost_routing import registered_functions
 
     return [f.get_trigger() for f in registered_functions(function_app.app)]
 
@@ -32,7 +32,7 @@ def test_one_anonymous_trigger_per_route():
 
 def test_each_trigger_has_the_function_name_of_its_endpoint():
     """The host indexes functions by name: the table's names, one each, the catch-all last."""
-    from scripts.devhost import registered_functions
+    from scripts.devhost_routing import registered_functions
 
     http = [f for f in registered_functions(function_app.app) if f.get_trigger().get_binding_name() == "httpTrigger"]
     assert [(f.get_function_name(), f.get_trigger().route) for f in http] == [(e.function, e.route) for e in ENDPOINTS]
