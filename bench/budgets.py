@@ -19,7 +19,7 @@ against :func:`one_off_allowance`.
 
 Budgets (``AUDIT``: every accepted change writes one audit entry, a
 separate table; a transaction is one call however many operations it has,
-the tenant's write guard MERGE included):
+the tenant's write guard MERGE and the change's event row included):
 
 ========================================================  ======================================
 request                                                   calls
@@ -28,7 +28,7 @@ request                                                   calls
 ``GET /Groups?filter=displayName eq``, members excluded   1 when absent, 2 when found (+ the row)
 ``POST /Users``, ``POST /Groups``                         1 transaction + AUDIT
 ``PATCH /Groups`` adding k members                        :func:`add_members`
-``PATCH /Groups`` removing k members (k <= 49)            1 transaction + AUDIT
+``PATCH /Groups`` removing k members (k <= 48)            1 transaction + AUDIT
 user ``PATCH`` (manager, update, disable)                 1 range read + 1 transaction + AUDIT
 ``GET /Users/{id}``                                       1 range read (the user and its edges)
 ``GET /Groups/{id}?excludedAttributes=members``           1 point read
@@ -48,7 +48,8 @@ from shared.storage.counters import SHARDS  # first-use reads per resource type 
 from shared.storage.transactions import MAX_TRANSACTION_OPS as TRANSACTION_OPS  # the 100th operation is the tenant guard
 
 AUDIT = 1
-ONE_TRANSACTION_MEMBERS = (TRANSACTION_OPS - 1) // 3  # group MERGE + 3 operations per member: 32
+ONE_TRANSACTION_MEMBERS = (TRANSACTION_OPS - 2) // 3  # group MERGE, event row + 3 operations per member: 32
+ONE_TRANSACTION_REMOVALS = (TRANSACTION_OPS - 2) // 2  # group MERGE, event row + 2 operations per member: 48
 
 FILTER_MISS = 1
 FILTER_HIT = 2
@@ -73,9 +74,9 @@ def add_members(k: int) -> int:
 
 
 def remove_members(k: int) -> int:
-    """A member-remove PATCH of ``k`` members, all present (one transaction up to 49)."""
-    first = (TRANSACTION_OPS - 1) // 2
-    return 1 + (math.ceil((k - first) / (TRANSACTION_OPS // 2)) if k > first else 0) + AUDIT
+    """A member-remove PATCH of ``k`` members, all present: ``ONE_TRANSACTION_REMOVALS``
+    per transaction, each with the group's new version and its event."""
+    return max(1, math.ceil(k / ONE_TRANSACTION_REMOVALS)) + AUDIT
 
 
 AUTH_CACHE_SECONDS = 30  # SCIM_AUTH_CACHE_SECONDS default: a credential is looked up again after it

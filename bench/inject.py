@@ -26,8 +26,8 @@ from .harness import INJECT_ENV, INJECTIONS
 class ExtraReadStore(TenantStore):
     """A :class:`TenantStore` that costs one more storage read per request."""
 
-    def __init__(self, table, tenant_id: str) -> None:
-        super().__init__(table, tenant_id)
+    def __init__(self, table, tenant_id: str, events=None) -> None:
+        super().__init__(table, tenant_id, events)
         try:
             storage_call(table.get_entity, tenant_id, keys.TENANT_KEY, select=["RowKey"])
         except ResourceNotFoundError:

@@ -8,19 +8,28 @@
                    grammar (``filter_parser``) and its evaluation, PATCH and
                    membership plans, projection and responses, list queries,
                    discovery, OpenAPI, errors, the plain request and response
-                   records (``http``) and the stored-resource records
+                   records (``http``), the stored-resource records and
+                   versions (``records``), change events and their SET
+                   claims (``events``, RFC 9967) and the poll messages
+                   (``poll``, RFC 8936)
 ``storage/``       Azure Table Storage: key layout (``keys``), clients and
                    the storage-call counter (``tables``, ``calls``), the
                    paged-query iterator (``queries``), outcomes, a tenant's
                    transactions behind its write guard (``transactions``),
                    the resource store (``table_store``; member edges in
                    ``member_edges``) with its counters and page positions,
-                   list/search execution, the audit trail, the store checker
+                   list/search execution, the change events committed with
+                   their changes (``event_rows``) and waiting for delivery
+                   (``outbox``), the audit trail, the store checker
 ``auth/``          the tenant registry (``tenants``), credentials and their
                    cache (``credentials``), bearer tokens, OAuth client
-                   credentials, Entra-issued JWTs, the optional rate limit
+                   credentials, the service's signing keys
+                   (``signing_keys``), Entra-issued JWTs, the rate limit
+``delivery/``      change events to the application: SETs signed from the
+                   outbox (``sets``), the wake-up of waiting polls (``signal``)
 ``web/``           the web edge: ``service`` authenticates and dispatches,
-                   ``resources`` holds the User and Group handlers
+                   ``resources`` holds the User and Group handlers,
+                   ``events`` the event feed and the key set
 ``config``,        settings from the environment; the SDK loggers quieted for
 ``logs``           every entry point
 ``admin``          ``scimctl``, the operator's command line
@@ -32,7 +41,7 @@ a developer's machine, so it lives outside this package, in
 
 The import rule (``tests/unit/test_layers.py``): the core imports only the
 core, and loads no ``azure.*`` and no ``jwt``; storage imports the core and
-``config``/``logs``; auth imports those and storage; the web edge is the only
-place every layer meets; ``scimctl`` uses all but the web edge; only
-storage imports ``azure.data.tables``.
+``config``/``logs``; auth imports those and storage; delivery those and
+auth; the web edge is the only place every layer meets; ``scimctl`` uses all
+but the web edge; only storage imports ``azure.data.tables``.
 """

@@ -32,7 +32,8 @@ from .scim.records import now_iso
 from .storage.outcomes import StorageUnavailable
 from .storage.store_check import check_tenant
 from .storage.tables import RESOURCES, Tables
-from .auth.tenants import CLIENT, MODES, TOKEN, RegistryError, TenantRegistry
+from .auth.credentials import SCIM_SCOPE, SCOPES
+from .auth.tenants import CLIENT, EVENT_FORMS, MODES, TOKEN, RegistryError, TenantRegistry
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,7 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     for kind, text in ((TOKEN, "bearer tokens (Entra's Secret Token)"), (CLIENT, "OAuth clients (client credentials)")):
         group = groups.add_parser(kind, help=text)
         cmd = group.add_subparsers(dest="action", required=True)
-        cmd.add_parser("issue", help=f"a new {kind}, its secret shown once").add_argument("tenant")
+        issue = cmd.add_parser("issue", help=f"a new {kind}, its secret shown once")
+        issue.add_argument("tenant")
+        issue.add_argument("--scope", choices=SCOPES, default=SCIM_SCOPE,
+                           help="scim: the SCIM routes (Entra's credential, the default); "
+                                "events: the change-event feed (POST /Events) for the application")
         cmd.add_parser("list", help="ids and dates, never secrets").add_argument("tenant")
         revoke = cmd.add_parser("revoke", help=f"revoke a {kind} (refused everywhere within SCIM_AUTH_CACHE_SECONDS)")
         revoke.add_argument("tenant")
@@ -74,6 +79,14 @@ def _parser() -> argparse.ArgumentParser:
             rotate.add_argument("id")
             rotate.add_argument("--grace-hours", type=float, default=24.0,
                                 help="how long the old token keeps working (at least SCIM_AUTH_CACHE_SECONDS; default 24)")
+
+    events = groups.add_parser("events", help="a tenant's change events (RFC 9967 SETs)")
+    events_cmd = events.add_subparsers(dest="action", required=True)
+    configure = events_cmd.add_parser("configure", help="how its SETs look: notice or full form, audience")
+    configure.add_argument("tenant")
+    configure.add_argument("--form", choices=EVENT_FORMS, help="notice: changed attribute names (default); "
+                                                                "full: the data as stored, never a password")
+    configure.add_argument("--audience", help="the SETs' aud (default: the tenant id); '' resets it")
 
     audit = groups.add_parser("audit", help="read or prune audit entries")
     audit_cmd = audit.add_subparsers(dest="action", required=True)
@@ -176,15 +189,26 @@ class Admin:
                   f"and every instance answers its credentials 401 within {self.bound} s (SCIM_AUTH_CACHE_SECONDS)")
 
     def token_issue(self, args) -> None:
-        token_id, token = self.registry.issue_token(args.tenant)
-        self._audit(args.tenant, "token.issue", "Token", token_id)
-        self._out({"tenant_id": args.tenant, "token_id": token_id, "token": token}, f"token {token_id} (shown once):\n{token}")
+        token_id, token = self.registry.issue_token(args.tenant, args.scope)
+        self._audit(args.tenant, "token.issue", "Token", token_id, f"scope={args.scope}")
+        self._out({"tenant_id": args.tenant, "token_id": token_id, "token": token, "scope": args.scope},
+                  f"token {token_id} (scope {args.scope}, shown once):\n{token}")
 
     def client_issue(self, args) -> None:
-        client_id, secret = self.registry.issue_client(args.tenant)
-        self._audit(args.tenant, "client.issue", "Client", client_id)
-        self._out({"tenant_id": args.tenant, "client_id": client_id, "client_secret": secret},
-                  f"client id {client_id}\nclient secret (shown once):\n{secret}")
+        client_id, secret = self.registry.issue_client(args.tenant, args.scope)
+        self._audit(args.tenant, "client.issue", "Client", client_id, f"scope={args.scope}")
+        self._out({"tenant_id": args.tenant, "client_id": client_id, "client_secret": secret, "scope": args.scope},
+                  f"client id {client_id} (scope {args.scope})\nclient secret (shown once):\n{secret}")
+
+    def events_configure(self, args) -> None:
+        changes = {name: value for name, value in (("form", args.form), ("audience", args.audience)) if value is not None}
+        settings = self.registry.set_event_settings(args.tenant, **changes)
+        self._audit(args.tenant, "events.configure", "Tenant", args.tenant, ",".join(f"{k}={v}" for k, v in changes.items()))
+        audience = settings.audience or args.tenant
+        self._out({"tenant_id": args.tenant, "form": settings.form, "audience": audience, "poll": settings.poll,
+                   "effective_within_seconds": self.bound},
+                  f"tenant {args.tenant}: {settings.form} events for audience {audience} "
+                  f"(every instance within {self.bound} s, SCIM_AUTH_CACHE_SECONDS)")
 
     def _list(self, args, kind: str) -> None:
         self.registry.require_tenant(args.tenant)

@@ -23,12 +23,18 @@ Variable                               Meaning
 ``SCIM_TOKEN_SIGNING_KEY``             PEM RSA private key (>= 2048 bits) signing the
                                        OAuth access tokens; in Azure a Key Vault
                                        reference.  Unset: ``/oauth/token`` is off
+``SCIM_TOKEN_SIGNING_KEY_PREVIOUS``    during a key rotation, the key it replaces (PEM):
+                                       still verifies and is still published
+                                       (:mod:`shared.auth.signing_keys`)
 ``SCIM_OAUTH_TOKEN_MINUTES``           OAuth access-token lifetime, 60-360 (default 60)
 ``SCIM_ENTRA_AUDIENCES``               comma-separated extra ``aud`` values accepted in
                                        Entra-issued JWTs (gallery application ids)
 ``SCIM_AUDIT_RETENTION_DAYS``          days audit entries are kept (default 90)
 ``SCIM_RATE_LIMIT_PER_SECOND``         per-tenant request rate answered 429 above
                                        (default 0: off; see docs/security.md)
+``SCIM_EVENTS_POLL_WAIT_SECONDS``      longest a poll without ``returnImmediately``
+                                       waits for events (default 20)
+``SCIM_EVENTS_POLL_INTERVAL_SECONDS``  how often a waiting poll looks again (default 1)
 =====================================  =================================================
 """
 
@@ -61,6 +67,9 @@ class Settings:
     audit_retention_days: int = 90
     rate_limit_per_second: float = 0.0
     trust_forwarded_headers: bool = False
+    token_signing_key_previous: str | None = None
+    events_poll_wait_seconds: int = 20
+    events_poll_interval_seconds: float = 1.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -81,4 +90,7 @@ class Settings:
             audit_retention_days=_int("SCIM_AUDIT_RETENTION_DAYS", 90),
             rate_limit_per_second=float(os.environ.get("SCIM_RATE_LIMIT_PER_SECOND", "").strip() or 0),
             trust_forwarded_headers=os.environ.get("SCIM_TRUST_FORWARDED_HEADERS") == "1",
+            token_signing_key_previous=os.environ.get("SCIM_TOKEN_SIGNING_KEY_PREVIOUS") or None,
+            events_poll_wait_seconds=_int("SCIM_EVENTS_POLL_WAIT_SECONDS", 20),
+            events_poll_interval_seconds=float(os.environ.get("SCIM_EVENTS_POLL_INTERVAL_SECONDS", "").strip() or 1),
         )

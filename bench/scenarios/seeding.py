@@ -66,7 +66,7 @@ def seed_group(store: TenantStore, name: str, member_ids: list[str], threads: in
     chunk = (100 - 1) // 3
 
     def add(part):
-        store.add_members(gid, [Member(m) for m in part], "v2", now_iso())
+        store.add_members(gid, [Member(m) for m in part])
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(add, chunks(member_ids, chunk)))

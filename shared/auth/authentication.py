@@ -25,8 +25,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .entra_jwt import CUSTOM_APP_AUDIENCE, EntraKeys, InvalidJwt, unverified_entra_tenant, verify_entra_jwt
+from .credentials import SCIM_SCOPE
 from .oauth import TokenSigner
-from .tenants import TenantRegistry
+from .tenants import EventSettings, TenantRegistry
 
 log = logging.getLogger("scim.auth")
 REALM = 'Bearer realm="scim"'
@@ -34,10 +35,14 @@ REALM = 'Bearer realm="scim"'
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated caller: its tenant and who it is, for the audit trail."""
+    """An authenticated caller: its tenant, who it is (for the audit trail),
+    what its credential may do (``scope``, :mod:`shared.auth.credentials`)
+    and its tenant's change-event settings."""
 
     tenant_id: str
     actor: str
+    scope: str = SCIM_SCOPE
+    events: EventSettings = EventSettings()
 
 
 class AuthFailed(Exception):
@@ -118,15 +123,17 @@ class Authenticator:
         found = self.registry.tenant_for_token(token)
         if found is None:
             raise AuthFailed("token_rejected")
-        return Principal(found.tenant, f"token:{found.id}")
+        credential, tenant = found
+        return Principal(tenant.id, f"token:{credential.id}", credential.scope, tenant.events)
 
     def _oauth_token(self, token: str) -> Principal:
         claims = self.signer.verify(token)
         if claims is None:
             raise AuthFailed("oauth_token_invalid")
-        if not self.registry.active_client(claims["sub"], claims["tid"]):
+        tenant = self.registry.active_client(claims["sub"], claims["tid"])
+        if tenant is None:
             raise AuthFailed("oauth_client_inactive")
-        return Principal(claims["tid"], f"oauth:{claims['sub']}")
+        return Principal(tenant.id, f"oauth:{claims['sub']}", claims.get("scope") or SCIM_SCOPE, tenant.events)
 
     def _entra_token(self, token: str) -> Principal:
         try:
@@ -139,4 +146,4 @@ class Authenticator:
         except InvalidJwt as exc:
             raise AuthFailed("entra_jwt_" + re.sub(r"[^a-z0-9]+", "_", exc.reason.lower()).strip("_")) from None
         app = claims.get("appid") or claims.get("azp") or "unknown-app"
-        return Principal(tenant.id, f"entra:{app}@{entra_tenant}")
+        return Principal(tenant.id, f"entra:{app}@{entra_tenant}", SCIM_SCOPE, tenant.events)

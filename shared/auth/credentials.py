@@ -24,8 +24,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from ..scim.endpoints import EVENTS_SCOPE, SCIM_SCOPE
+
 TOKEN_ID_LENGTH = 12
 MIN_TOKEN_LENGTH = 32
+# What a credential may do: ``scim``, the SCIM resource routes (what Entra
+# provisions with); ``events``, the change-event feed (RFC 8936 poll), for the
+# application that consumes the changes.  One credential has one scope.
+SCOPES = (SCIM_SCOPE, EVENTS_SCOPE)
 
 
 def secret_hash(secret: str) -> str:
@@ -55,11 +61,12 @@ class Credential:
     created: str
     expires: str | None
     revoked: str | None
+    scope: str = SCIM_SCOPE
 
     @classmethod
     def from_row(cls, row) -> "Credential":
         return cls(row["PartitionKey"], row["RowKey"], row["tenant"], row.get("created", ""),
-                   row.get("expires") or None, row.get("revoked") or None)
+                   row.get("expires") or None, row.get("revoked") or None, row.get("scope") or SCIM_SCOPE)
 
     def active(self, at: datetime | None = None) -> bool:
         if self.revoked:

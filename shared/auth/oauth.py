@@ -9,32 +9,31 @@ authenticated by HTTP Basic (``client_secret_basic``) or by
 RFC 6749 §2.3.1 -- never both (§2.3).  It answers a Bearer access token
 (§5.1) or an error object (§5.2), with ``Cache-Control: no-store``.
 
-The access token is a JWT signed RS256 with the key in
-``SCIM_TOKEN_SIGNING_KEY`` (PEM; in Azure a Key Vault reference), valid
+The access token is a JWT signed RS256 with the service's signing key
+(:mod:`shared.auth.signing_keys`; in Azure a Key Vault reference), valid
 ``SCIM_OAUTH_TOKEN_MINUTES`` (60 by default, 60-360 as Entra's gallery
 checklist asks), naming the client (``sub``) and its tenant (``tid``).  On
 the SCIM routes :meth:`TokenSigner.verify` checks it with the same key and
-pinned algorithm, and the caller checks that the client is still active,
+pinned algorithm (or, during a key rotation, the previous key), and the caller checks that the client is still active,
 so revoking a client also ends its outstanding tokens.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import time
 import uuid
 from urllib.parse import parse_qsl, unquote_plus
 
 import jwt
-from cryptography.hazmat.primitives import serialization
 
 from ..scim.http import Request, Response
+from .signing_keys import ALGORITHM, SigningKeys
 from .tenants import TenantRegistry
 
 ISSUER = "urn:scim-for-entra:oauth"
 AUDIENCE = "urn:scim-for-entra:scim"
-ALGORITHMS = ["RS256"]
+ALGORITHMS = [ALGORITHM]
 MIN_MINUTES, MAX_MINUTES = 60, 360
 LEEWAY_SECONDS = 60
 _TOKEN_HEADERS = {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -43,28 +42,25 @@ _TOKEN_HEADERS = {"Content-Type": "application/json; charset=utf-8", "Cache-Cont
 class TokenSigner:
     """Issues and verifies this endpoint's own access tokens."""
 
-    def __init__(self, private_key_pem: str, lifetime_minutes: int = MIN_MINUTES) -> None:
+    def __init__(self, keys: SigningKeys, lifetime_minutes: int = MIN_MINUTES) -> None:
         if not MIN_MINUTES <= lifetime_minutes <= MAX_MINUTES:
             raise ValueError(f"SCIM_OAUTH_TOKEN_MINUTES must be within {MIN_MINUTES}-{MAX_MINUTES}")
-        pem = private_key_pem.replace("\\n", "\n").strip().encode()
-        self._private = serialization.load_pem_private_key(pem, password=None)
-        if getattr(self._private, "key_size", 0) < 2048:
-            raise ValueError("SCIM_TOKEN_SIGNING_KEY must be an RSA key of at least 2048 bits")
-        self._public = self._private.public_key()
-        der = self._public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-        self.key_id = hashlib.sha256(der).hexdigest()[:16]
+        self.keys = keys
         self.lifetime_seconds = lifetime_minutes * 60
 
-    def issue(self, client_id: str, tenant_id: str) -> str:
+    def issue(self, client_id: str, tenant_id: str, scope: str) -> str:
         now = int(time.time())
-        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": client_id, "tid": tenant_id, "iat": now, "nbf": now,
-                  "exp": now + self.lifetime_seconds, "jti": uuid.uuid4().hex}
-        return jwt.encode(claims, self._private, algorithm="RS256", headers={"kid": self.key_id})
+        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": client_id, "tid": tenant_id, "scope": scope, "iat": now,
+                  "nbf": now, "exp": now + self.lifetime_seconds, "jti": uuid.uuid4().hex}
+        return self.keys.sign(claims)
 
     def verify(self, token: str) -> dict | None:
         """The claims of one of our unexpired access tokens, or None."""
+        key = self.keys.public_key(token)
+        if key is None:
+            return None
         try:
-            claims = jwt.decode(token, key=self._public, algorithms=ALGORITHMS, audience=AUDIENCE, issuer=ISSUER,
+            claims = jwt.decode(token, key=key, algorithms=ALGORITHMS, audience=AUDIENCE, issuer=ISSUER,
                                 leeway=LEEWAY_SECONDS, options={"require": ["exp", "iss", "aud", "sub", "tid"]})
         except jwt.PyJWTError:
             return None
@@ -137,6 +133,6 @@ def token_response(request: Request, registry: TenantRegistry, signer: TokenSign
         return _error(401, "invalid_client", "client authentication failed", basic=basic is not None), None
     if form["grant_type"] != "client_credentials":
         return _error(400, "unsupported_grant_type", "only client_credentials is supported"), None
-    body = {"access_token": signer.issue(client.id, client.tenant), "token_type": "Bearer",
-            "expires_in": signer.lifetime_seconds}
+    body = {"access_token": signer.issue(client.id, client.tenant, client.scope), "token_type": "Bearer",
+            "expires_in": signer.lifetime_seconds, "scope": client.scope}
     return Response(200, body, dict(_TOKEN_HEADERS)), (client.tenant, client.id)

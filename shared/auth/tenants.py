@@ -7,15 +7,19 @@ partition per kind of row:
 PartitionKey      RowKey             properties
 ================  =================  ===============================================
 ``tenant``        tenant id          name, created, disabled, auth (enabled modes),
-                                     entra_tenant, audiences
-``token``         token id           tenant, hash, created, expires, revoked
-``client``        OAuth client id    tenant, hash, created, revoked
+                                     entra_tenant, audiences, the change-event
+                                     settings (:class:`EventSettings`)
+``token``         token id           tenant, hash, created, expires, revoked, scope
+``client``        OAuth client id    tenant, hash, created, revoked, scope
 ``entra``         Entra tenant id    tenant (one of our tenants per Entra tenant)
 ``deleted``       tenant id          deleted (kept until its audit entries expire)
 ================  =================  ===============================================
 
 A bearer token is ``<token id>.<secret>``, an OAuth client an id and a
 secret; only their SHA-256 is stored (:mod:`shared.auth.credentials`).
+Each has one scope: ``scim`` (the resource routes) or ``events`` (the
+change-event feed); issuing an ``events`` credential turns the tenant's
+poll feed on.
 
 Authentication modes (``auth``) are enabled per tenant: ``token`` (Entra's
 Secret Token field), ``oauth`` (client credentials, :mod:`shared.auth.oauth`) and
@@ -43,7 +47,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -53,7 +57,18 @@ from ..scim.records import now_iso
 from ..storage.queries import each_row
 from ..storage.table_store import TenantStore
 from ..storage.tables import RESOURCES, TENANTS, Tables, storage_call
-from .credentials import MIN_TOKEN_LENGTH, Credential, CredentialCache, new_token, parse_time, secret_hash, token_id_of
+from .credentials import (
+    EVENTS_SCOPE,
+    MIN_TOKEN_LENGTH,
+    SCIM_SCOPE,
+    SCOPES,
+    Credential,
+    CredentialCache,
+    new_token,
+    parse_time,
+    secret_hash,
+    token_id_of,
+)
 
 TENANT, TOKEN, CLIENT, ENTRA, DELETED = "tenant", "token", "client", "entra", "deleted"
 MODES = ("token", "oauth", "entra")
@@ -67,6 +82,37 @@ class RegistryError(Exception):
     """An administrative request that cannot be carried out (unknown tenant, ...)."""
 
 
+EVENT_FORMS = ("notice", "full")
+
+
+@dataclass(frozen=True, slots=True)
+class EventSettings:
+    """How a tenant's change events are delivered (:mod:`shared.scim.events`).
+
+    ``form``: ``notice`` (the default: changed attribute names) or ``full``
+    (the data as stored, never a password); ``audience``: the SETs' ``aud``
+    (default: the tenant id); ``poll``: whether a poll recipient consumes
+    them (set when an ``events`` credential is issued); ``push_url`` and
+    ``push_authorization``: the RFC 8935 push endpoint and the
+    ``Authorization`` value sent to it (a secret of the receiver's: never
+    shown or logged)."""
+
+    form: str = "notice"
+    audience: str = ""
+    poll: bool = False
+    push_url: str = ""
+    push_authorization: str = field(default="", repr=False)
+
+    @property
+    def full(self) -> bool:
+        return self.form == "full"
+
+    @classmethod
+    def from_row(cls, row) -> "EventSettings":
+        return cls(row.get("ev_form") or "notice", row.get("ev_aud") or "", bool(row.get("ev_poll")),
+                   row.get("ev_push") or "", row.get("ev_push_auth") or "")
+
+
 @dataclass(frozen=True, slots=True)
 class Tenant:
     id: str
@@ -76,6 +122,7 @@ class Tenant:
     modes: tuple[str, ...]
     entra_tenant: str | None
     audiences: tuple[str, ...]
+    events: EventSettings = EventSettings()
 
     @classmethod
     def from_row(cls, row) -> "Tenant":
@@ -83,7 +130,12 @@ class Tenant:
             id=row["RowKey"], name=row.get("name", ""), created=row.get("created", ""),
             disabled=bool(row.get("disabled")), modes=_split(row.get("auth"), DEFAULT_MODES),
             entra_tenant=row.get("entra_tenant") or None, audiences=_split(row.get("audiences"), ()),
+            events=EventSettings.from_row(row),
         )
+
+    @property
+    def event_audience(self) -> str:
+        return self.events.audience or self.id
 
     def accepts(self, mode: str) -> bool:
         return not self.disabled and mode in self.modes
@@ -263,34 +315,57 @@ class TenantRegistry:
         })
         return token_id
 
-    def issue_token(self, tenant_id: str) -> tuple[str, str]:
-        """A new token for a tenant: (token id, token).  The token is shown once."""
+    def _check_scope(self, tenant_id: str, scope: str) -> None:
+        """Refuse an unknown scope; an ``events`` credential turns the tenant's poll feed on."""
+        if scope not in SCOPES:
+            raise RegistryError(f"unknown scope {scope!r}; the scopes are {', '.join(SCOPES)}")
         self.require_tenant(tenant_id)
+        if scope == EVENTS_SCOPE:
+            self._table.update_entity({"PartitionKey": TENANT, "RowKey": tenant_id, "ev_poll": True})
+
+    def issue_token(self, tenant_id: str, scope: str = SCIM_SCOPE) -> tuple[str, str]:
+        """A new token for a tenant: (token id, token).  The token is shown once."""
+        self._check_scope(tenant_id, scope)
         while True:
             token = new_token()
             try:
                 self._table.create_entity({
                     "PartitionKey": TOKEN, "RowKey": token_id_of(token), "tenant": tenant_id,
-                    "hash": secret_hash(token), "created": now_iso(), "expires": "", "revoked": "",
+                    "hash": secret_hash(token), "created": now_iso(), "expires": "", "revoked": "", "scope": scope,
                 })
                 return token_id_of(token), token
             except ResourceExistsError:  # a 48-bit id collided: draw again
                 continue
 
-    def issue_client(self, tenant_id: str) -> tuple[str, str]:
+    def issue_client(self, tenant_id: str, scope: str = SCIM_SCOPE) -> tuple[str, str]:
         """A new OAuth client of a tenant: (client id, client secret), the secret shown once."""
-        self.require_tenant(tenant_id)
+        self._check_scope(tenant_id, scope)
         client_id, secret = uuid.uuid4().hex, secrets.token_urlsafe(32)
         self._table.create_entity({
             "PartitionKey": CLIENT, "RowKey": client_id, "tenant": tenant_id, "hash": secret_hash(secret),
-            "created": now_iso(), "expires": "", "revoked": "",
+            "created": now_iso(), "expires": "", "revoked": "", "scope": scope,
         })
         return client_id, secret
+
+    def set_event_settings(self, tenant_id: str, **changes) -> EventSettings:
+        """Change a tenant's :class:`EventSettings` (``form``, ``audience``,
+        ``push_url``, ``push_authorization``); takes effect on every
+        instance within ``SCIM_AUTH_CACHE_SECONDS``."""
+        current = self.require_tenant(tenant_id).events
+        updated = EventSettings(**{**{f: getattr(current, f) for f in EventSettings.__dataclass_fields__}, **changes})
+        if updated.form not in EVENT_FORMS:
+            raise RegistryError(f"unknown event form {updated.form!r}; the forms are {', '.join(EVENT_FORMS)}")
+        self._table.update_entity({
+            "PartitionKey": TENANT, "RowKey": tenant_id, "ev_form": updated.form, "ev_aud": updated.audience,
+            "ev_poll": updated.poll, "ev_push": updated.push_url, "ev_push_auth": updated.push_authorization,
+        })
+        self._cache.clear()
+        return updated
 
     def credentials(self, tenant_id: str, kind: str) -> list[Credential]:
         """A tenant's tokens or clients, oldest first (ids and dates, never secrets)."""
         rows = self._table.query_entities("PartitionKey eq @p and tenant eq @t", parameters={"p": kind, "t": tenant_id},
-                                          select=["PartitionKey", "RowKey", "tenant", "created", "expires", "revoked"])
+                                          select=["PartitionKey", "RowKey", "tenant", "created", "expires", "revoked", "scope"])
         return sorted((Credential.from_row(row) for row in each_row(rows)), key=lambda c: c.created)
 
     def _owned(self, tenant_id: str, kind: str, credential_id: str):
@@ -318,7 +393,8 @@ class TenantRegistry:
                                 "(SCIM_AUTH_CACHE_SECONDS), the longest an instance may keep the old token cached; "
                                 "to end a token now, revoke it")
         self._owned(tenant_id, TOKEN, old_token_id)
-        issued = self.issue_token(tenant_id)
+        old = Credential.from_row(self._get(TOKEN, old_token_id))
+        issued = self.issue_token(tenant_id, old.scope)
         expires = datetime.now(timezone.utc) + grace
         self._table.update_entity({"PartitionKey": TOKEN, "RowKey": old_token_id, "expires": expires.isoformat()})
         self._cache.clear()
@@ -338,19 +414,20 @@ class TenantRegistry:
         credential = Credential.from_row(row)
         return credential if credential.active() else None
 
-    def tenant_for_token(self, token: str) -> Credential | None:
-        """The active token ``token`` is, if its tenant is enabled for tokens."""
+    def tenant_for_token(self, token: str) -> tuple[Credential, Tenant] | None:
+        """The active token ``token`` is and its tenant, if enabled for tokens."""
         digest = secret_hash(token)
         hit = self._cache.get((TOKEN, digest))
-        if hit is not None and hit.active():
+        if hit is not None and hit[0].active():
             return hit
         if len(token) < MIN_TOKEN_LENGTH:
             return None
         credential = self._verified(TOKEN, token_id_of(token), token)
-        if credential is None or self._active_tenant(credential.tenant, "token") is None:
+        tenant = self._active_tenant(credential.tenant, "token") if credential is not None else None
+        if tenant is None:
             return None
-        self._cache.put((TOKEN, digest), credential, parse_time(credential.expires))
-        return credential
+        self._cache.put((TOKEN, digest), (credential, tenant), parse_time(credential.expires))
+        return credential, tenant
 
     def client_for_secret(self, client_id: str, secret: str) -> Credential | None:
         """The active OAuth client with this secret, if its tenant is enabled for OAuth (no cache)."""
@@ -361,16 +438,18 @@ class TenantRegistry:
             return None
         return credential
 
-    def active_client(self, client_id: str, tenant_id: str) -> bool:
-        """Whether an OAuth client is still active for ``tenant_id`` (cached)."""
-        if self._cache.get((CLIENT, client_id, tenant_id)):
-            return True
+    def active_client(self, client_id: str, tenant_id: str) -> Tenant | None:
+        """The tenant of an OAuth client still active for ``tenant_id`` (cached), or None."""
+        hit = self._cache.get((CLIENT, client_id, tenant_id))
+        if hit is not None:
+            return hit
         row = self._get(CLIENT, client_id) if _SAFE_ID.fullmatch(client_id or "") else None
-        ok = (row is not None and row["tenant"] == tenant_id and Credential.from_row(row).active()
-              and self._active_tenant(tenant_id, "oauth") is not None)
-        if ok:
-            self._cache.put((CLIENT, client_id, tenant_id), True, parse_time(row.get("expires") or None))
-        return ok
+        if row is None or row["tenant"] != tenant_id or not Credential.from_row(row).active():
+            return None
+        tenant = self._active_tenant(tenant_id, "oauth")
+        if tenant is not None:
+            self._cache.put((CLIENT, client_id, tenant_id), tenant, parse_time(row.get("expires") or None))
+        return tenant
 
     def tenant_for_entra(self, entra_tenant: str) -> Tenant | None:
         """Our tenant bound to an Entra tenant id, if enabled for Entra-issued JWTs (cached)."""

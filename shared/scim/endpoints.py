@@ -19,14 +19,16 @@ from dataclasses import dataclass
 class Endpoint:
     """One route: its template, its Functions function name, the handler of
     each HTTP method (a :class:`~shared.web.service.ScimService` method
-    name), the resource types it serves and whether a change through it is
-    audited."""
+    name), the resource types it serves, whether a change through it is
+    audited, and the credential scope it needs (None: any credential, or
+    none for the unauthenticated routes, :data:`UNAUTHENTICATED`)."""
 
     route: str
     function: str
     methods: tuple[tuple[str, str], ...] = ()
     types: tuple[str, ...] = ()
     audited: bool = False
+    scope: str | None = None
 
     @property
     def handlers(self) -> dict[str, str]:
@@ -42,16 +44,22 @@ _RESOURCE = (("GET", "read"), ("PUT", "replace"), ("PATCH", "patch"), ("DELETE",
 _SEARCH = (("POST", "search"),)
 
 TOKEN_ROUTE = "oauth/token"
+JWKS_ROUTE = ".well-known/jwks.json"
+EVENTS_ROUTE = "Events"
+UNAUTHENTICATED = (TOKEN_ROUTE, JWKS_ROUTE)
 CATCH_ALL = "{*path}"
+# The credential scopes (what a credential may do, shared.auth.credentials):
+# the SCIM resource routes (what Entra provisions with), or the change-event feed.
+SCIM_SCOPE, EVENTS_SCOPE = "scim", "events"
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint("Users", "users", _COLLECTION, ("User",), audited=True),
-    Endpoint("Users/.search", "users_search", _SEARCH, ("User",)),
-    Endpoint("Users/{id}", "user", _RESOURCE, ("User",), audited=True),
-    Endpoint("Groups", "groups", _COLLECTION, ("Group",), audited=True),
-    Endpoint("Groups/.search", "groups_search", _SEARCH, ("Group",)),
-    Endpoint("Groups/{id}", "group", _RESOURCE, ("Group",), audited=True),
-    Endpoint(".search", "root_search", _SEARCH, ("User", "Group")),
+    Endpoint("Users", "users", _COLLECTION, ("User",), audited=True, scope=SCIM_SCOPE),
+    Endpoint("Users/.search", "users_search", _SEARCH, ("User",), scope=SCIM_SCOPE),
+    Endpoint("Users/{id}", "user", _RESOURCE, ("User",), audited=True, scope=SCIM_SCOPE),
+    Endpoint("Groups", "groups", _COLLECTION, ("Group",), audited=True, scope=SCIM_SCOPE),
+    Endpoint("Groups/.search", "groups_search", _SEARCH, ("Group",), scope=SCIM_SCOPE),
+    Endpoint("Groups/{id}", "group", _RESOURCE, ("Group",), audited=True, scope=SCIM_SCOPE),
+    Endpoint(".search", "root_search", _SEARCH, ("User", "Group"), scope=SCIM_SCOPE),
     Endpoint("ServiceProviderConfig", "service_provider_config", (("GET", "service_provider_config"),)),
     Endpoint("Schemas", "schemas", (("GET", "schemas"),)),
     Endpoint("Schemas/{id}", "schema", (("GET", "schemas"),)),
@@ -59,6 +67,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("ResourceTypes/{id}", "resource_type", (("GET", "resource_types"),)),
     Endpoint("openapi.json", "openapi_description", (("GET", "openapi"),)),
     Endpoint(TOKEN_ROUTE, "oauth_token", (("POST", "token"),)),  # RFC 6749 §4.4, unauthenticated
+    Endpoint(EVENTS_ROUTE, "events_poll", (("POST", "poll"),), scope=EVENTS_SCOPE),  # RFC 8936
+    Endpoint(JWKS_ROUTE, "jwks", (("GET", "jwks"),)),  # RFC 7517 §5, unauthenticated
     Endpoint(CATCH_ALL, "unknown_path"),
 )
 BY_ROUTE = {endpoint.route: endpoint for endpoint in ENDPOINTS}

@@ -175,6 +175,33 @@ def _token_path() -> dict:
                       "default": {"description": "OAuth error (RFC 6749 §5.2)"}}}}}
 
 
+def _event_schemas() -> dict:
+    """The RFC 8936 §2.2 poll request."""
+    return {"PollRequest": {"type": "object", "properties": {
+        "maxEvents": {"type": "integer", "minimum": 0}, "returnImmediately": {"type": "boolean"},
+        "ack": {"type": "array", "items": {"type": "string"}},
+        "setErrs": {"type": "object", "additionalProperties": {"type": "object", "required": ["err"], "properties": {
+            "err": {"type": "string"}, "description": {"type": "string"}}}}}}}
+
+
+def _event_paths() -> dict:
+    """The change-event feed (RFC 8936 poll) and the keys that verify its SETs (RFC 7517)."""
+    answer = {"type": "object", "required": ["sets"], "properties": {
+        "sets": {"type": "object", "additionalProperties": {"type": "string", "description": "a SET (RFC 8417), compact JWS"}},
+        "moreAvailable": {"type": "boolean"}}}
+    return {
+        "/Events": {"post": {
+            "summary": "Poll change events (RFC 8936 §2); needs a credential with the events scope",
+            "requestBody": {"required": True, "content": _json(_ref("PollRequest"))},
+            "responses": {"200": {"description": "SETs (RFC 8936 §2.3)", "content": {"application/json": {"schema": answer}}},
+                          "400": {"description": "invalid poll request (RFC 8936 §2.5.1)"},
+                          "403": {"description": "the credential has no events scope"}}}},
+        "/.well-known/jwks.json": {"get": {
+            "summary": "The public keys that verify the SETs (RFC 7517 §5)", "security": [{}],
+            "responses": {"200": {"description": "JWK Set", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+    }
+
+
 def _parameters() -> dict:
     def query(name: str, schema: dict, description: str) -> dict:
         return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
@@ -201,10 +228,12 @@ def openapi_document(base_url: str = "/scim/v2") -> dict:
                                                 _ref("ListResponse"), body="SearchRequest")}
     described.update(_discovery_paths())
     described.update(_token_path())
+    described.update(_event_paths())
     # Every endpoint of the table, in its order; one without a description here fails loudly.
     paths = {f"/{e.route}": described[f"/{e.route}"] for e in ENDPOINTS if e.route != CATCH_ALL}
     schemas = {rt.name: resource_schema(rt) for rt in RESOURCE_TYPES}
     schemas.update(_message_schemas())
+    schemas.update(_event_schemas())
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "SCIM 2.0 service for Microsoft Entra ID", "version": "2.0",

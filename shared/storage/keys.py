@@ -22,11 +22,15 @@ RowKey                                what the row is
                                       tenant may write; every transaction
                                       MERGEs it (``If-Match: *``), so once it is
                                       gone no write of the tenant commits
+``E:{jti}``                           a change event not yet delivered everywhere
+                                      (:mod:`shared.storage.outbox`); the ``jti``
+                                      starts with the version the change wrote,
+                                      so events sort in the order of their versions
 ====================================  =========================================
 
 Every row but the guard also names its kind in a ``k`` property
 (:data:`ROW_RESOURCE`, :data:`ROW_EDGE`, :data:`ROW_REVERSE`,
-:data:`ROW_INDEX`, :data:`ROW_COUNTER`).
+:data:`ROW_INDEX`, :data:`ROW_COUNTER`, :data:`ROW_EVENT`).
 
 So ``GET /Users/{id}`` (the user and its ``groups``) is one range query,
 ``GET /Groups/{id}?excludedAttributes=members`` one point read, and a
@@ -118,6 +122,12 @@ ROW_EDGE = "M"
 ROW_REVERSE = "B"
 ROW_INDEX = "I"
 ROW_COUNTER = "C"
+ROW_EVENT = "E"
+EVENT_PREFIX = "E:"
+
+
+def event_key(jti: str) -> str:
+    return EVENT_PREFIX + jti
 
 
 def counter_key(kind: str, shard: int) -> str:

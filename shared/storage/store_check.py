@@ -43,7 +43,9 @@ does:
 =====================  ==========================================================
 
 The tenant's write guard row (``!tenant``, :mod:`shared.storage.transactions`) is
-known and never reported: it is absent while the tenant is disabled.
+known and never reported: it is absent while the tenant is disabled.  Event
+rows (``E:``, :mod:`shared.storage.event_rows`) are known too: they are
+history, each committed with its change, not state to agree with.
 
 The scan reads the whole partition once (O(rows), pages of 1,000); run it
 on a quiescent tenant (between Entra cycles): a change committing during
@@ -75,7 +77,7 @@ from . import keys
 from ..scim import storable_text
 from ..config import Settings
 from ..logs import quiet_sdk_loggers
-from .keys import ROW_COUNTER, ROW_EDGE, ROW_INDEX, ROW_RESOURCE, ROW_REVERSE
+from .keys import ROW_COUNTER, ROW_EDGE, ROW_EVENT, ROW_INDEX, ROW_RESOURCE, ROW_REVERSE
 from .outcomes import StorageUnavailable
 from .queries import each_row
 from .tables import RESOURCES, Tables, storage_call
@@ -112,7 +114,7 @@ class _Partition:
         problem = _refused_text(row)
         if problem:
             self.unstorable.append((key, problem))
-        if key == keys.TENANT_KEY:
+        if key == keys.TENANT_KEY or (kind == ROW_EVENT and key.startswith(keys.EVENT_PREFIX)):
             return
         if kind == ROW_RESOURCE and len(parts) == 2:
             self.resources[key] = row

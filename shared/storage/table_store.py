@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 from azure.core import MatchConditions
 
 from . import keys
+from .chunks import joined_chunks, json_chunks
 from .counters import SHARDS
 from .keys import ROW_COUNTER, ROW_EDGE, ROW_INDEX, ROW_RESOURCE, ROW_REVERSE
 from .outcomes import Changed, Missing, TooLarge
@@ -39,10 +41,9 @@ from .queries import each_row
 from .tables import storage_call
 from .member_edges import GroupMembership
 from .transactions import MAX_TRANSACTION_OPS
-from ..scim.records import Member, StoredResource
+from ..scim.events import CREATE, DELETE, PUT, Change, resource_change
+from ..scim.records import Member, StoredResource, new_version, now_iso
 
-_CHUNK_CHARS = 30_000  # a string property holds at most 32 K UTF-16 code units
-MAX_DATA_CHARS = 8 * _CHUNK_CHARS
 _RANGE = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"
 _RANGE_OF_KIND = _RANGE + " and k eq @k"
 _RANGE_OF_COUNTS_AND_RESOURCES = _RANGE + f" and (k eq '{ROW_COUNTER}' or k eq '{ROW_RESOURCE}')"
@@ -54,12 +55,7 @@ class TenantStore(GroupMembership):
 
     # ----------------------------------------------------------------- rows
     def _resource_row(self, res: StoredResource) -> dict:
-        # ASCII-only JSON: one character is one UTF-16 unit, so a chunk of
-        # _CHUNK_CHARS always fits a string property (64 KiB of UTF-16).
-        text = json.dumps(res.data, separators=(",", ":"))
-        if len(text) > MAX_DATA_CHARS:
-            raise TooLarge(f"the resource is {len(text)} characters; the limit is {MAX_DATA_CHARS}")
-        chunks = {f"d{i}": text[o : o + _CHUNK_CHARS] for i, o in enumerate(range(0, len(text) or 1, _CHUNK_CHARS))}
+        chunks = json_chunks(res.data, "the resource")
         return self._row(
             keys.resource_key(res.kind, res.id),
             k=ROW_RESOURCE,
@@ -73,7 +69,7 @@ class TenantStore(GroupMembership):
     @staticmethod
     def _from_row(entity) -> StoredResource:
         kind, rid = entity["RowKey"].split(":", 1)
-        text = "".join(entity[f"d{i}"] for i in range(64) if f"d{i}" in entity)
+        text = joined_chunks(entity)
         return StoredResource(
             kind=kind,
             id=rid,
@@ -219,17 +215,29 @@ class TenantStore(GroupMembership):
                 ops.append(("delete", self._row(row_key)))
         return ops
 
+    def _resource_change(self, verb: str, old: StoredResource | None, new: StoredResource) -> Change | None:
+        """The event of a write of a resource's own row (None when this store records no events)."""
+        if self.events is None:
+            return None
+        return resource_change(verb, old, new, full=self.events.full, base_url=self.events.issuer)
+
     def create(self, res: StoredResource, members: Iterable[Member] = ()) -> StoredResource:
-        """Insert a resource with its index rows (and initial members) atomically."""
+        """Insert a resource with its index rows (and initial members)
+        atomically, with its ``prov:create`` event; members beyond one
+        transaction follow as member adds (their own events), and
+        ``res.version`` is then the version the last of them wrote."""
         members = list(members)
         head = [("create", self._resource_row(res)), *self._index_ops(res, "create")]
         member_ops = [op for m in members for op in self._add_member_ops(res.id, m)]
-        if len(head) + len(member_ops) < MAX_TRANSACTION_OPS:
-            self._submit_counted(head + member_ops, res.kind, +1)
+        change = self._resource_change(CREATE, None, res)
+        if len(head) + len(member_ops) + 2 <= MAX_TRANSACTION_OPS:  # + the counter adjustment and the event
+            if change is not None and members:
+                change = replace(change, added=tuple(m.id for m in members))
+            self._submit_counted(head + member_ops, res.kind, +1, change)
         else:
-            self._submit_counted(head, res.kind, +1)
+            self._submit_counted(head, res.kind, +1, change)
             try:
-                self.add_members(res.id, members, res.version, res.last_modified)
+                res.version = self.add_members(res.id, members) or res.version
             except Missing:
                 self.delete(self.get(res.kind, res.id, edges=True))
                 raise
@@ -257,8 +265,9 @@ class TenantStore(GroupMembership):
         if batch:
             self._submit_counted(batch, kind, +count)
 
-    def replace(self, old: StoredResource, new: StoredResource) -> StoredResource:
-        """Write ``new`` over ``old`` if nobody changed ``old`` meanwhile (ETag).
+    def replace(self, old: StoredResource, new: StoredResource, verb: str = PUT) -> StoredResource:
+        """Write ``new`` over ``old`` if nobody changed ``old`` meanwhile
+        (ETag), with the change's ``prov:put`` or ``prov:patch`` event (``verb``).
 
         Only the index rows that differ are touched; a taken unique value
         raises :class:`AlreadyExists`, a concurrent change :class:`Changed`.
@@ -269,10 +278,11 @@ class TenantStore(GroupMembership):
         added = [k for k in new.index_keys if k not in old.index_keys]
         ops += [("delete", self._row(k)) for k in gone]
         ops += [("create" if k.startswith("X:") else "upsert", self._row(k, k=ROW_INDEX, id=new.id)) for k in added]
-        if len(ops) > MAX_TRANSACTION_OPS:
+        change = self._resource_change(verb, old, new)
+        if len(ops) + len(self._event_ops(change)) > MAX_TRANSACTION_OPS:
             raise TooLarge("the change touches more index entries than one transaction holds")
         try:
-            self._submit(ops)
+            self._submit(ops, change)
         except Missing as exc:
             raise Changed(exc.row_key) from exc
         new.etag = None
@@ -280,23 +290,35 @@ class TenantStore(GroupMembership):
 
     def delete(self, res: StoredResource | None) -> None:
         """Delete a resource loaded with its edges: edge pairs first (in
-        transactions of 98 operations, whole pairs, when there are many), then one last
-        transaction with the index rows, the row (conditioned on its ETag)
-        and the counter.  A crash half-way leaves the resource whole but for
-        some of its memberships -- still found by its index, so a client
-        never re-creates it beside itself -- and a retried DELETE finishes it."""
+        transactions of 96 operations, whole pairs, when there are many),
+        then one last transaction with the index rows, the row (conditioned
+        on its ETag), the counter and the ``prov:delete`` event.  Each
+        edges-first transaction also writes the resource's new version
+        (conditioned on the ETag, which it renews) and a ``prov:patch``
+        event naming the edges it removed.  A crash half-way leaves the
+        resource whole but for some of its memberships -- still found by its
+        index, so a client never re-creates it beside itself -- and a
+        retried DELETE finishes it."""
         if res is None:
             raise Missing("")
-        edges = []
+        edges: list[tuple[str, list]] = []  # (the other end, its two operations)
         for gid in res.group_ids or ():
-            edges += self._remove_member_ops(gid, res.id)
+            edges.append((gid, self._remove_member_ops(gid, res.id)))
         for member in res.members or ():
-            edges += self._remove_member_ops(res.id, member.id)
-        row = ("delete", self._row(keys.resource_key(res.kind, res.id)), {"etag": res.etag, "match_condition": MatchConditions.IfNotModified})
-        last = self._index_ops(res, "delete") + [row]
-        room = MAX_TRANSACTION_OPS - 1 - len(last)  # -1: the counter adjustment
-        pairs = MAX_TRANSACTION_OPS - MAX_TRANSACTION_OPS % 2  # whole pairs: each transaction starts at an even offset
-        while len(edges) > room:
-            self._submit(edges[:pairs])
-            edges = edges[pairs:]
-        self._submit_counted(edges + last, res.kind, -1)
+            edges.append((member.id, self._remove_member_ops(res.id, member.id)))
+        etag, version = res.etag, res.version
+        last = len(res.index_keys) + 1 + 1 + 1  # index rows, the row, the counter, the event
+        pairs = (MAX_TRANSACTION_OPS - 2) // 2  # with the row's new version and the event
+        while 2 * len(edges) + last > MAX_TRANSACTION_OPS:
+            chunk, edges = edges[:pairs], edges[pairs:]
+            version = new_version(version)
+            touch = self._touch_op(res.kind, res.id, version, now_iso(), etag)
+            change = self._edges_change(res.kind, res.id, version, removed=[other for other, _ in chunk])
+            results = self._submit([touch, *(op for _, ops in chunk for op in ops)], change)
+            etag = results[0].get("etag")
+        row = ("delete", self._row(keys.resource_key(res.kind, res.id)), {"etag": etag, "match_condition": MatchConditions.IfNotModified})
+        ops = [op for _, pair in edges for op in pair] + self._index_ops(res, "delete") + [row]
+        external_id = res.data.get("externalId")
+        change = Change(DELETE, res.kind, res.id, new_version(version),
+                        external_id=external_id if isinstance(external_id, str) else None)
+        self._submit_counted(ops, res.kind, -1, change)

@@ -14,7 +14,10 @@ guard:
 * a failed transaction is one of the outcomes of
   :mod:`shared.storage.outcomes`, named after the operation that failed;
 * a create or delete adjusts one of the kind's counter shards in the same
-  transaction (:mod:`shared.storage.counters`).
+  transaction (:mod:`shared.storage.counters`);
+* a transaction that changes a resource carries that change's event row
+  (:mod:`shared.storage.outbox`), when the store records events: the
+  operations a caller may use are :data:`MAX_TRANSACTION_OPS` less that one.
 
 What goes into the transactions, the write patterns of each change, is in
 :mod:`shared.storage.table_store`, whose :class:`TenantStore` is a
@@ -24,6 +27,7 @@ What goes into the transactions, the write patterns of each change, is in
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import (
@@ -37,22 +41,31 @@ from . import keys
 from .counters import COUNTERS, Shard
 from .keys import ROW_COUNTER
 from .outcomes import AlreadyExists, Changed, Missing, StorageUnavailable, TooLarge, WritesClosed
+from .event_rows import EventContext, event_row
+from .queries import each_row
 from .tables import storage_call
+
+if TYPE_CHECKING:
+    from ..scim.events import Change
 
 log = logging.getLogger("scim.storage")
 
 # Table Storage's limit is 100 operations per entity-group transaction; one
 # of them is always the tenant's write guard, the rest are the caller's.
 MAX_TRANSACTION_OPS = 100 - 1
+_KEYS_IN_SPAN = "PartitionKey eq @pk and RowKey ge @lo and RowKey le @hi"
 _COUNTER_RETRIES = 5
 
 
 class TenantTransactions:
     """One tenant's partition: its rows, its write guard and the transactions behind it."""
 
-    def __init__(self, table: TableClient, tenant_id: str) -> None:
+    def __init__(self, table: TableClient, tenant_id: str, events: EventContext | None = None) -> None:
+        """``events``: what the change events of this store's writes record
+        (the request's id, its caller...); None writes no events (seeding)."""
         self._table = table
         self.tenant_id = tenant_id
+        self.events = events
 
     # ----------------------------------------------------------------- rows
     def _row(self, row_key: str, **props) -> dict:
@@ -62,6 +75,15 @@ class TenantTransactions:
     def scope(self) -> tuple[str, str]:
         """(table, tenant): what process-wide caches key this store's data by."""
         return (self._table.table_name, self.tenant_id)
+
+    def _existing(self, row_keys) -> set[str]:
+        """Which of ``row_keys`` exist, in one range read over their span
+        (keys only): how a transaction that met rows it did not expect
+        learns which, without a read per row."""
+        wanted = sorted(row_keys)
+        params = {"pk": self.tenant_id, "lo": wanted[0], "hi": wanted[-1]}
+        rows = storage_call(self._table.query_entities, _KEYS_IN_SPAN, parameters=params, select=["RowKey"])
+        return {entity["RowKey"] for entity in each_row(rows)} & set(wanted)
 
     # --------------------------------------------------------------- writes
     def open_writes(self) -> None:
@@ -79,10 +101,18 @@ class TenantTransactions:
         except ResourceNotFoundError:
             pass
 
-    def _submit(self, ops: list) -> list:
-        """Submit one transaction behind the tenant's write guard, mapping
-        failures to storage outcomes; returns the per-operation results of
-        ``ops`` (their new ETags)."""
+    def _event_ops(self, change: "Change | None") -> list:
+        """The event row of ``change`` as a transaction operation ([] when
+        there is no change or this store records no events)."""
+        if change is None or self.events is None:
+            return []
+        return [("upsert", event_row(self.tenant_id, change, self.events))]
+
+    def _submit(self, ops: list, change: "Change | None" = None) -> list:
+        """Submit one transaction behind the tenant's write guard, with the
+        event row of ``change``, mapping failures to storage outcomes;
+        returns the per-operation results of ``ops`` (their new ETags)."""
+        ops = ops + self._event_ops(change)
         if len(ops) > MAX_TRANSACTION_OPS:
             raise TooLarge(f"the change needs {len(ops)} storage operations in one transaction; the limit is {MAX_TRANSACTION_OPS}")
         ops = [("update", self._row(keys.TENANT_KEY), {"mode": UpdateMode.MERGE}), *ops]
@@ -119,7 +149,7 @@ class TenantTransactions:
             return ("create", row)
         return ("update", row, {"mode": UpdateMode.MERGE, "etag": shard.etag, "match_condition": MatchConditions.IfNotModified})
 
-    def _submit_counted(self, ops: list, kind: str, delta: int) -> None:
+    def _submit_counted(self, ops: list, kind: str, delta: int, change: "Change | None" = None) -> None:
         """Submit ``ops`` with a counter adjustment in the same transaction
         (see :mod:`shared.storage.counters`), retrying when another instance moved
         the shard first."""
@@ -127,14 +157,14 @@ class TenantTransactions:
             for _ in range(_COUNTER_RETRIES):
                 op = self._counter_op(kind, index, shard, delta)
                 try:
-                    results = self._submit(ops + [op])
+                    results = self._submit(ops + [op], change)
                 except (AlreadyExists, Changed) as exc:
                     if exc.row_key != op[1]["RowKey"]:
                         raise
                     shard.known = False
                     continue
                 shard.value += delta
-                shard.etag = results[-1].get("etag")
+                shard.etag = results[len(ops)].get("etag")
                 shard.known = shard.etag is not None
                 return
         raise StorageUnavailable("a resource counter kept changing")

@@ -10,7 +10,6 @@ read-compute-write again, a few times at most, then answers 409.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -22,7 +21,8 @@ from ..scim.membership import MembershipPlan, parse_members, plan_membership, sp
 from ..scim.patch import apply_operations, parse_patch_request
 from ..scim.preconditions import check_preconditions, not_modified
 from ..scim.query import ListQuery, parse_list_query, parse_search_request
-from ..scim.records import Member, StoredResource, now_iso
+from ..scim.events import PATCH, PUT
+from ..scim.records import Member, StoredResource, new_version, now_iso
 from ..scim.representation import Projection, etag, location, parse_attribute_list, to_scim
 from ..scim.request_body import json_body
 from ..scim.resource import check_immutable, parse_resource, protect_password
@@ -35,11 +35,6 @@ from ..storage.table_store import TenantStore
 KIND_OF_TYPE = {"User": USER, "Group": GROUP}
 RETRIES = 4
 T = TypeVar("T")
-
-
-def new_version() -> str:
-    """A fresh ``meta.version`` (random, never from a clock or a counter)."""
-    return secrets.token_hex(8)
 
 
 def optimistically(attempt: Callable[[], T], gave_up: str) -> T:
@@ -94,11 +89,12 @@ class ResourceHandlers:
             f"({name} is unique, case-insensitively); change the existing {rt.name} or choose another {name}"
         )
 
-    def _write(self, store: TenantStore, rt: ResourceType, old: StoredResource, new: StoredResource) -> None:
-        """``new`` over ``old`` (ETag-conditioned); a taken unique value is a 409,
-        a concurrent change raises :class:`Changed` for :func:`optimistically`."""
+    def _write(self, store: TenantStore, rt: ResourceType, old: StoredResource, new: StoredResource, verb: str) -> None:
+        """``new`` over ``old`` (ETag-conditioned) with its ``verb`` event; a taken
+        unique value is a 409, a concurrent change raises :class:`Changed` for
+        :func:`optimistically`."""
         try:
-            store.replace(old, new)
+            store.replace(old, new, verb)
         except AlreadyExists as exc:
             raise self._uniqueness(rt, new.data) from exc
 
@@ -155,7 +151,7 @@ class ResourceHandlers:
             new = self._successor(rt, old, data)
             if new.data == old.data:
                 return old
-            self._write(store, rt, old, new)
+            self._write(store, rt, old, new, PUT)
             return new
 
         new = optimistically(attempt, "the resource kept changing during the update; retry")
@@ -165,14 +161,16 @@ class ResourceHandlers:
             plan = MembershipPlan()
             plan.adding([m for mid, m in wanted.items() if mid not in current])
             plan.removing([mid for mid in current if mid not in wanted])
-            new.version, new.last_modified = self._apply_membership(store, resource_id, plan, None)
+            changed = self._apply_membership(store, resource_id, plan, None)
+            if changed is not None:
+                new.version, new.last_modified = changed
             new.members = members
         return self._resource_response(200, rt, new, request, projection)
 
     @staticmethod
     def _successor(rt: ResourceType, old: StoredResource, data: dict) -> StoredResource:
         return StoredResource(
-            old.kind, old.id, data, old.created, now_iso(), new_version(),
+            old.kind, old.id, data, old.created, now_iso(), new_version(old.version),
             index_keys(rt, old.id, data), group_ids=old.group_ids, members=old.members,
         )
 
@@ -192,7 +190,7 @@ class ResourceHandlers:
             if data == old.data:
                 return old
             new = self._successor(rt, old, data)
-            self._write(store, rt, old, new)
+            self._write(store, rt, old, new, PATCH)
             return new
 
         res = optimistically(attempt, "the resource kept changing during the update; retry")
@@ -242,7 +240,7 @@ class ResourceHandlers:
             if new_data == current.data:
                 return
             try:
-                self._write(store, rt, current, self._successor(rt, current, new_data))
+                self._write(store, rt, current, self._successor(rt, current, new_data), PATCH)
             except Changed as exc:
                 if request.header("if-match"):
                     raise ScimError(412, "the group changed since the version you sent") from exc
@@ -251,20 +249,21 @@ class ResourceHandlers:
         optimistically(attempt, "the group kept changing during the update; retry")
 
     def _apply_membership(self, store: TenantStore, group_id: str, plan: MembershipPlan, if_match: str | None):
-        """Run a membership plan; returns the group's new (version, lastModified).
+        """Run a membership plan; returns the group's new (version,
+        lastModified), or None when it changed no membership.
 
         ``if_match`` is the group row's ETag when the client sent If-Match.
         """
-        version, modified = new_version(), now_iso()
         remove = list(plan.remove)
         if plan.clear:
             remove = store.member_ids(group_id)
+        versions = []
         try:
             if plan.add:
-                store.add_members(group_id, [Member(mid, disp) for mid, disp in plan.add.items()], version, modified, if_match)
+                versions.append(store.add_members(group_id, [Member(mid, disp) for mid, disp in plan.add.items()], if_match))
                 if_match = None
             if remove or not plan.add:
-                store.remove_members(group_id, [m for m in remove if m not in plan.add], version, modified, if_match)
+                versions.append(store.remove_members(group_id, [m for m in remove if m not in plan.add], if_match))
         except Missing as exc:
             missing = _id_in(exc.row_key)
             if missing == group_id:
@@ -272,7 +271,8 @@ class ResourceHandlers:
             raise invalid_value(f'member "{missing}" does not exist in this tenant') from exc
         except Changed as exc:
             raise ScimError(412, "the group changed since it was read; retry") from exc
-        return version, modified
+        written = [v for v in versions if v is not None]
+        return (written[-1], now_iso()) if written else None
 
     # -------------------------------------------------------------- delete
     def delete(self, request: Request, store: TenantStore, resource_id: str, rt: ResourceType) -> Response:

@@ -4,8 +4,11 @@
 the route of the endpoint table (:mod:`shared.scim.endpoints`) it matched.
 This module authenticates the caller (a bearer token names exactly one
 tenant), refuses text storage cannot hold in the URL, dispatches to the
-resource handlers (:mod:`shared.web.resources`) or the discovery documents,
-records accepted changes in the audit trail and logs one line per request.
+resource handlers (:mod:`shared.web.resources`), the event feed
+(:mod:`shared.web.events`) or the discovery documents, checks that the
+credential's scope allows the route, gives every write the context of its
+change events (:mod:`shared.storage.event_rows`), records accepted changes
+in the audit trail and logs one line per request.
 Every failure becomes an RFC 7644 §3.12 error; nothing leaks a stack trace.
 """
 
@@ -21,12 +24,14 @@ from urllib.parse import urlsplit
 from ..auth.authentication import AuthFailed, Authenticator, Principal
 from ..auth.entra_jwt import EntraKeys
 from ..auth.oauth import TokenSigner, token_response
+from ..auth.signing_keys import SigningKeys
 from ..auth.rate_limit import RateLimiter
 from ..auth.tenants import TenantRegistry
 from ..config import Settings
 from ..scim import storable_text
 from ..scim.discovery import list_response, resource_type_json, schema_json, service_provider_config_json
-from ..scim.endpoints import ENDPOINTS, TOKEN_ROUTE, Endpoint
+from ..delivery.signal import EventSignal
+from ..scim.endpoints import ENDPOINTS, EVENTS_SCOPE, JWKS_ROUTE, TOKEN_ROUTE, UNAUTHENTICATED, Endpoint
 from ..scim.errors import ScimError, bad_request, invalid_value, printable, unavailable
 from ..scim.http import Request, Response
 from ..scim.openapi import openapi_document
@@ -34,9 +39,11 @@ from ..scim.records import now_iso
 from ..scim.schemas import GROUP_TYPE, RESOURCE_TYPES, SCHEMAS, USER_TYPE
 from ..storage.audit import AuditEntry, AuditLog, changed_attributes, enforce_retention
 from ..storage.calls import counting
+from ..storage.event_rows import EventContext
 from ..storage.outcomes import StorageUnavailable, TooLarge, WritesClosed
 from ..storage.table_store import TenantStore
 from ..storage.tables import RESOURCES, Tables
+from .events import EventFeed
 from .resources import ResourceHandlers
 
 log = logging.getLogger("scim")
@@ -53,14 +60,28 @@ def _request_id(request: Request) -> str:
     return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
-def _token_signer(settings: Settings) -> TokenSigner | None:
-    """The OAuth token signer, or None (OAuth off) when no usable key is configured."""
+def _signing_keys(settings: Settings) -> SigningKeys | None:
+    """The service's signing keys, or None when no usable key is configured
+    (OAuth and change-event delivery are then off; the SCIM routes work)."""
     if not settings.token_signing_key:
         return None
+    previous = (settings.token_signing_key_previous,) if settings.token_signing_key_previous else ()
     try:
-        return TokenSigner(settings.token_signing_key, settings.oauth_token_minutes)
-    except Exception as exc:  # noqa: BLE001 - a bad key disables OAuth, it must not break the SCIM routes
-        log.error("oauth_disabled: SCIM_TOKEN_SIGNING_KEY or SCIM_OAUTH_TOKEN_MINUTES is unusable (%s)", type(exc).__name__)
+        return SigningKeys(settings.token_signing_key, previous)
+    except Exception as exc:  # noqa: BLE001 - a bad key disables signing, it must not break the SCIM routes
+        log.error("signing_disabled: SCIM_TOKEN_SIGNING_KEY or SCIM_TOKEN_SIGNING_KEY_PREVIOUS is unusable (%s)",
+                  type(exc).__name__)
+        return None
+
+
+def _token_signer(settings: Settings, keys: SigningKeys | None) -> TokenSigner | None:
+    """The OAuth token signer, or None (OAuth off) without keys or with a bad lifetime."""
+    if keys is None:
+        return None
+    try:
+        return TokenSigner(keys, settings.oauth_token_minutes)
+    except ValueError:
+        log.error("oauth_disabled: SCIM_OAUTH_TOKEN_MINUTES is out of range")
         return None
 
 
@@ -72,7 +93,10 @@ class ScimService:
         self.settings = settings or Settings.from_env()
         self.tables = tables or Tables(self.settings)
         self.registry = TenantRegistry(self.tables, self.settings.auth_cache_seconds)
-        self.signer = _token_signer(self.settings)
+        self.keys = _signing_keys(self.settings)
+        self.signer = _token_signer(self.settings, self.keys)
+        self.signal = EventSignal()
+        self.events = EventFeed(self.settings, self.tables, self.keys, self.signal)
         self.authenticator = Authenticator(self.registry, self.signer, entra_keys or EntraKeys(),
                                            self.settings.entra_audiences)
         self.audit = AuditLog(self.tables)
@@ -80,7 +104,8 @@ class ScimService:
         self.rate_limiter = RateLimiter(rate) if rate > 0 else None
         self.resources = ResourceHandlers(self.settings, self.base_url)
         self._handlers = {name: getattr(self.resources, name, None) or getattr(self, name)
-                          for endpoint in ENDPOINTS if endpoint.route in _HANDLERS for name in endpoint.handlers.values()}
+                          for endpoint in ENDPOINTS if endpoint.route in _HANDLERS and endpoint.scope != EVENTS_SCOPE
+                          for name in endpoint.handlers.values()}
 
     # ------------------------------------------------------------ dispatch
     def handle(self, request: Request, route: str, resource_id: str | None = None) -> Response:
@@ -97,8 +122,10 @@ class ScimService:
             try:
                 if route == TOKEN_ROUTE:
                     response = self.token(request, request_id)
+                elif route == JWKS_ROUTE:
+                    response = self.events.jwks(request)
                 else:
-                    response = self._dispatch(request, route, resource_id, caller)
+                    response = self._dispatch(request, route, resource_id, caller, request_id)
             except ScimError as exc:
                 response = Response(exc.status, exc.body(), dict(exc.headers))
             except StorageUnavailable:
@@ -113,6 +140,7 @@ class ScimService:
                 response = Response(500, err.body())
             if caller and request.method in _CHANGES and route in _AUDITED_ROUTES and response.status < 300:
                 self._record(request, route, resource_id, response, caller[0], request_id)
+                self.signal.notify(caller[0].tenant_id)
         if self.settings.expose_storage_calls:
             response.headers["X-Storage-Calls"] = str(calls[0])
         response.headers["X-Request-Id"] = request_id
@@ -122,7 +150,7 @@ class ScimService:
         )
         return response
 
-    def _dispatch(self, request: Request, route: str, resource_id: str | None, caller: list) -> Response:
+    def _dispatch(self, request: Request, route: str, resource_id: str | None, caller: list, request_id: str) -> Response:
         """Authenticate, then serve the route.  A write refused by the tenant's
         write guard (:class:`WritesClosed`: the tenant was disabled or deleted
         after this instance cached its credential) answers 401 like any
@@ -134,7 +162,7 @@ class ScimService:
         retried = False
         while True:
             try:
-                return self._serve_route(request, route, resource_id, principal)
+                return self._serve_route(request, route, resource_id, principal, request_id)
             except WritesClosed:
                 if retried or not self.registry.reopen_writes(principal.tenant_id):
                     raise self._writes_refused() from None
@@ -145,15 +173,24 @@ class ScimService:
         log.warning("auth_failed reason=tenant_writes_closed failures_in_process=%d", total)
         return _unauthorized(AuthFailed("tenant_writes_closed"))
 
-    def _serve_route(self, request: Request, route: str, resource_id: str | None, principal: Principal) -> Response:
-        store = TenantStore(self.tables.table(RESOURCES), principal.tenant_id)
+    def _serve_route(self, request: Request, route: str, resource_id: str | None, principal: Principal,
+                     request_id: str) -> Response:
+        """Serve an authenticated route: 403 when the credential's scope is not
+        the route's (an Entra credential at /Events, an events credential on
+        the resource routes), 405 for a method the route does not have."""
         handler = _HANDLERS.get(route)
         if handler is None:
             path = urlsplit(request.url).path
             raise ScimError(404, f'no SCIM endpoint at "{path}"; the endpoints are /Users, /Groups, /Schemas, /ResourceTypes, /ServiceProviderConfig and .search')
-        methods, arguments = handler
+        methods, arguments, scope = handler
+        if scope is not None and principal.scope != scope:
+            return _wrong_scope(route, scope)
         if request.method not in methods:
             raise ScimError(405, f"{request.method} is not allowed on {route}; use {', '.join(methods)}", headers={"Allow": ", ".join(methods)})
+        if scope == EVENTS_SCOPE:
+            return self.events.poll(request, principal)
+        context = EventContext(request_id, principal.actor, self.base_url(request), principal.events.full)
+        store = TenantStore(self.tables.table(RESOURCES), principal.tenant_id, context)
         return self._handlers[methods[request.method]](request, store, resource_id, *arguments)
 
     def _authenticate(self, request: Request) -> Principal:
@@ -270,6 +307,17 @@ def _unauthorized(failure: AuthFailed) -> ScimError:
                      headers={"WWW-Authenticate": failure.challenge})
 
 
+def _wrong_scope(route: str, scope: str) -> Response:
+    """403 for a credential whose scope is not the route's: an RFC 8935 §2.4
+    ``access_denied`` at the event feed, a SCIM error elsewhere."""
+    if scope == EVENTS_SCOPE:
+        return Response(403, {"err": "access_denied", "description": "this credential has no events scope; "
+                              "issue one with: scimctl token issue <tenant> --scope events"},
+                        {"Content-Type": "application/json", "Content-Language": "en"})
+    err = ScimError(403, f"this credential may only read change events; /{route} needs a SCIM provisioning credential")
+    return Response(403, err.body())
+
+
 def _check_url_text(request: Request, resource_id: str | None) -> None:
     """Refuse a path id or query parameter that is not storable text
     (:mod:`shared.scim.storable_text`): 400 ``invalidFilter`` for ``filter``,
@@ -299,7 +347,7 @@ def _handler_arguments(endpoint: Endpoint) -> tuple:
     return (types,) if endpoint.handlers == {"POST": "search"} else types
 
 
-_HANDLERS: dict[str, tuple[dict[str, str], tuple]] = {
-    e.route: (e.handlers, _handler_arguments(e)) for e in ENDPOINTS if e.methods and e.route != TOKEN_ROUTE
+_HANDLERS: dict[str, tuple[dict[str, str], tuple, str | None]] = {
+    e.route: (e.handlers, _handler_arguments(e), e.scope) for e in ENDPOINTS if e.methods and e.route not in UNAUTHENTICATED
 }
 _AUDITED_ROUTES = {e.route: e.types[0] for e in ENDPOINTS if e.audited}

@@ -91,6 +91,8 @@ def scim_app(storage_connection_string):
     os.environ["SCIM_STORAGE_CONNECTION_STRING"] = storage_connection_string
     os.environ["SCIM_EXPOSE_STORAGE_CALLS"] = "1"
     os.environ["SCIM_TOKEN_SIGNING_KEY"] = rsa_private_pem()
+    os.environ["SCIM_EVENTS_POLL_WAIT_SECONDS"] = "2"  # a long poll of the tests ends soon
+    os.environ["SCIM_EVENTS_POLL_INTERVAL_SECONDS"] = "0.2"
     os.environ.pop("SCIM_PUBLIC_BASE_URL", None)
     import function_app
 
@@ -172,6 +174,15 @@ def new_registered_tenant(registry, prefix: str = "test") -> tuple[str, str, str
 
 def new_tenant_client(base_url: str, registry) -> ScimClient:
     tenant_id, _, token = new_registered_tenant(registry)
+    client = ScimClient(base_url, token)
+    client.tenant_id = tenant_id
+    return client
+
+
+def events_client(base_url: str, registry, tenant_id: str) -> ScimClient:
+    """A client with a new ``events``-scope token of the tenant (the poll feed)."""
+    _, token = registry.issue_token(tenant_id, "events")
+    LOG_CAPTURE.secrets.add(token)
     client = ScimClient(base_url, token)
     client.tenant_id = tenant_id
     return client

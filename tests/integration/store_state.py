@@ -4,6 +4,8 @@ which counter shard was used) taken out, and the store checker's verdict.
 
 Two runs that sent the same requests -- one clean, one with faults and
 replays -- must give equal :func:`snapshot`\\ s and no :func:`findings`.
+And the change events committed meanwhile, applied to the state before
+(:func:`folded`), must give the state after (:func:`resource_model`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import json
 
 from shared.storage.store_check import check_tenant
-from shared.storage.keys import ROW_COUNTER, ROW_EDGE, ROW_INDEX, ROW_RESOURCE, ROW_REVERSE
+from shared.storage.event_rows import stored_event
+from shared.storage.keys import ROW_COUNTER, ROW_EDGE, ROW_EVENT, ROW_INDEX, ROW_RESOURCE, ROW_REVERSE
 from shared.storage.tables import RESOURCES, storage_call
 
 
@@ -63,3 +66,49 @@ def findings(table, tenant_id: str) -> list:
     """The store checker's findings (none means no orphans, no dangling rows,
     exact counters)."""
     return check_tenant(table, tenant_id)
+
+
+def resource_model(table, tenant_id: str) -> dict:
+    """What change events describe of a tenant: each resource's version and
+    each group's member ids."""
+    versions, members = {}, {}
+    for row in _rows(table, tenant_id):
+        kind = row.get("k")
+        if kind == ROW_RESOURCE:
+            versions[row["RowKey"]] = row["v"]
+        elif kind == ROW_EDGE:
+            _, gid, _, mid = row["RowKey"].split(":")
+            members.setdefault(gid, set()).add(mid)
+    return {"versions": versions, "members": members}
+
+
+def event_keys(table, tenant_id: str) -> set[str]:
+    return {row["RowKey"] for row in _rows(table, tenant_id) if row.get("k") == ROW_EVENT}
+
+
+def folded(model: dict, table, tenant_id: str, before: set[str]) -> dict:
+    """``model`` with the events committed since ``before`` applied, in their
+    order: what the resources must be if there is no change without its
+    event and no event without its change."""
+    versions = dict(model["versions"])
+    members = {gid: set(ids) for gid, ids in model["members"].items()}
+    rows = sorted((r for r in _rows(table, tenant_id) if r.get("k") == ROW_EVENT and r["RowKey"] not in before),
+                  key=lambda r: r["RowKey"])
+    for row in rows:
+        change = stored_event(row).change
+        key = f"{change.kind}:{change.resource_id}"
+        if change.verb == "delete":
+            versions.pop(key, None)
+            members.pop(change.resource_id, None)
+            for ids in members.values():
+                ids.discard(change.resource_id)
+            continue
+        versions[key] = change.version
+        if change.kind == "G":
+            group = members.setdefault(change.resource_id, set())
+            group |= set(change.added)
+            group -= set(change.removed)
+        else:  # a user's removal from groups (the first transactions of its delete)
+            for gid in change.removed:
+                members.get(gid, set()).discard(change.resource_id)
+    return {"versions": versions, "members": {gid: ids for gid, ids in members.items() if ids}}

@@ -119,9 +119,9 @@ def big_group(scim, request):
     ids = _seed_users(scim, size + 200)
     group = scim.post("/Groups", {"schemas": [GROUP], "displayName": "big"}).json()["id"]
     store = _store(scim)
-    parts = [ids[i:i + ONE_TRANSACTION] for i in range(0, size, ONE_TRANSACTION)]
+    parts = [ids[i:min(i + ONE_TRANSACTION, size)] for i in range(0, size, ONE_TRANSACTION)]
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda part: _committed(lambda p: store.add_members(group, [Member(m) for m in p], "v2", now_iso()),
+        list(pool.map(lambda part: _committed(lambda p: store.add_members(group, [Member(m) for m in p]),
                                               part), parts))
     scim.get("/ServiceProviderConfig")  # the seeding can outlast the credential cache (30 s) on a busy machine
     return group, ids[size:], size

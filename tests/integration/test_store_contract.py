@@ -47,7 +47,9 @@ from azure.data.tables import EdmType, EntityProperty, UpdateMode
 
 from shared.config import Settings
 from shared.storage import keys
+from shared.storage.outbox import _PENDING_FOR_POLL
 from shared.storage.table_store import _RANGE, _RANGE_OF_COUNTS_AND_RESOURCES, _RANGE_OF_KIND
+from shared.storage.transactions import _KEYS_IN_SPAN
 from shared.storage.tables import Tables
 from tests.memory_tables import MemoryTable, MemoryTables
 
@@ -322,6 +324,7 @@ def test_stored_rows_are_copies(table):
 # ----------------------------------------------------------------- queries
 APP_ROWS = [
     row("!tenant", "t1"),
+    row("E:e1", "t1", k="E", pa=False), row("E:e2", "t1", k="E", pa=True), row("E:e3", "t1", k="E", pa=False),
     row("G!00", "t1", k="C", n=2), row("G!01", "t1", k="C", n=1), row("G:g1", "t1", k="R"),
     row("G:g1:m:u1", "t1", k="M", disp="Bob"), row("I:externalId:e1:u1", "t1", k="I", id="u1"),
     row("U!00", "t1", k="C", n=1), row("U:u1", "t1", k="R"), row("U:u1:g:g1", "t1", k="B"),
@@ -344,6 +347,8 @@ APP_FILTERS = [
     ("PartitionKey eq @p and tenant eq @t", {"p": "token", "t": "id2"}, ["tok2"]),  # tenants.credentials
     ("PartitionKey eq @p and RowKey gt @k", {"p": "a1", "k": "0000000000200g"}, ["0000000000300cc"]),  # audit.prune
     ("PartitionKey eq @pk", {"pk": "t1"}, T1),  # store_check
+    (_PENDING_FOR_POLL, {"pk": "t1", "lo": "E:", "hi": keys.prefix_end("E:")}, ["E:e1", "E:e3"]),  # outbox
+    (_KEYS_IN_SPAN, {"pk": "t1", "lo": "E:e1", "hi": "E:e2"}, ["E:e1", "E:e2"]),  # transactions._existing
 ]
 
 

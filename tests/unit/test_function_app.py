@@ -13,7 +13,8 @@ from shared.scim.endpoints import ENDPOINTS
 ROOT = Path(__file__).resolve().parents[2]
 ROUTES = {
     "Users", "Users/{id}", "Users/.search", "Groups", "Groups/{id}", "Groups/.search", ".search",
-    "ServiceProviderConfig", "Schemas", "Schemas/{id}", "ResourceTypes", "ResourceTypes/{id}", "oauth/token", "openapi.json", "{*path}",
+    "ServiceProviderConfig", "Schemas", "Schemas/{id}", "ResourceTypes", "ResourceTypes/{id}", "oauth/token", "openapi.json", "Events", ".well-known/jwks.json",
+    "{*path}",
 }
 assert ROUTES == {e.route for e in ENDPOINTS}  # the endpoint table is the one list; this is what it must hold
 

@@ -4,8 +4,8 @@
   each module checked in a fresh interpreter;
 * no module imports against the layer order: the core imports only the
   core; storage the core, storage and the base modules (``config``,
-  ``logs``); auth those and storage; the web edge anything; the operator
-  CLI everything but the web edge;
+  ``logs``); auth those and storage; event delivery those and auth; the web
+  edge anything; the operator CLI everything but the web edge;
 * only storage imports ``azure.data.tables``.
 """
 
@@ -25,8 +25,9 @@ ALLOWED = {
     "scim": {"scim"},
     "storage": {"scim", "storage", "base"},
     "auth": {"scim", "storage", "auth", "base"},
-    "web": {"scim", "storage", "auth", "web", "base"},
-    "admin": {"scim", "storage", "auth", "base"},
+    "delivery": {"scim", "storage", "auth", "delivery", "base"},
+    "web": {"scim", "storage", "auth", "delivery", "web", "base"},
+    "admin": {"scim", "storage", "auth", "delivery", "base"},
     "base": set(),
     "package": set(),
 }
@@ -81,7 +82,7 @@ def imports_of(source: str, package: str):
 
 
 def test_the_tree_shows_the_layers():
-    assert {p.name for p in SHARED.iterdir() if p.is_dir() and p.name != "__pycache__"} == {"scim", "storage", "auth", "web"}
+    assert {p.name for p in SHARED.iterdir() if p.is_dir() and p.name != "__pycache__"} == {"scim", "storage", "auth", "delivery", "web"}
     assert CORE_MODULES
 
 
