@@ -17,7 +17,7 @@ NODE_STAMP := node_modules/.package-lock-installed
 PY_VERSION_OK := import sys; sys.exit(sys.version_info < (3, 11))
 
 # Command-line settings reach the scripts through the environment.
-export PORT AZURITE_PORT SCIM_DEV_TOKEN PYTEST_ARGS TEST_WORKERS DEVHOST_ACCESS_LOG
+export PORT AZURITE_PORT AZURITE_QUEUE_PORT SCIM_DEV_TOKEN PYTEST_ARGS TEST_WORKERS DEVHOST_ACCESS_LOG
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test clean clean-data distclean
@@ -25,7 +25,7 @@ export PORT AZURITE_PORT SCIM_DEV_TOKEN PYTEST_ARGS TEST_WORKERS DEVHOST_ACCESS_
 help: ## list the targets
 	@echo "Targets:"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "Settings: PORT (7071), AZURITE_PORT (10002), SCIM_DEV_TOKEN, PYTEST_ARGS, TEST_WORKERS (CPUs + 1), PYTHON (python3)"
+	@echo "Settings: PORT (7071), AZURITE_PORT (10002), AZURITE_QUEUE_PORT (10001), SCIM_DEV_TOKEN, PYTEST_ARGS, TEST_WORKERS (CPUs + 1), PYTHON (python3)"
 
 install: $(PY_STAMP) $(NODE_STAMP) ## create .venv and node_modules, only what is out of date
 

@@ -1,4 +1,4 @@
-"""Start and stop Azurite's Table service: the local Azure Table Storage.
+"""Start and stop Azurite's Table and Queue services: the local Azure Storage.
 
 Shared by ``make run`` (persistent data in ``.local/azurite``), ``make test``
 and the test fixtures (in memory, on a free port) and the benchmarks::
@@ -8,10 +8,12 @@ and the test fixtures (in memory, on a free port) and the benchmarks::
     ...
     azurite.stop()
 
-Only the Table service is started, on 127.0.0.1, from the pinned
-``node_modules`` (``package.json``), by running ``node_modules/.bin/azurite-table``
-directly and keeping its PID: started through ``npx``, stopping the npx
-process would leave node running.  It is stopped with SIGINT, the only
+The Table service is started, and with ``queue=True`` the Queue service too
+(the change events' Storage Queue, :mod:`shared.storage.event_queue`), each
+on 127.0.0.1, from the pinned ``node_modules`` (``package.json``), by
+running ``node_modules/.bin/azurite-table`` / ``azurite-queue`` directly and
+keeping their PIDs: started through ``npx``, stopping the npx process would
+leave node running.  It is stopped with SIGINT, the only
 signal on which it saves its data (see :meth:`Azurite.stop`).
 ``--loose`` and ``--skipApiVersionCheck`` let any SDK version talk to it;
 ``--inMemoryPersistence`` and ``--location`` are mutually exclusive.
@@ -54,17 +56,21 @@ class AzuriteError(RuntimeError):
     """Azurite could not be started."""
 
 
-def connection_string(port: int, host: str = HOST) -> str:
-    """The explicit development-storage connection string for a Table endpoint on ``port``."""
-    return (
+def connection_string(port: int, host: str = HOST, queue_port: int | None = None) -> str:
+    """The explicit development-storage connection string for a Table endpoint
+    on ``port`` (and a Queue endpoint on ``queue_port``)."""
+    text = (
         f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
         f"TableEndpoint=http://{host}:{port}/{ACCOUNT_NAME};"
     )
+    if queue_port is not None:
+        text += f"QueueEndpoint=http://{host}:{queue_port}/{ACCOUNT_NAME};"
+    return text
 
 
-def executable(root: Path = ROOT) -> Path:
-    """``node_modules/.bin/azurite-table``, or a clear error when it is not installed."""
-    path = root / "node_modules" / ".bin" / "azurite-table"
+def executable(root: Path = ROOT, service: str = "table") -> Path:
+    """``node_modules/.bin/azurite-{service}``, or a clear error when it is not installed."""
+    path = root / "node_modules" / ".bin" / f"azurite-{service}"
     if not path.exists():
         raise AzuriteError(f"{path.relative_to(root)} is missing: run `make install` first (it runs `npm ci`)")
     return path
@@ -85,13 +91,15 @@ def port_in_use(port: int, host: str = HOST) -> bool:
 
 
 class Azurite:
-    """A running ``azurite-table`` process that this Python process started."""
+    """A running ``azurite-table`` process that this Python process started,
+    and the ``azurite-queue`` process beside it (:attr:`queue`) when asked for."""
 
     def __init__(self, process: subprocess.Popen, port: int, output) -> None:
         self.process = process
         self.port = port
         self._output = output
         self._lock = threading.Lock()
+        self.queue: Azurite | None = None
 
     @property
     def pid(self) -> int:
@@ -99,7 +107,7 @@ class Azurite:
 
     @property
     def connection_string(self) -> str:
-        return connection_string(self.port)
+        return connection_string(self.port, queue_port=self.queue.port if self.queue else None)
 
     @property
     def table_endpoint(self) -> str:
@@ -122,8 +130,10 @@ class Azurite:
         SIGINT, not SIGTERM: azurite-table's ``main.js`` closes its store (and so
         writes ``--location`` data to disk) only on SIGINT; on SIGTERM node
         exits at once and the last few seconds of writes are lost (the store
-        autosaves every 5 s).
+        autosaves every 5 s).  The Queue service, if any, is stopped first.
         """
+        if self.queue is not None:
+            self.queue.stop(timeout)
         with self._lock:
             if self.process.poll() is None:
                 self.process.send_signal(signal.SIGINT)
@@ -148,8 +158,10 @@ class Azurite:
 
 
 def start(*, port: int | None = None, location: str | os.PathLike | None = None, in_memory: bool = False,
-          timeout: float = START_TIMEOUT_SECONDS, root: Path = ROOT) -> Azurite:
-    """Start the Table service on 127.0.0.1 and wait until it accepts connections.
+          timeout: float = START_TIMEOUT_SECONDS, root: Path = ROOT, queue: bool = False,
+          queue_port: int | None = None) -> Azurite:
+    """Start the Table service on 127.0.0.1 and wait until it accepts connections;
+    with ``queue``, the Queue service too (on ``queue_port``, or a free one).
 
     ``port`` None picks a free port (and tries another if that one is taken
     in the meantime).  Exactly one of ``location`` (a data directory, created
@@ -159,12 +171,23 @@ def start(*, port: int | None = None, location: str | os.PathLike | None = None,
     """
     if (location is None) == (not in_memory):
         raise ValueError("give exactly one of location=DIR or in_memory=True")
-    program = executable(root)
     storage = ["--inMemoryPersistence"]
     if not in_memory:
         data = Path(location).resolve()
         data.mkdir(parents=True, exist_ok=True)
         storage = ["--location", str(data)]
+    table = _start_service("table", port, storage, timeout, root)
+    if queue:
+        try:
+            table.queue = _start_service("queue", queue_port, storage, timeout, root)
+        except BaseException:
+            table.stop()
+            raise
+    return table
+
+
+def _start_service(service: str, port: int | None, storage: list[str], timeout: float, root: Path) -> Azurite:
+    program = executable(root, service)
     attempts = 1 if port is not None else 3
     for attempt in range(1, attempts + 1):
         chosen = free_port() if port is None else port
@@ -174,15 +197,15 @@ def start(*, port: int | None = None, location: str | os.PathLike | None = None,
             raise AzuriteError(f"port {HOST}:{chosen} is already in use (another Azurite?); "
                                "stop that process or choose another port")
         try:
-            return _launch(program, chosen, storage, timeout, root)
+            return _launch(program, service, chosen, storage, timeout, root)
         except AzuriteError:
             if attempt == attempts:
                 raise
     raise AssertionError("unreachable")
 
 
-def _launch(program: Path, port: int, storage: list[str], timeout: float, root: Path) -> Azurite:
-    command = [str(program), "--tableHost", HOST, "--tablePort", str(port), *storage,
+def _launch(program: Path, service: str, port: int, storage: list[str], timeout: float, root: Path) -> Azurite:
+    command = [str(program), f"--{service}Host", HOST, f"--{service}Port", str(port), *storage,
                "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"]
     output = tempfile.TemporaryFile()
     process = subprocess.Popen(
@@ -198,13 +221,13 @@ def _launch(program: Path, port: int, storage: list[str], timeout: float, root: 
         deadline = time.monotonic() + timeout
         while not port_in_use(port):
             if process.poll() is not None:
-                raise AzuriteError(f"azurite-table exited with status {process.returncode}:\n{azurite.output()}")
+                raise AzuriteError(f"azurite-{service} exited with status {process.returncode}:\n{azurite.output()}")
             if time.monotonic() > deadline:
-                raise AzuriteError(f"azurite-table did not accept connections on {HOST}:{port} "
+                raise AzuriteError(f"azurite-{service} did not accept connections on {HOST}:{port} "
                                    f"within {timeout:.0f} s:\n{azurite.output()}")
             time.sleep(0.05)
         if process.poll() is not None:  # something else answered on the port
-            raise AzuriteError(f"azurite-table exited with status {process.returncode}:\n{azurite.output()}")
+            raise AzuriteError(f"azurite-{service} exited with status {process.returncode}:\n{azurite.output()}")
     except BaseException:
         azurite.stop()
         raise

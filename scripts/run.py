@@ -2,7 +2,9 @@
 
 Steps, each failing with a message that says what to do:
 
-1. Azurite's Table service on ``127.0.0.1:${AZURITE_PORT:-10002}``, data in
+1. Azurite's Table service on ``127.0.0.1:${AZURITE_PORT:-10002}`` and its
+   Queue service on ``127.0.0.1:${AZURITE_QUEUE_PORT:-10001}`` (the change
+   events' queue, ``SCIM_EVENTS_QUEUE``, ``scim-events`` unless set), data in
    ``.local/azurite`` (git-ignored, kept across restarts; ``make clean-data``
    empties it).  A port already taken is an error, not silently reused.
 2. The bearer token: ``SCIM_DEV_TOKEN`` when set, otherwise the one kept in
@@ -28,7 +30,7 @@ The Makefile starts it with ``exec``, and GNU make passes SIGTERM on to its
 children, so ``kill -TERM`` on the ``make run`` PID works as well.  If the app
 or Azurite dies on its own, the other is stopped and the exit status is 1.
 
-Environment: ``PORT``, ``AZURITE_PORT``, ``SCIM_DEV_TOKEN``,
+Environment: ``PORT``, ``AZURITE_PORT``, ``AZURITE_QUEUE_PORT``, ``SCIM_DEV_TOKEN``,
 ``DEVHOST_ACCESS_LOG=1`` (one log line per request from the dev host),
 ``SCIM_RUN_DIR`` (instead of ``.local``: where the data, token and PID file
 live; the tests use it to run this script beside a developer's own).
@@ -152,6 +154,7 @@ def main() -> int:
         signal.signal(signum, _on_signal)
     port = int(os.environ.get("PORT") or 7071)
     azurite_port = int(os.environ.get("AZURITE_PORT") or 10002)
+    queue_port = int(os.environ.get("AZURITE_QUEUE_PORT") or 10001)
     LOCAL.mkdir(exist_ok=True)
     azurite = app = None
     scratch: Path | None = None
@@ -160,14 +163,15 @@ def main() -> int:
         if port_in_use(port):
             raise Failure(f"port {HOST}:{port} is already in use; stop that process or set PORT")
         try:
-            azurite = start(port=azurite_port, location=DATA_DIR)
+            azurite = start(port=azurite_port, location=DATA_DIR, queue=True, queue_port=queue_port)
         except AzuriteError as error:
-            raise Failure(f"{error} (AZURITE_PORT sets the port)") from None
-        print(f"Azurite Table service on {HOST}:{azurite.port} (pid {azurite.pid}, data in {DATA_DIR})",
-              flush=True)
+            raise Failure(f"{error} (AZURITE_PORT and AZURITE_QUEUE_PORT set the ports)") from None
+        print(f"Azurite Table service on {HOST}:{azurite.port} (pid {azurite.pid}, data in {DATA_DIR}), "
+              f"Queue service on {HOST}:{azurite.queue.port} (pid {azurite.queue.pid})", flush=True)
 
         env = dict(os.environ)
         env["SCIM_STORAGE_CONNECTION_STRING"] = azurite.connection_string
+        env.setdefault("SCIM_EVENTS_QUEUE", "scim-events")
         no_proxy = ",".join(filter(None, [env.get("NO_PROXY") or env.get("no_proxy"), HOST]))
         env["NO_PROXY"] = env["no_proxy"] = no_proxy
         env["SCIM_TOKEN_SIGNING_KEY"] = dev_signing_key()

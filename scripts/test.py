@@ -70,12 +70,13 @@ def main(argv: list[str]) -> int:
     try:
         if not env.get(ENV_NAME):
             try:
-                azurite = start(in_memory=True)
+                azurite = start(in_memory=True, queue=True)
             except AzuriteError as error:
                 print(f"error: {error}", file=sys.stderr)
                 return 2
             env[ENV_NAME] = azurite.connection_string
-            print(f"Azurite (in memory) on 127.0.0.1:{azurite.port}, pid {azurite.pid}", flush=True)
+            print(f"Azurite (in memory) on 127.0.0.1:{azurite.port}, pid {azurite.pid}; "
+                  f"its Queue service on 127.0.0.1:{azurite.queue.port}, pid {azurite.queue.pid}", flush=True)
         if stopping:
             return 128 + signal.SIGTERM
         child = subprocess.Popen([sys.executable, "-m", "pytest", *args], cwd=ROOT, env=env)

@@ -1,4 +1,4 @@
-"""``scimctl``: administer tenants, their credentials and audit trail.
+"""``scimctl``: administer tenants, their credentials, change events and audit trail.
 
 Installed as the ``scimctl`` command (``pip install .``, done by ``make
 install``); ``python -m shared.admin`` is the same program.  Storage comes
@@ -32,7 +32,12 @@ from .scim.records import now_iso
 from .storage.outcomes import StorageUnavailable
 from .storage.store_check import check_tenant
 from .storage.tables import RESOURCES, Tables
-from .auth.credentials import SCIM_SCOPE, SCOPES
+from .auth.credentials import SCIM_SCOPE, SCOPES, parse_time
+from .auth.signing_keys import SigningKeys
+from .delivery.dispatch import Dispatcher
+from .delivery.push import endpoint_problem
+from .storage.event_queue import EventQueue
+from .storage.outbox import Outbox
 from .auth.tenants import CLIENT, EVENT_FORMS, MODES, TOKEN, RegistryError, TenantRegistry
 
 
@@ -87,6 +92,18 @@ def _parser() -> argparse.ArgumentParser:
     configure.add_argument("--form", choices=EVENT_FORMS, help="notice: changed attribute names (default); "
                                                                 "full: the data as stored, never a password")
     configure.add_argument("--audience", help="the SETs' aud (default: the tenant id); '' resets it")
+    push = events_cmd.add_parser("push", help="the RFC 8935 push endpoint").add_subparsers(dest="push_action", required=True)
+    push_set = push.add_parser("set", help="POST each SET to URL")
+    push_set.add_argument("tenant")
+    push_set.add_argument("--url", required=True, help="https://... (http:// only on the loopback interface)")
+    push_set.add_argument("--auth-header", default="", help="the Authorization value the receiver expects (a secret)")
+    push.add_parser("clear", help="stop pushing").add_argument("tenant")
+    events_cmd.add_parser("status", help="what waits for delivery, parked pushes, the last push error").add_argument("tenant")
+    deliver = events_cmd.add_parser("deliver", help="deliver pending events now (what the app's timer does every minute)")
+    deliver.add_argument("tenant", nargs="?", help="default: every tenant")
+    replay = events_cmd.add_parser("replay", help="deliver again the events since a time, for a consumer that lost its state")
+    replay.add_argument("tenant")
+    replay.add_argument("--since", required=True, help="ISO 8601 time, e.g. 2026-12-01T00:00:00Z")
 
     audit = groups.add_parser("audit", help="read or prune audit entries")
     audit_cmd = audit.add_subparsers(dest="action", required=True)
@@ -199,6 +216,52 @@ class Admin:
         self._audit(args.tenant, "client.issue", "Client", client_id, f"scope={args.scope}")
         self._out({"tenant_id": args.tenant, "client_id": client_id, "client_secret": secret, "scope": args.scope},
                   f"client id {client_id} (scope {args.scope})\nclient secret (shown once):\n{secret}")
+
+    def _dispatcher(self) -> Dispatcher:
+        keys = SigningKeys(self.settings.token_signing_key) if self.settings.token_signing_key else None
+        queue = EventQueue(self.settings) if self.settings.events_queue else None
+        return Dispatcher(self.settings, self.tables, self.registry, keys, queue)
+
+    def events_push(self, args) -> None:
+        if args.push_action == "clear":
+            self.registry.set_event_settings(args.tenant, push_url="", push_authorization="")
+            self._audit(args.tenant, "events.push.clear", "Tenant", args.tenant)
+            self._out({"tenant_id": args.tenant, "push_url": ""}, f"tenant {args.tenant}: events are not pushed")
+            return
+        problem = endpoint_problem(args.url)
+        if problem:
+            raise RegistryError(f"--url: {problem}")
+        self.registry.set_event_settings(args.tenant, push_url=args.url, push_authorization=args.auth_header)
+        self._audit(args.tenant, "events.push.set", "Tenant", args.tenant, "auth-header=" + ("yes" if args.auth_header else "no"))
+        self._out({"tenant_id": args.tenant, "push_url": args.url, "effective_within_seconds": self.bound},
+                  f"tenant {args.tenant}: each SET is POSTed to {args.url} (every instance within {self.bound} s)")
+
+    def events_status(self, args) -> None:
+        status = self._dispatcher().status(args.tenant)
+        lines = [f"tenant {args.tenant}: {status['pending']} event(s) not delivered everywhere",
+                 f"  poll:  {'on' if status['poll'] else 'off'}, {status['poll_pending']} not acknowledged",
+                 f"  push:  {status['push_url'] or 'off'}, {status['push_pending']} pending, {status['parked']} parked"
+                 + (f", last error {status['last_push_error']}" if status["last_push_error"] else ""),
+                 f"  queue: {status['queue'] or 'off'}, {status['queue_pending']} pending"]
+        self._out(status, "\n".join(lines))
+
+    def events_deliver(self, args) -> None:
+        dispatcher = self._dispatcher()
+        if dispatcher.keys is None:
+            raise RegistryError("delivering SETs needs the signing key: set SCIM_TOKEN_SIGNING_KEY as the app has it")
+        report = dispatcher.deliver(args.tenant) if args.tenant else dispatcher.deliver_all()
+        data = {name: getattr(report, name) for name in ("queued", "pushed", "push_failures", "parked", "settled")}
+        self._out(data, ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in data.items()))
+
+    def events_replay(self, args) -> None:
+        since = parse_time(args.since)
+        if since is None or since.tzinfo is None:
+            raise RegistryError("--since: give an ISO 8601 time with its zone, e.g. 2026-12-01T00:00:00Z")
+        self.registry.require_tenant(args.tenant)
+        count = Outbox(self.tables.table(RESOURCES), args.tenant).replay(int(since.timestamp() * 1_000_000))
+        self._audit(args.tenant, "events.replay", "Tenant", args.tenant, f"since={args.since},events={count}")
+        self._out({"tenant_id": args.tenant, "replayed": count},
+                  f"{count} delivered event(s) since {args.since} will be delivered again on every channel")
 
     def events_configure(self, args) -> None:
         changes = {name: value for name, value in (("form", args.form), ("audience", args.audience)) if value is not None}

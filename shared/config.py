@@ -32,6 +32,16 @@ Variable                               Meaning
 ``SCIM_AUDIT_RETENTION_DAYS``          days audit entries are kept (default 90)
 ``SCIM_RATE_LIMIT_PER_SECOND``         per-tenant request rate answered 429 above
                                        (default 0: off; see docs/security.md)
+``SCIM_EVENTS_QUEUE``                  name of the Storage Queue every change event is
+                                       also put on (default: none, off)
+``SCIM_STORAGE_QUEUE_ENDPOINT``        ``https://<account>.queue.core.windows.net``, with
+                                       the managed identity (no connection string)
+``SCIM_EVENTS_PUSH_RETRY_SECONDS``     how long a push keeps being retried before the
+                                       event is parked (default 86400: one day)
+``SCIM_EVENTS_PUSH_TIMEOUT_SECONDS``   how long a push waits for the receiver's answer
+                                       (default 10)
+``SCIM_EVENT_RETENTION_DAYS``          days change events are kept, delivered or not
+                                       (default 7)
 ``SCIM_EVENTS_POLL_WAIT_SECONDS``      longest a poll without ``returnImmediately``
                                        waits for events (default 20)
 ``SCIM_EVENTS_POLL_INTERVAL_SECONDS``  how often a waiting poll looks again (default 1)
@@ -70,6 +80,11 @@ class Settings:
     token_signing_key_previous: str | None = None
     events_poll_wait_seconds: int = 20
     events_poll_interval_seconds: float = 1.0
+    events_queue: str = ""
+    queue_endpoint: str | None = None
+    events_push_retry_seconds: int = 86400
+    event_retention_days: int = 7
+    events_push_timeout_seconds: float = 10.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -93,4 +108,9 @@ class Settings:
             token_signing_key_previous=os.environ.get("SCIM_TOKEN_SIGNING_KEY_PREVIOUS") or None,
             events_poll_wait_seconds=_int("SCIM_EVENTS_POLL_WAIT_SECONDS", 20),
             events_poll_interval_seconds=float(os.environ.get("SCIM_EVENTS_POLL_INTERVAL_SECONDS", "").strip() or 1),
+            events_queue=os.environ.get("SCIM_EVENTS_QUEUE", "").strip(),
+            queue_endpoint=os.environ.get("SCIM_STORAGE_QUEUE_ENDPOINT") or None,
+            events_push_retry_seconds=_int("SCIM_EVENTS_PUSH_RETRY_SECONDS", 86400),
+            event_retention_days=_int("SCIM_EVENT_RETENTION_DAYS", 7),
+            events_push_timeout_seconds=float(os.environ.get("SCIM_EVENTS_PUSH_TIMEOUT_SECONDS", "").strip() or 10),
         )

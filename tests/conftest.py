@@ -64,7 +64,7 @@ def storage_connection_string():
         return
     from scripts.azurite import start
 
-    azurite = start(in_memory=True)
+    azurite = start(in_memory=True, queue=True)
     try:
         yield azurite.connection_string
     finally:

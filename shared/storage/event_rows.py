@@ -22,7 +22,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import keys
 from .chunks import joined_chunks, json_chunks
@@ -42,9 +42,10 @@ class EventContext:
     full: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StoredEvent:
-    """An event row read back: its change and the SET's other claims."""
+    """An event row read back: its change, the SET's other claims and where
+    its delivery stands (:mod:`shared.storage.outbox`)."""
 
     jti: str
     change: Change
@@ -52,6 +53,13 @@ class StoredEvent:
     issuer: str
     iat: int
     actor: str
+    poll_answered: bool = False
+    push: str = ""  # "" (due), "ok" (a 202) or "parked" (given up, RFC 8935 §4)
+    push_attempts: int = 0
+    push_next: float = 0.0
+    push_error: str = ""
+    queued: bool = False
+    row: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 def new_jti(version: str) -> str:
@@ -76,7 +84,7 @@ def event_row(tenant_id: str, change: Change, context: EventContext) -> dict:
         "at": _json_list(change.attributes), "add": _json_list(change.added), "rem": _json_list(change.removed),
         "act": "" if change.active is None else ("1" if change.active else "0"),
         "ext": change.external_id or "", "txn": context.txn, "iss": context.issuer, "who": context.actor,
-        "iat": int(time.time()), "pa": False,
+        "iat": int(time.time()), "pa": False, "pu": "", "qu": False,
     }
     if change.data is not None:
         row.update(json_chunks(change.data, "the event's data"))
@@ -93,5 +101,9 @@ def stored_event(entity) -> StoredEvent:
         removed=tuple(json.loads(entity.get("rem") or "[]")), active=None if not active else active == "1",
         external_id=entity.get("ext") or None, data=json.loads(text) if text else None,
     )
-    return StoredEvent(entity["RowKey"][len(keys.EVENT_PREFIX):], change, entity.get("txn", ""), entity.get("iss", ""),
-                       int(entity.get("iat") or 0), entity.get("who", ""))
+    return StoredEvent(
+        entity["RowKey"].split(":", 1)[1], change, entity.get("txn", ""), entity.get("iss", ""),
+        int(entity.get("iat") or 0), entity.get("who", ""), bool(entity.get("pa")), entity.get("pu") or "",
+        int(entity.get("pn") or 0), float(entity.get("pt") or 0), entity.get("pe") or "", bool(entity.get("qu")),
+        entity,
+    )

@@ -26,6 +26,8 @@ RowKey                                what the row is
                                       (:mod:`shared.storage.outbox`); the ``jti``
                                       starts with the version the change wrote,
                                       so events sort in the order of their versions
+``D:{jti}``                           a change event delivered everywhere, kept
+                                      for replay until the event retention ends
 ====================================  =========================================
 
 Every row but the guard also names its kind in a ``k`` property
@@ -124,10 +126,15 @@ ROW_INDEX = "I"
 ROW_COUNTER = "C"
 ROW_EVENT = "E"
 EVENT_PREFIX = "E:"
+DELIVERED_PREFIX = "D:"
 
 
 def event_key(jti: str) -> str:
     return EVENT_PREFIX + jti
+
+
+def delivered_key(jti: str) -> str:
+    return DELIVERED_PREFIX + jti
 
 
 def counter_key(kind: str, shard: int) -> str:

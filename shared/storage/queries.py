@@ -18,6 +18,11 @@ call).
 
 from __future__ import annotations
 
+# The one filter of a key range in a tenant's partition: rows with
+# ``lo <= RowKey < hi`` (what the layout of :mod:`shared.storage.keys` makes
+# adjacent).
+RANGE = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"
+
 from collections.abc import Iterable, Iterator
 
 from .tables import storage_call

@@ -44,7 +44,7 @@ does:
 
 The tenant's write guard row (``!tenant``, :mod:`shared.storage.transactions`) is
 known and never reported: it is absent while the tenant is disabled.  Event
-rows (``E:``, :mod:`shared.storage.event_rows`) are known too: they are
+rows (``E:`` and ``D:``, :mod:`shared.storage.event_rows`) are known too: they are
 history, each committed with its change, not state to agree with.
 
 The scan reads the whole partition once (O(rows), pages of 1,000); run it
@@ -114,7 +114,7 @@ class _Partition:
         problem = _refused_text(row)
         if problem:
             self.unstorable.append((key, problem))
-        if key == keys.TENANT_KEY or (kind == ROW_EVENT and key.startswith(keys.EVENT_PREFIX)):
+        if key == keys.TENANT_KEY or (kind == ROW_EVENT and key[:2] in (keys.EVENT_PREFIX, keys.DELIVERED_PREFIX)):
             return
         if kind == ROW_RESOURCE and len(parts) == 2:
             self.resources[key] = row

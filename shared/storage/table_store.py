@@ -37,14 +37,14 @@ from .chunks import joined_chunks, json_chunks
 from .counters import SHARDS
 from .keys import ROW_COUNTER, ROW_EDGE, ROW_INDEX, ROW_RESOURCE, ROW_REVERSE
 from .outcomes import Changed, Missing, TooLarge
-from .queries import each_row
+from .queries import RANGE, each_row
 from .tables import storage_call
 from .member_edges import GroupMembership
 from .transactions import MAX_TRANSACTION_OPS
 from ..scim.events import CREATE, DELETE, PUT, Change, resource_change
 from ..scim.records import Member, StoredResource, new_version, now_iso
 
-_RANGE = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"
+_RANGE = RANGE
 _RANGE_OF_KIND = _RANGE + " and k eq @k"
 _RANGE_OF_COUNTS_AND_RESOURCES = _RANGE + f" and (k eq '{ROW_COUNTER}' or k eq '{ROW_RESOURCE}')"
 

@@ -48,6 +48,22 @@ def storage_call(fn, *args, **kwargs):
         raise StorageUnavailable(type(exc).__name__) from exc
 
 
+def client_options(settings: Settings) -> dict:
+    """The azure-core options of every storage client (tables and the event
+    queue): the transport without proxy look-ups, the timeouts and retries
+    of this module's docstring, the storage-call counter's hooks."""
+    from azure.core.pipeline.transport import RequestsTransport
+
+    return dict(
+        transport=RequestsTransport(use_env_settings=False, connection_timeout=3, read_timeout=settings.storage_timeout_seconds),
+        raw_request_hook=count_storage_call,
+        raw_response_hook=drop_lost_answer,
+        retry_total=2,
+        retry_backoff_factor=0.2,
+        retry_backoff_max=2,
+    )
+
+
 class Tables:
     """Lazily built, memoised ``TableClient`` objects for the app's tables."""
 
@@ -58,17 +74,9 @@ class Tables:
         self._lock = threading.Lock()
 
     def _build_service(self):
-        from azure.core.pipeline.transport import RequestsTransport
         from azure.data.tables import TableServiceClient
 
-        options = dict(
-            transport=RequestsTransport(use_env_settings=False, connection_timeout=3, read_timeout=self._settings.storage_timeout_seconds),
-            raw_request_hook=count_storage_call,
-            raw_response_hook=drop_lost_answer,
-            retry_total=2,
-            retry_backoff_factor=0.2,
-            retry_backoff_max=2,
-        )
+        options = client_options(self._settings)
         settings = self._settings
         if settings.connection_string:
             return TableServiceClient.from_connection_string(settings.connection_string, **options)

@@ -30,7 +30,9 @@ from ..auth.tenants import TenantRegistry
 from ..config import Settings
 from ..scim import storable_text
 from ..scim.discovery import list_response, resource_type_json, schema_json, service_provider_config_json
+from ..delivery.dispatch import Dispatcher
 from ..delivery.signal import EventSignal
+from ..delivery.worker import DeliveryWorker
 from ..scim.endpoints import ENDPOINTS, EVENTS_SCOPE, JWKS_ROUTE, TOKEN_ROUTE, UNAUTHENTICATED, Endpoint
 from ..scim.errors import ScimError, bad_request, invalid_value, printable, unavailable
 from ..scim.http import Request, Response
@@ -39,6 +41,7 @@ from ..scim.records import now_iso
 from ..scim.schemas import GROUP_TYPE, RESOURCE_TYPES, SCHEMAS, USER_TYPE
 from ..storage.audit import AuditEntry, AuditLog, changed_attributes, enforce_retention
 from ..storage.calls import counting
+from ..storage.event_queue import EventQueue
 from ..storage.event_rows import EventContext
 from ..storage.outcomes import StorageUnavailable, TooLarge, WritesClosed
 from ..storage.table_store import TenantStore
@@ -97,6 +100,9 @@ class ScimService:
         self.signer = _token_signer(self.settings, self.keys)
         self.signal = EventSignal()
         self.events = EventFeed(self.settings, self.tables, self.keys, self.signal)
+        self.queue = EventQueue(self.settings) if self.settings.events_queue else None
+        self.dispatcher = Dispatcher(self.settings, self.tables, self.registry, self.keys, self.queue)
+        self.delivery = DeliveryWorker(self.dispatcher)
         self.authenticator = Authenticator(self.registry, self.signer, entra_keys or EntraKeys(),
                                            self.settings.entra_audiences)
         self.audit = AuditLog(self.tables)
@@ -140,7 +146,7 @@ class ScimService:
                 response = Response(500, err.body())
             if caller and request.method in _CHANGES and route in _AUDITED_ROUTES and response.status < 300:
                 self._record(request, route, resource_id, response, caller[0], request_id)
-                self.signal.notify(caller[0].tenant_id)
+                self._committed(caller[0])
         if self.settings.expose_storage_calls:
             response.headers["X-Storage-Calls"] = str(calls[0])
         response.headers["X-Request-Id"] = request_id
@@ -217,6 +223,25 @@ class ScimService:
             self._append_audit(AuditEntry(now_iso(), tenant_id, f"oauth:{client_id}", "token.issue", "AccessToken",
                                           "", "", "ok", request_id))
         return response
+
+    def _committed(self, principal: Principal) -> None:
+        """A change of the caller's tenant committed: wake its waiting polls
+        and, when its events are pushed or queued, start their delivery."""
+        self.signal.notify(principal.tenant_id)
+        if principal.events.push_url or self.queue is not None:
+            self.delivery.nudge(principal.tenant_id)
+
+    def deliver_events(self) -> None:
+        """Deliver every tenant's pending change events (the timer, every minute)."""
+        report = self.dispatcher.deliver_all()
+        log.info("event_delivery queued=%d pushed=%d push_failures=%d parked=%d settled=%d",
+                 report.queued, report.pushed, report.push_failures, report.parked, report.settled)
+
+    def enforce_event_retention(self) -> int:
+        """Delete change events older than ``SCIM_EVENT_RETENTION_DAYS`` (the daily timer)."""
+        deleted = self.dispatcher.enforce_retention()
+        log.info("event_retention deleted=%d days=%d", deleted, self.settings.event_retention_days)
+        return deleted
 
     def enforce_audit_retention(self) -> int:
         """Delete audit entries older than ``SCIM_AUDIT_RETENTION_DAYS`` (the daily timer)."""

@@ -93,6 +93,7 @@ def scim_app(storage_connection_string):
     os.environ["SCIM_TOKEN_SIGNING_KEY"] = rsa_private_pem()
     os.environ["SCIM_EVENTS_POLL_WAIT_SECONDS"] = "2"  # a long poll of the tests ends soon
     os.environ["SCIM_EVENTS_POLL_INTERVAL_SECONDS"] = "0.2"
+    os.environ["SCIM_EVENTS_PUSH_TIMEOUT_SECONDS"] = "1"  # the push tests' silent receiver is given up on soon
     os.environ.pop("SCIM_PUBLIC_BASE_URL", None)
     import function_app
 

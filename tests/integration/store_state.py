@@ -83,7 +83,8 @@ def resource_model(table, tenant_id: str) -> dict:
 
 
 def event_keys(table, tenant_id: str) -> set[str]:
-    return {row["RowKey"] for row in _rows(table, tenant_id) if row.get("k") == ROW_EVENT}
+    """The jtis of the tenant's events, pending (``E:``) or delivered (``D:``)."""
+    return {row["RowKey"].split(":", 1)[1] for row in _rows(table, tenant_id) if row.get("k") == ROW_EVENT}
 
 
 def folded(model: dict, table, tenant_id: str, before: set[str]) -> dict:
@@ -92,9 +93,9 @@ def folded(model: dict, table, tenant_id: str, before: set[str]) -> dict:
     event and no event without its change."""
     versions = dict(model["versions"])
     members = {gid: set(ids) for gid, ids in model["members"].items()}
-    rows = sorted((r for r in _rows(table, tenant_id) if r.get("k") == ROW_EVENT and r["RowKey"] not in before),
-                  key=lambda r: r["RowKey"])
-    for row in rows:
+    rows = {r["RowKey"].split(":", 1)[1]: r for r in _rows(table, tenant_id) if r.get("k") == ROW_EVENT}
+    for jti in sorted(set(rows) - before):
+        row = rows[jti]
         change = stored_event(row).change
         key = f"{change.kind}:{change.resource_id}"
         if change.verb == "delete":

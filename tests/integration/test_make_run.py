@@ -53,7 +53,7 @@ def _wait_for(process, marker: str, timeout: float = 90) -> str:
 def test_run_in_background_prints_url_and_token_and_stops_on_sigterm(tmp_path):
     port, azurite_port = free_port(), free_port()
     token = "background-test-token-0123456789"
-    env = {**os.environ, "PORT": str(port), "AZURITE_PORT": str(azurite_port),
+    env = {**os.environ, "PORT": str(port), "AZURITE_PORT": str(azurite_port), "AZURITE_QUEUE_PORT": str(free_port()),
            "SCIM_DEV_TOKEN": token, "SCIM_RUN_DIR": str(tmp_path), "DEVHOST_ACCESS_LOG": "1"}
     env.pop("SCIM_TOKEN_SIGNING_KEY", None)  # other tests' app fixture sets one
     process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "run.py")], env=env, cwd=ROOT,

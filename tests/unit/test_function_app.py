@@ -8,6 +8,7 @@ from pathlib import Path
 import azure.functions as func
 
 import function_app
+from scripts.devhost_routing import registered_functions
 from shared.scim.endpoints import ENDPOINTS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,9 +40,11 @@ def test_each_trigger_has_the_function_name_of_its_endpoint():
     assert [(f.get_function_name(), f.get_trigger().route) for f in http] == [(e.function, e.route) for e in ENDPOINTS]
 
 
-def test_a_daily_timer_enforces_audit_retention():
-    timers = [t for t in _triggers() if t.get_binding_name() == "timerTrigger"]
-    assert [t.schedule for t in timers] == ["0 17 3 * * *"]
+def test_timers_enforce_retention_daily_and_deliver_events_every_minute():
+    timers = {f.get_function_name(): f.get_trigger() for f in registered_functions(function_app.app)
+              if f.get_trigger().get_binding_name() == "timerTrigger"}
+    assert {name: t.schedule for name, t in timers.items()} == {"audit_retention": "0 17 3 * * *",
+                                                                "event_delivery": "0 * * * * *"}
 
 
 def test_host_json_puts_the_scim_base_at_scim_v2():

@@ -1,0 +1,216 @@
+"""Delivery of a tenant's change events to the channels it uses.
+
+The events wait in the outbox (:mod:`shared.storage.outbox`), oldest first.
+One delivery run of a tenant (:meth:`Dispatcher.deliver`) reads them and:
+
+1. with ``SCIM_EVENTS_QUEUE``, puts each not yet queued on the deployment's
+   Storage Queue (:mod:`shared.storage.event_queue`);
+2. with a push endpoint (``scimctl events push set``), POSTs them in order
+   (:mod:`shared.delivery.push`, RFC 8935), stopping at the first failure so
+   the receiver sees one resource's events in order.  A failed event is
+   retried after 1, 2, 4 ... seconds (at most 5 minutes apart) for
+   ``SCIM_EVENTS_PUSH_RETRY_SECONDS`` (one day) from its commit, then
+   parked: it is not pushed again (``scimctl events status`` shows it,
+   ``scimctl events replay`` sends it again) and the next ones go ahead;
+3. moves every event that all the tenant's channels have -- the poll feed
+   (when the tenant has an ``events`` credential) has answered it, the push
+   endpoint accepted it, the queue holds it -- out of the pending range
+   (:meth:`~shared.storage.outbox.Outbox.settle`).
+
+Delivery is at least once on every channel: a run that dies between a send
+and its mark sends that event again next time; consumers deduplicate by
+``jti``.  Runs are started after each commit in the committing process
+(:mod:`shared.delivery.worker`, best effort) and by the app's timer every
+minute for every tenant (:meth:`Dispatcher.deliver_all`, also
+``scimctl events deliver``), so a crash between a commit and its delivery
+delays the event, never loses it.  Events older than
+``SCIM_EVENT_RETENTION_DAYS`` (7), delivered or not, are deleted by the
+daily timer (:meth:`Dispatcher.enforce_retention`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+
+from ..auth.signing_keys import SigningKeys
+from ..auth.tenants import Tenant, TenantRegistry
+from ..config import Settings
+from ..storage.event_queue import MAX_MESSAGE_CHARS, EventQueue
+from ..storage.event_rows import StoredEvent
+from ..storage.outbox import Outbox
+from ..storage.outcomes import StorageUnavailable
+from ..storage.tables import RESOURCES, Tables
+from .push import Pusher, endpoint_problem
+from .sets import sign_set
+
+log = logging.getLogger("scim.events")
+MAX_BACKOFF_SECONDS = 300
+MAX_EVENTS_PER_RUN = 5000
+
+
+def backoff_seconds(attempts: int) -> float:
+    """The wait before attempt ``attempts + 1`` of a push: 1, 2, 4 ... seconds, at most 5 minutes."""
+    return float(min(2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
+
+
+@dataclass
+class DeliveryReport:
+    """What delivery runs did."""
+
+    queued: int = 0
+    pushed: int = 0
+    push_failures: int = 0
+    parked: int = 0
+    settled: int = 0
+    next_attempt: float | None = None  # when a push is due again (epoch seconds), if one failed
+
+    def add(self, other: "DeliveryReport") -> None:
+        for name in ("queued", "pushed", "push_failures", "parked", "settled"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def _notice_form(event: StoredEvent) -> StoredEvent:
+    return dataclasses.replace(event, change=dataclasses.replace(event.change, data=None))
+
+
+class Dispatcher:
+    """Delivery runs over the outboxes of every tenant."""
+
+    def __init__(self, settings: Settings, tables: Tables, registry: TenantRegistry, keys: SigningKeys | None,
+                 queue: EventQueue | None) -> None:
+        self.settings = settings
+        self.tables = tables
+        self.registry = registry
+        self.keys = keys
+        self.queue = queue
+
+    def _outbox(self, tenant_id: str) -> Outbox:
+        return Outbox(self.tables.table(RESOURCES), tenant_id)
+
+    def deliver(self, tenant_id: str, now: float | None = None) -> DeliveryReport:
+        """One delivery run of a tenant's pending events (the module docstring)."""
+        report = DeliveryReport()
+        tenant = self.registry.tenant(tenant_id)
+        if tenant is None:
+            return report
+        now = time.time() if now is None else now
+        outbox = self._outbox(tenant_id)
+        events = []
+        for event in outbox.pending():
+            events.append(event)
+            if len(events) == MAX_EVENTS_PER_RUN:
+                break
+        marks: dict[str, dict] = {event.jti: {} for event in events}
+        if self.keys is not None:
+            self._queue_all(tenant, events, marks, report)
+            self._push_in_order(tenant, events, marks, report, now)
+        done = [(e, marks[e.jti]) for e in events if self._delivered(tenant, e)]
+        settled = {e.jti for e, _ in done}
+        outbox.mark({jti: props for jti, props in marks.items() if props and jti not in settled})
+        report.settled = outbox.settle(done)
+        return report
+
+    def _delivered(self, tenant: Tenant, event: StoredEvent) -> bool:
+        return ((event.poll_answered or not tenant.events.poll)
+                and (event.push == "ok" or not tenant.events.push_url)
+                and (event.queued or self.queue is None))
+
+    def _queue_all(self, tenant: Tenant, events: list[StoredEvent], marks: dict, report: DeliveryReport) -> None:
+        if self.queue is None:
+            return
+        for event in events:
+            if event.queued:
+                continue
+            message = sign_set(event, tenant.event_audience, self.keys)
+            if len(message) > MAX_MESSAGE_CHARS:
+                message = sign_set(_notice_form(event), tenant.event_audience, self.keys)
+            try:
+                self.queue.put(message)
+            except StorageUnavailable:
+                log.warning("event_queue_unavailable queue=%s", self.queue.name)
+                return
+            event.queued = True
+            marks[event.jti]["qu"] = True
+            report.queued += 1
+
+    def _push_in_order(self, tenant: Tenant, events: list[StoredEvent], marks: dict, report: DeliveryReport,
+                       now: float) -> None:
+        url, authorization = tenant.events.push_url, tenant.events.push_authorization
+        if not url or endpoint_problem(url):
+            return
+        window = self.settings.events_push_retry_seconds
+        pusher = Pusher(self.settings.events_push_timeout_seconds)
+        try:
+            failing = False
+            for event in events:
+                if event.push:
+                    continue
+                if failing:  # the endpoint just failed: park what is past its window, try nothing more
+                    if now - event.iat >= window:
+                        self._park(event, marks, report, "not attempted: the endpoint was failing")
+                    continue
+                if event.push_next > now:
+                    report.next_attempt = event.push_next
+                    break
+                error = pusher.push(url, authorization, sign_set(event, tenant.event_audience, self.keys))
+                if error is None:
+                    event.push = "ok"
+                    marks[event.jti].update(pu="ok")
+                    report.pushed += 1
+                    continue
+                report.push_failures += 1
+                attempts = event.push_attempts + 1
+                log.warning("event_push_failed jti=%s attempt=%d error=%s", event.jti, attempts, error)
+                if now - event.iat >= window:
+                    self._park(event, marks, report, error, attempts)
+                    failing = True
+                    continue
+                next_attempt = now + backoff_seconds(attempts)
+                marks[event.jti].update(pn=attempts, pt=next_attempt, pe=error)
+                report.next_attempt = next_attempt
+                break
+        finally:
+            pusher.close()
+
+    @staticmethod
+    def _park(event: StoredEvent, marks: dict, report: DeliveryReport, error: str, attempts: int | None = None) -> None:
+        event.push = "parked"
+        marks[event.jti].update(pu="parked", pe=error, **({"pn": attempts} if attempts else {}))
+        report.parked += 1
+        log.warning("event_push_parked jti=%s error=%s", event.jti, error)
+
+    def deliver_all(self) -> DeliveryReport:
+        """A delivery run of every enabled tenant (the timer's sweep)."""
+        total = DeliveryReport()
+        for tenant in self.registry.tenants():
+            if tenant.disabled:
+                continue
+            try:
+                total.add(self.deliver(tenant.id))
+            except StorageUnavailable:
+                log.warning("event_delivery_unavailable: storage failed during a tenant's delivery run")
+        return total
+
+    def enforce_retention(self) -> int:
+        """Delete every tenant's events older than ``SCIM_EVENT_RETENTION_DAYS``; returns how many."""
+        cutoff = int((time.time() - self.settings.event_retention_days * 86400) * 1_000_000)
+        return sum(self._outbox(tenant.id).prune(cutoff) for tenant in self.registry.tenants())
+
+    def status(self, tenant_id: str) -> dict:
+        """What waits for delivery: counts per channel, parked pushes, the oldest event and the last push error."""
+        tenant = self.registry.require_tenant(tenant_id)
+        counts = {"pending": 0, "poll_pending": 0, "push_pending": 0, "parked": 0, "queue_pending": 0}
+        oldest, last_error = None, ""
+        for event in self._outbox(tenant_id).pending():
+            counts["pending"] += 1
+            counts["poll_pending"] += tenant.events.poll and not event.poll_answered
+            counts["push_pending"] += bool(tenant.events.push_url) and not event.push
+            counts["parked"] += event.push == "parked"
+            counts["queue_pending"] += self.queue is not None and not event.queued
+            oldest = event.iat if oldest is None else min(oldest, event.iat)
+            last_error = event.push_error or last_error
+        return {"tenant_id": tenant_id, **counts, "oldest_iat": oldest, "last_push_error": last_error,
+                "poll": tenant.events.poll, "push_url": tenant.events.push_url, "queue": self.queue.name if self.queue else ""}

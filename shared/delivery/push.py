@@ -1,0 +1,84 @@
+"""Push-based SET delivery (RFC 8935): one SET, one POST.
+
+The SET is POSTed to the tenant's endpoint with ``Content-Type:
+application/secevent+jwt`` and ``Accept: application/json`` (§2.1), and the
+``Authorization`` value the receiver gave, if any (§3).  It is delivered
+when the answer is 202 Accepted (§2.2); anything else -- a 400 with an
+error object (§2.3, its ``err`` code kept), another status, a refused
+connection, no answer within ``SCIM_EVENTS_PUSH_TIMEOUT_SECONDS`` (10) -- is a failure to retry
+(:mod:`shared.delivery.dispatch`).  Redirects are not followed.
+
+Only ``https`` endpoints are accepted, and ``http`` on the loopback
+interface (a receiver on the developer's own machine, and the tests).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+import requests
+
+from ..scim.events import SET_MEDIA_TYPE
+
+CONNECT_TIMEOUT = 3.0
+_ERR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+
+
+def endpoint_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a push endpoint, or None."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return "it is not a URL"
+    if parts.scheme == "https" and host:
+        return None
+    if parts.scheme == "http" and (host == "localhost" or _is_loopback(host)):
+        return None
+    return "use an https:// URL (http:// only on the loopback interface)"
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Pusher:
+    """POSTs SETs, reusing connections (one session per delivery run)."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
+        self._session = requests.Session()
+        self._session.trust_env = False  # no proxy from the environment between us and the receiver
+
+    def push(self, url: str, authorization: str, token: str) -> str | None:
+        """Deliver one SET: None on 202, else what went wrong (a short code, never the receiver's text)."""
+        headers = {"Content-Type": SET_MEDIA_TYPE, "Accept": "application/json"}
+        if authorization:
+            headers["Authorization"] = authorization
+        try:
+            response = self._session.post(url, data=token.encode("ascii"), headers=headers, timeout=self._timeout,
+                                          allow_redirects=False)
+        except requests.Timeout:
+            return "timeout"
+        except requests.RequestException as exc:
+            return type(exc).__name__
+        if response.status_code == 202:
+            return None
+        error = f"HTTP {response.status_code}"
+        if response.status_code == 400:
+            try:
+                err = response.json().get("err")
+            except (ValueError, AttributeError):
+                err = None
+            if isinstance(err, str) and _ERR_CODE.fullmatch(err):
+                error += f" {err}"
+        return error
+
+    def close(self) -> None:
+        self._session.close()
