@@ -76,6 +76,18 @@ param auditRetentionDays int = 90
 @description('Per-tenant requests per second answered 429 above; 0: off (SCIM_RATE_LIMIT_PER_SECOND).')
 param rateLimitPerSecond int = 0
 
+@minLength(3)
+@maxLength(63)
+@description('Storage Queue every change event is put on, for the application backend (SCIM_EVENTS_QUEUE).')
+param eventsQueueName string = 'scim-events'
+
+@description('Principal id of the application backend\'s identity, granted Storage Queue Data Message Processor on the events queue. Empty: none.')
+param eventsConsumerPrincipalId string = ''
+
+@minValue(1)
+@description('Days change events are kept, delivered or not (SCIM_EVENT_RETENTION_DAYS).')
+param eventRetentionDays int = 7
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var tags = {
@@ -119,6 +131,7 @@ module storage 'app/storage.bicep' = {
     deploymentContainerName: deploymentContainerName
     tableNames: tableNames
     skuName: storageSku
+    eventsQueueName: eventsQueueName
   }
 }
 
@@ -140,6 +153,8 @@ module rbac 'app/rbac.bicep' = {
     appPrincipalId: identity.properties.principalId
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
+    eventsQueueName: storage.outputs.eventsQueueName
+    eventsConsumerPrincipalId: eventsConsumerPrincipalId
   }
 }
 
@@ -171,6 +186,8 @@ module api 'app/api.bicep' = {
     entraAudiences: entraAudiences
     auditRetentionDays: auditRetentionDays
     rateLimitPerSecond: rateLimitPerSecond
+    eventsQueueName: storage.outputs.eventsQueueName
+    eventRetentionDays: eventRetentionDays
   }
 }
 
@@ -184,3 +201,5 @@ output SCIM_STORAGE_TABLE_ENDPOINT string = api.outputs.tableEndpoint
 output SCIM_TABLE_PREFIX string = tablePrefix
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output SCIM_SIGNING_KEY_SECRET_NAME string = signingKeySecretName
+output SCIM_EVENTS_QUEUE string = storage.outputs.eventsQueueName
+output SCIM_STORAGE_QUEUE_ENDPOINT string = storage.outputs.queueEndpoint

@@ -35,6 +35,8 @@ param oauthTokenMinutes int
 param entraAudiences string
 param auditRetentionDays int
 param rateLimitPerSecond int
+param eventsQueueName string
+param eventRetentionDays int
 
 var storageSuffix = environment().suffixes.storage
 var blobEndpoint = 'https://${storageAccountName}.blob.${storageSuffix}'
@@ -136,6 +138,9 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     SCIM_ENTRA_AUDIENCES: entraAudiences
     SCIM_AUDIT_RETENTION_DAYS: string(auditRetentionDays)
     SCIM_RATE_LIMIT_PER_SECOND: string(rateLimitPerSecond)
+    SCIM_EVENTS_QUEUE: eventsQueueName
+    SCIM_STORAGE_QUEUE_ENDPOINT: queueEndpoint
+    SCIM_EVENT_RETENTION_DAYS: string(eventRetentionDays)
   }
 }
 

@@ -26,9 +26,16 @@ param deployerPrincipalId string = ''
 ])
 param deployerPrincipalType string = 'User'
 
+@description('The events queue (storage.bicep).')
+param eventsQueueName string
+
+@description('Principal id of the application backend that consumes the events queue; empty: none.')
+param eventsConsumerPrincipalId string = ''
+
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageQueueDataMessageProcessor: '8a0f0c08-91a1-4084-bc3d-661d67233fed'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
@@ -37,6 +44,16 @@ var roles = {
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
+}
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource eventsQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' existing = {
+  parent: queueService
+  name: eventsQueueName
 }
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
@@ -58,7 +75,9 @@ resource appBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// The app: the host's queues (AzureWebJobsStorage__queueServiceUri).
+// The app: the host's queues (AzureWebJobsStorage__queueServiceUri) and the
+// events queue it puts every SET on (SCIM_EVENTS_QUEUE): Contributor on the
+// account covers both, as the host needs it anyway.
 resource appQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, appPrincipalId, roles.storageQueueDataContributor)
   scope: storage
@@ -121,5 +140,17 @@ resource deployerSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
     principalId: deployerPrincipalId
     principalType: deployerPrincipalType
+  }
+}
+
+// The application backend: reads and deletes the events queue's messages
+// (a queue trigger), on that queue only.
+resource consumerQueueProcessor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(eventsConsumerPrincipalId)) {
+  name: guid(eventsQueue.id, eventsConsumerPrincipalId, roles.storageQueueDataMessageProcessor)
+  scope: eventsQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataMessageProcessor)
+    principalId: eventsConsumerPrincipalId
+    principalType: 'ServicePrincipal'
   }
 }

@@ -1,5 +1,6 @@
 // The one storage account of the stack: the Functions host (AzureWebJobsStorage),
-// the Flex Consumption deployment container and the SCIM tables.  Shared-key
+// the Flex Consumption deployment container, the SCIM tables and the queue
+// of change events for the application (SCIM_EVENTS_QUEUE).  Shared-key
 // access is off, so every caller (the app, the deployer) authenticates with
 // Entra ID and an RBAC data role (rbac.bicep).
 // Docs: "Prevent Shared Key authorization for an Azure Storage account"
@@ -18,6 +19,9 @@ param tableNames array
 
 @description('Replication; Flex Consumption host storage supports the Standard SKUs.')
 param skuName string
+
+@description('Queue every change event (a SET) is put on, for an application backend (SCIM_EVENTS_QUEUE).')
+param eventsQueueName string
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -67,7 +71,19 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
   name: tableName
 }]
 
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+// The app also creates it on first use (shared/storage/event_queue.py).
+resource eventsQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: eventsQueueName
+}
+
 output name string = storage.name
+output eventsQueueName string = eventsQueue.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output queueEndpoint string = storage.properties.primaryEndpoints.queue
 output tableEndpoint string = storage.properties.primaryEndpoints.table

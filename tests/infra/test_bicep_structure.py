@@ -18,6 +18,7 @@ from tests.infra.templates import (INFRA, ROOT, accessor, bicep_files, dump, fun
 ROLE_IDS = {
     "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
     "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+    "Storage Queue Data Message Processor": "8a0f0c08-91a1-4084-bc3d-661d67233fed",
     "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
@@ -222,6 +223,22 @@ def test_deployer_roles_only_when_a_principal_is_given():
                 if principal == "deployerPrincipalId"}
     assert deployer == {("storage", ROLE_IDS["Storage Table Data Contributor"], True),
                         ("vault", ROLE_IDS["Key Vault Secrets Officer"], True)}
+
+
+def test_the_events_queue_exists_and_only_its_consumer_reads_it():
+    queue = resource_config(only_resource("app/storage.bicep", "Microsoft.Storage/storageAccounts/queueServices/queues"))
+    assert queue["name"] == "eventsQueueName" and queue["parent"] == "queueService"
+    main = parse("main.bicep")
+    assert main["parameters"]["eventsQueueName"]["default"] == "scim-events"
+    assert main["modules"]["storage"]["config"]["params"]["eventsQueueName"] == "eventsQueueName"
+    consumer = {(scope, role, conditional) for _, scope, principal, role, conditional in _assignments()
+                if principal == "eventsConsumerPrincipalId"}
+    assert consumer == {("eventsQueue", ROLE_IDS["Storage Queue Data Message Processor"], True)}
+    assert main["parameters"]["eventsConsumerPrincipalId"]["default"] == ""
+    settings = resource_config(only_resource("app/api.bicep", "Microsoft.Web/sites/config"))["properties"]
+    assert settings["SCIM_EVENTS_QUEUE"] == "eventsQueueName"
+    assert settings["SCIM_STORAGE_QUEUE_ENDPOINT"] == "queueEndpoint"
+    assert {"SCIM_EVENTS_QUEUE", "SCIM_STORAGE_QUEUE_ENDPOINT"} <= set(main["outputs"])
 
 
 # --- outputs -----------------------------------------------------------------
