@@ -16,6 +16,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import jwt
 import pytest
 import requests
 
@@ -368,6 +369,64 @@ def test_an_oauth_access_token_from_one_instance_is_accepted_by_all(fleet, regis
         assert _answers(clients) == [200] * INSTANCES
     took = _refused_by_all_within_bound(clients, lambda: registry.revoke(tenant_id, CLIENT, client_id))
     assert max(took) <= AUTH_CACHE_SECONDS + 1
+
+
+# --------------------------------------------------------------------------
+# Change events: two instances write while a third serves the poll feed
+# --------------------------------------------------------------------------
+
+
+def test_two_instances_write_while_a_third_serves_the_poll_feed(fleet, registry, tables):
+    """Nothing missed, nothing sent again once acknowledged: every event row
+    the writers' changes committed reaches the poller exactly once after its
+    acknowledgement, each resource's events in version order."""
+    tenant_id, _, token = new_tenant(registry)
+    _, events_token = registry.issue_token(tenant_id, "events")
+    LOG_CAPTURE.secrets.add(events_token)
+    writers = fleet.pinned(token)[:2]
+    feed = fleet.pinned(events_token)[2]
+    received: dict[str, dict] = {}
+    again_after_ack: list[str] = []
+    acknowledged: set[str] = set()
+    writing = True
+
+    def poll_until_drained() -> None:
+        answered: list[str] = []
+        while True:
+            body = {"ack": answered, "maxEvents": 50, "returnImmediately": not writing}
+            sets = feed.post("/Events", body).json()["sets"]
+            acknowledged.update(answered)
+            if not sets and not writing:
+                return
+            again_after_ack.extend(jti for jti in sets if jti in acknowledged)
+            for jti, set_token in sets.items():
+                received[jti] = jwt.decode(set_token, options={"verify_signature": False})
+            answered = list(sets)
+
+    def write(client, n: int) -> list[str]:
+        ids = []
+        for i in range(n):
+            uid = client.post("/Users", {"schemas": [USER], "userName": f"w{id(client)}-{i}"}).json()["id"]
+            client.patch(f"/Users/{uid}", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                                           "Operations": [{"op": "replace", "path": "displayName", "value": "x"}]})
+            ids.append(uid)
+        return ids
+
+    with ThreadPoolExecutor(3) as pool:
+        poller = pool.submit(poll_until_drained)
+        written = [pool.submit(write, client, 15) for client in writers]
+        created = [uid for future in written for uid in future.result()]
+        writing = False
+        poller.result(timeout=120)
+    rows = [r for r in tables.table(RESOURCES).query_entities("PartitionKey eq @pk", parameters={"pk": tenant_id})
+            if r.get("k") == "E"]
+    assert again_after_ack == []
+    assert set(received) == {r["RowKey"].split(":", 1)[1] for r in rows} and len(received) == 2 * len(created)
+    per_user: dict[str, list[str]] = {}
+    for claims in received.values():  # in the order received
+        per_user.setdefault(claims["sub_id"]["uri"], []).append(next(iter(claims["events"].values()))["version"])
+    assert set(per_user) == {f"/Users/{uid}" for uid in created}
+    assert all(len(v) == 2 and v == sorted(v) for v in per_user.values())
 
 
 # --------------------------------------------------------------------------
