@@ -221,6 +221,19 @@ def markdown(results: dict, checks: list[dict]) -> str:
                         for name, s in (paging.get("storage_calls") or {}).items()],
                        ["request", "budget", "storage calls: requests", "cheapest minus budget", "calls above budget"]), "",
                 f"App RSS peak during the walk: {paging['memory']['peak_mb']} MB.", ""]
+    events = results.get("event_delivery")
+    if events:
+        out += ["## Change-event delivery", "",
+                f"A backlog of {events['backlog']} events of one tenant (notice form), drained by each channel; "
+                "the baseline is one range read of the same rows. Reported, not judged.", "",
+                _table([["range read (baseline)", events["range_read_rows"], events["range_read_rows_per_s"], 1.0],
+                        ["poll (HTTP, maxEvents 1000, acked)", events["poll_events"], events["poll_events_per_s"],
+                         events["poll_over_range_read"]],
+                        ["push (loopback receiver, 202, in order)", events["push_events"], events["push_events_per_s"], None],
+                        ["Storage Queue (Azurite)", events["queue_events"], events["queue_events_per_s"], None]],
+                       ["channel", "events", "events/s", "over baseline"]), "",
+                f"Commit to poll visibility over {events['visibility_probes']} sequential creates with a long poll "
+                f"waiting: median **{events['visibility_p50_ms']} ms**, p99 **{events['visibility_p99_ms']} ms**.", ""]
     cold = results.get("cold_start")
     if cold:
         out += ["## Cold start", "", f"Median of {cold['runs']} fresh interpreters: `import function_app` "

@@ -18,7 +18,9 @@ failure in one is recorded and does not stop the others):
    the SCIM figure);
 4. seeding of a second tenant through the storage layer, then large groups
    and deep paging over HTTP;
-5. PASS/FAIL per target (storage calls per request against
+5. change-event delivery from a backlog, by poll, push and queue, and the
+   delay from a commit to its poll (``events``, :mod:`bench.scenarios.event_delivery`);
+6. PASS/FAIL per target (storage calls per request against
    :mod:`bench.budgets` among them), ``bench-results/<timestamp>/report.{md,json}``.
 
 ``--inject extra-read`` (test-only) serves the app from :mod:`bench.inject`,
@@ -32,6 +34,7 @@ errors and Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import secrets
@@ -48,16 +51,19 @@ from .scenarios.cold_start import run_cold_start
 from .scenarios.devhost_throughput import run_devhost_throughput
 from .scenarios.entra_cycle import run_entra_cycle
 from .scenarios.entra_plan import entra_plan
+from .scenarios.event_delivery import run_event_delivery
 from .scenarios.large_groups import run_large_groups
 from .scenarios.paging import run_paging
 from .scenarios.seeding import seed_group, seed_users
 from .scenarios.storage_floor import run_storage_floor
 
-SCENARIOS = ("cold", "devhost", "entra", "floor", "groups", "paging")
+SCENARIOS = ("cold", "devhost", "entra", "events", "floor", "groups", "paging")
 NORMAL = dict(users=5000, groups=200, members_per_group=60, threads=8, large_members=20000, paging_users=50000,
-              repetitions=30, cold_runs=7, scenario_seconds=300, walks=1, devhost_rounds=7, devhost_requests=3000)
+              repetitions=30, cold_runs=7, scenario_seconds=300, walks=1, devhost_rounds=7, devhost_requests=3000,
+              event_backlog=10000, event_probes=200)
 QUICK = dict(users=300, groups=24, members_per_group=40, threads=8, large_members=2000, paging_users=5000,
-             repetitions=15, cold_runs=7, scenario_seconds=90, walks=3, devhost_rounds=5, devhost_requests=1000)
+             repetitions=15, cold_runs=7, scenario_seconds=90, walks=3, devhost_rounds=5, devhost_requests=1000,
+             event_backlog=2000, event_probes=50)
 
 
 EXTERNAL_STORAGE = "BENCH_STORAGE_CONNECTION_STRING"
@@ -99,6 +105,10 @@ def parse_args(argv):
                         help=f"timed rounds of the dev host throughput, median taken ({NORMAL['devhost_rounds']}; quick {QUICK['devhost_rounds']})")
     parser.add_argument("--devhost-requests", type=int,
                         help=f"requests per dev host throughput round ({NORMAL['devhost_requests']}; quick {QUICK['devhost_requests']})")
+    parser.add_argument("--event-backlog", type=int,
+                        help=f"events in the delivery backlog ({NORMAL['event_backlog']}; quick {QUICK['event_backlog']})")
+    parser.add_argument("--event-probes", type=int,
+                        help=f"commits timed to their poll ({NORMAL['event_probes']}; quick {QUICK['event_probes']})")
     parser.add_argument("--cold-runs", type=int, help=f"fresh interpreters per import variant ({NORMAL['cold_runs']})")
     parser.add_argument("--scenario-seconds", type=int,
                         help=f"time budget per scenario; work not started by then is skipped ({NORMAL['scenario_seconds']}; quick {QUICK['scenario_seconds']})")
@@ -119,6 +129,16 @@ def parse_args(argv):
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     args.only = wanted
     return args
+
+
+def _signing_key() -> str:
+    """A fresh RSA key for the run's SETs (nothing leaves the run)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,10 +178,12 @@ def main(argv: list[str] | None = None) -> int:
             connection_string = external
             os.environ["SCIM_TABLE_PREFIX"] = "bench" + secrets.token_hex(4)
         else:
-            azurite = start_azurite(in_memory=True)
+            azurite = start_azurite(in_memory=True, queue=True)
             connection_string = azurite.connection_string
         results["meta"]["storage"] = "external (BENCH_STORAGE_CONNECTION_STRING)" if external else "Azurite, in memory"
         env = app_env(connection_string)
+        env.setdefault("SCIM_TOKEN_SIGNING_KEY", _signing_key())  # the SETs' key (and OAuth's)
+        os.environ["SCIM_TOKEN_SIGNING_KEY"] = env["SCIM_TOKEN_SIGNING_KEY"]
         if args.inject:
             env[INJECT_ENV] = args.inject
         os.environ["SCIM_STORAGE_CONNECTION_STRING"] = connection_string  # for this process's storage layer
@@ -244,6 +266,21 @@ def main(argv: list[str] | None = None) -> int:
                         walks=args.walks))
             finally:
                 client.close()
+        if "events" in args.only:
+            def events():
+                from shared.auth.signing_keys import SigningKeys
+                from shared.auth.tenants import TenantRegistry
+                from shared.storage.event_queue import EventQueue
+
+                registry = TenantRegistry(tables)
+                events_tenant = ensure_tenant(env, "bench-events", events_scim_token, work)
+                _, events_token = registry.issue_token(events_tenant, "events")
+                queued = dataclasses.replace(settings, events_queue="bench-events-" + secrets.token_hex(4))
+                return run_event_delivery(devhost.base, events_scim_token, events_token, events_tenant, tables, registry,
+                                          SigningKeys(settings.token_signing_key), EventQueue(queued), settings,
+                                          args.event_backlog, args.event_probes, time.monotonic() + args.scenario_seconds)
+            events_scim_token = secrets.token_urlsafe(32)
+            attempt("event_delivery", events)
         if not devhost.running():
             failures["devhost"] = f"the dev host exited with status {devhost.process.returncode}"
     except KeyboardInterrupt:
