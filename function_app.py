@@ -73,11 +73,8 @@ register_endpoints(app, _get_service)
 
 @app.timer_trigger(schedule="0 17 3 * * *", arg_name="timer", run_on_startup=False)
 def audit_retention(timer: func.TimerRequest) -> None:
-    """Daily: delete audit entries older than SCIM_AUDIT_RETENTION_DAYS and
-    change events older than SCIM_EVENT_RETENTION_DAYS."""
-    service = _get_service()
-    service.enforce_audit_retention()
-    service.enforce_event_retention()
+    """Daily: delete audit entries and change events older than SCIM_AUDIT_RETENTION_DAYS."""
+    _get_service().enforce_audit_retention()
 
 
 @app.timer_trigger(schedule="0 * * * * *", arg_name="timer", run_on_startup=False)

@@ -17,19 +17,20 @@ created on its first use, the SDK retries a dropped connection.  So the *cheapes
 budget, whatever the load; the calls above budget are judged in total
 against :func:`one_off_allowance`.
 
-Budgets (``AUDIT``: every accepted change writes one audit entry, a
-separate table; a transaction is one call however many operations it has,
-the tenant's write guard MERGE and the change's event row included):
+Budgets (a transaction is one call however many operations it has, the
+tenant's write guard MERGE and the change's event row included; the event
+row is also the change's audit entry, :mod:`shared.storage.audit`, so an
+accepted change pays no audit write of its own):
 
 ========================================================  ======================================
 request                                                   calls
 ========================================================  ======================================
 ``GET /Users?filter=userName eq`` (no such user)          1: the unique-index point read
 ``GET /Groups?filter=displayName eq``, members excluded   1 when absent, 2 when found (+ the row)
-``POST /Users``, ``POST /Groups``                         1 transaction + AUDIT
+``POST /Users``, ``POST /Groups``                         1 transaction
 ``PATCH /Groups`` adding k members                        :func:`add_members`
-``PATCH /Groups`` removing k members (k <= 48)            1 transaction + AUDIT
-user ``PATCH`` (manager, update, disable)                 1 range read + 1 transaction + AUDIT
+``PATCH /Groups`` removing k members (k <= 48)            1 transaction
+user ``PATCH`` (manager, update, disable)                 1 range read + 1 transaction
 ``GET /Users/{id}``                                       1 range read (the user and its edges)
 ``GET /Groups/{id}?excludedAttributes=members``           1 point read
 ``GET /Users?startIndex=1&count=100`` (the first page)    1 range read: counter shards + first rows
@@ -47,14 +48,13 @@ import math
 from shared.storage.counters import SHARDS  # first-use reads per resource type and process
 from shared.storage.transactions import MAX_TRANSACTION_OPS as TRANSACTION_OPS  # the 100th operation is the tenant guard
 
-AUDIT = 1
 ONE_TRANSACTION_MEMBERS = (TRANSACTION_OPS - 2) // 3  # group MERGE, event row + 3 operations per member: 32
 ONE_TRANSACTION_REMOVALS = (TRANSACTION_OPS - 2) // 2  # group MERGE, event row + 2 operations per member: 48
 
 FILTER_MISS = 1
 FILTER_HIT = 2
-CREATE = 1 + AUDIT
-USER_PATCH = 1 + 1 + AUDIT
+CREATE = 1
+USER_PATCH = 1 + 1
 GET_USER = 1
 GET_GROUP_WITHOUT_MEMBERS = 1
 FIRST_PAGE = 1
@@ -69,14 +69,14 @@ def add_members(k: int) -> int:
     ``TRANSACTION_OPS``), then the edges, ``ONE_TRANSACTION_MEMBERS`` members
     per transaction."""
     if k <= ONE_TRANSACTION_MEMBERS:
-        return 1 + AUDIT
-    return math.ceil((k + 1) / TRANSACTION_OPS) + math.ceil(k / ONE_TRANSACTION_MEMBERS) + AUDIT
+        return 1
+    return math.ceil((k + 1) / TRANSACTION_OPS) + math.ceil(k / ONE_TRANSACTION_MEMBERS)
 
 
 def remove_members(k: int) -> int:
     """A member-remove PATCH of ``k`` members, all present: ``ONE_TRANSACTION_REMOVALS``
     per transaction, each with the group's new version and its event."""
-    return max(1, math.ceil(k / ONE_TRANSACTION_REMOVALS)) + AUDIT
+    return max(1, math.ceil(k / ONE_TRANSACTION_REMOVALS))
 
 
 AUTH_CACHE_SECONDS = 30  # SCIM_AUTH_CACHE_SECONDS default: a credential is looked up again after it

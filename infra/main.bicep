@@ -69,7 +69,7 @@ param oauthTokenMinutes int = 60
 param entraAudiences string = ''
 
 @minValue(1)
-@description('Days audit entries are kept (SCIM_AUDIT_RETENTION_DAYS).')
+@description('Days audit entries and change events are kept (SCIM_AUDIT_RETENTION_DAYS).')
 param auditRetentionDays int = 90
 
 @minValue(0)
@@ -83,10 +83,6 @@ param eventsQueueName string = 'scim-events'
 
 @description('Principal id of the application backend\'s identity, granted Storage Queue Data Message Processor on the events queue. Empty: none.')
 param eventsConsumerPrincipalId string = ''
-
-@minValue(1)
-@description('Days change events are kept, delivered or not (SCIM_EVENT_RETENTION_DAYS).')
-param eventRetentionDays int = 7
 
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
@@ -187,7 +183,6 @@ module api 'app/api.bicep' = {
     auditRetentionDays: auditRetentionDays
     rateLimitPerSecond: rateLimitPerSecond
     eventsQueueName: storage.outputs.eventsQueueName
-    eventRetentionDays: eventRetentionDays
   }
 }
 

@@ -313,7 +313,9 @@ class Admin:
     def audit_prune(self, args) -> None:
         days = args.days or self.settings.audit_retention_days
         deleted = enforce_retention(self.audit, self.registry, days)
-        self._out({"deleted": deleted, "days": days}, f"{deleted} audit entries older than {days} days deleted")
+        events = self._dispatcher().enforce_retention(days)
+        self._out({"deleted": deleted, "events_deleted": events, "days": days},
+                  f"{deleted} audit entries and {events} change events older than {days} days deleted")
 
     def check_store(self, args) -> int:
         """Report (and with ``--repair`` fix) broken invariants; 1 while any remain."""

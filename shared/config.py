@@ -29,7 +29,8 @@ Variable                               Meaning
 ``SCIM_OAUTH_TOKEN_MINUTES``           OAuth access-token lifetime, 60-360 (default 60)
 ``SCIM_ENTRA_AUDIENCES``               comma-separated extra ``aud`` values accepted in
                                        Entra-issued JWTs (gallery application ids)
-``SCIM_AUDIT_RETENTION_DAYS``          days audit entries are kept (default 90)
+``SCIM_AUDIT_RETENTION_DAYS``          days audit entries and change events (the audit
+                                       of the changes) are kept (default 90)
 ``SCIM_RATE_LIMIT_PER_SECOND``         per-tenant request rate answered 429 above
                                        (default 0: off; see docs/security.md)
 ``SCIM_EVENTS_QUEUE``                  name of the Storage Queue every change event is
@@ -40,8 +41,6 @@ Variable                               Meaning
                                        event is parked (default 86400: one day)
 ``SCIM_EVENTS_PUSH_TIMEOUT_SECONDS``   how long a push waits for the receiver's answer
                                        (default 10)
-``SCIM_EVENT_RETENTION_DAYS``          days change events are kept, delivered or not
-                                       (default 7)
 ``SCIM_EVENTS_POLL_WAIT_SECONDS``      longest a poll without ``returnImmediately``
                                        waits for events (default 20)
 ``SCIM_EVENTS_POLL_INTERVAL_SECONDS``  how often a waiting poll looks again (default 1)
@@ -83,7 +82,6 @@ class Settings:
     events_queue: str = ""
     queue_endpoint: str | None = None
     events_push_retry_seconds: int = 86400
-    event_retention_days: int = 7
     events_push_timeout_seconds: float = 10.0
 
     @classmethod
@@ -111,6 +109,5 @@ class Settings:
             events_queue=os.environ.get("SCIM_EVENTS_QUEUE", "").strip(),
             queue_endpoint=os.environ.get("SCIM_STORAGE_QUEUE_ENDPOINT") or None,
             events_push_retry_seconds=_int("SCIM_EVENTS_PUSH_RETRY_SECONDS", 86400),
-            event_retention_days=_int("SCIM_EVENT_RETENTION_DAYS", 7),
             events_push_timeout_seconds=float(os.environ.get("SCIM_EVENTS_PUSH_TIMEOUT_SECONDS", "").strip() or 10),
         )

@@ -36,7 +36,6 @@ param entraAudiences string
 param auditRetentionDays int
 param rateLimitPerSecond int
 param eventsQueueName string
-param eventRetentionDays int
 
 var storageSuffix = environment().suffixes.storage
 var blobEndpoint = 'https://${storageAccountName}.blob.${storageSuffix}'
@@ -140,7 +139,6 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     SCIM_RATE_LIMIT_PER_SECOND: string(rateLimitPerSecond)
     SCIM_EVENTS_QUEUE: eventsQueueName
     SCIM_STORAGE_QUEUE_ENDPOINT: queueEndpoint
-    SCIM_EVENT_RETENTION_DAYS: string(eventRetentionDays)
   }
 }
 

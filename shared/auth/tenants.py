@@ -54,6 +54,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from ..scim.storable_text import refused_character
 from ..scim.records import now_iso
+from ..storage.audit import AuditLog
 from ..storage.queries import each_row
 from ..storage.table_store import TenantStore
 from ..storage.tables import RESOURCES, TENANTS, Tables, storage_call
@@ -248,7 +249,9 @@ class TenantRegistry:
         credentials that name no tenant (rejected) and data no one can
         reach; rerunning the command finishes the job.  Its audit entries
         stay until retention removes them (a ``deleted`` row remembers the
-        tenant until then).
+        tenant until then): its change events, which are the audit entries
+        of its changes, are copied into the audit table before the
+        partition goes.
         """
         tenant = self.tenant(tenant_id)
         if tenant is not None:
@@ -260,6 +263,7 @@ class TenantRegistry:
             self._table.delete_entity(ENTRA, tenant.entra_tenant)
         for cred in self.credentials(tenant_id, TOKEN) + self.credentials(tenant_id, CLIENT):
             self._table.delete_entity(cred.kind, cred.id)
+        AuditLog(self._tables).preserve_changes(tenant_id)
         return _delete_partition(self._tables.table(RESOURCES), tenant_id)
 
     def reopen_writes(self, tenant_id: str) -> bool:

@@ -23,9 +23,10 @@ and its mark sends that event again next time; consumers deduplicate by
 (:mod:`shared.delivery.worker`, best effort) and by the app's timer every
 minute for every tenant (:meth:`Dispatcher.deliver_all`, also
 ``scimctl events deliver``), so a crash between a commit and its delivery
-delays the event, never loses it.  Events older than
-``SCIM_EVENT_RETENTION_DAYS`` (7), delivered or not, are deleted by the
-daily timer (:meth:`Dispatcher.enforce_retention`).
+delays the event, never loses it.  Events are the audit trail of the
+changes too (:mod:`shared.storage.audit`): they are kept, delivered or not,
+for ``SCIM_AUDIT_RETENTION_DAYS`` (90), then deleted by the daily timer
+(:meth:`Dispatcher.enforce_retention`).
 """
 
 from __future__ import annotations
@@ -194,9 +195,10 @@ class Dispatcher:
                 log.warning("event_delivery_unavailable: storage failed during a tenant's delivery run")
         return total
 
-    def enforce_retention(self) -> int:
-        """Delete every tenant's events older than ``SCIM_EVENT_RETENTION_DAYS``; returns how many."""
-        cutoff = int((time.time() - self.settings.event_retention_days * 86400) * 1_000_000)
+    def enforce_retention(self, days: int | None = None) -> int:
+        """Delete every tenant's events older than ``days`` (default
+        ``SCIM_AUDIT_RETENTION_DAYS``); returns how many."""
+        cutoff = int((time.time() - (days or self.settings.audit_retention_days) * 86400) * 1_000_000)
         return sum(self._outbox(tenant.id).prune(cutoff) for tenant in self.registry.tenants())
 
     def status(self, tenant_id: str) -> dict:

@@ -1,18 +1,30 @@
 """The audit trail: one entry per accepted change, newest first per tenant.
 
-Entries live in their own table (``{prefix}audit``), one partition per
-tenant, keyed by the *inverted* time (the log-tail pattern of the Azure
-Table design guide): ``RowKey = f"{MAX_MS - epoch_ms:013d}{random}"``, so a
-plain query returns the newest entries first and reading the last N costs
-one call.  Old entries are the tail of the partition, which is what
-:meth:`AuditLog.prune` deletes (``SCIM_AUDIT_RETENTION_DAYS``, 90 by
-default; the app's daily timer and ``scimctl audit prune`` run it).
+Two sources, read together by :meth:`AuditLog.recent`:
+
+* **changes of users and groups** are their change events
+  (:mod:`shared.storage.event_rows`), committed in the change's own
+  transaction: so the trail costs a SCIM request no storage call of its
+  own, and holds exactly the changes that happened (a replayed request that
+  changed nothing has no entry).  They are kept as long as the audit
+  trail (``SCIM_AUDIT_RETENTION_DAYS``, :meth:`shared.delivery.dispatch.Dispatcher.enforce_retention`).
+  When a tenant is deleted, its change entries are copied into the audit
+  table first (:meth:`AuditLog.preserve_changes`), so the trail outlives
+  the tenant's data as before;
+* **everything else** -- issued access tokens, ``scimctl``'s administrative
+  changes -- has its own table (``{prefix}audit``), one partition per
+  tenant, keyed by the *inverted* time (the log-tail pattern of the Azure
+  Table design guide): ``RowKey = f"{MAX_MS - epoch_ms:013d}{random}"``, so a
+  plain query returns the newest entries first and reading the last N costs
+  one call.  Old entries are the tail of the partition, which is what
+  :meth:`AuditLog.prune` deletes (``SCIM_AUDIT_RETENTION_DAYS``, 90 by
+  default; the app's daily timer and ``scimctl audit prune`` run it).
 
 An entry holds: time, tenant, actor (``token:<id>``, ``oauth:<client id>``,
 ``entra:<app>@<Entra tenant>`` or ``cli:<user>``), operation, resource type
 and id, the names of the attributes changed (never values: a password or a
-token never reaches this table), outcome (the HTTP status or ``ok``) and the
-request id.
+token never reaches the trail), outcome (``ok`` for a change; what the
+operation says otherwise) and the request id.
 """
 
 from __future__ import annotations
@@ -22,12 +34,17 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
+from ..scim.events import Change
+from ..scim.ids import GROUP
+from ..scim.records import version_time
+from .event_rows import StoredEvent
+from .outbox import Outbox
 from .queries import each_row
-from .tables import AUDIT, Tables, storage_call
+from .tables import AUDIT, RESOURCES, Tables, storage_call
 
 MAX_MS = 10**13 - 1
 MAX_ATTRIBUTES_CHARS = 2000
-_SKIPPED_ATTRIBUTES = {"schemas", "id", "meta"}
+_OPERATIONS = {"create": "create", "put": "replace", "patch": "patch", "delete": "delete"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,30 +64,18 @@ def _row_key(epoch_ms: int) -> str:
     return f"{MAX_MS - epoch_ms:013d}{secrets.token_hex(4)}"
 
 
-def changed_attributes(method: str, body) -> list[str]:
-    """Names of the attributes a request changes: top-level names of a
-    resource (extension attributes as ``urn:...:name``), or ``op:path`` of
-    each PATCH operation (RFC 7644 §3.5.2) -- names only, never values."""
-    if not isinstance(body, dict):
-        return []
-    if method == "PATCH":
-        names = []
-        for op in body.get("Operations") or body.get("operations") or []:
-            if not isinstance(op, dict):
-                continue
-            path = op.get("path")
-            targets = [path] if isinstance(path, str) else list(op["value"]) if isinstance(op.get("value"), dict) else []
-            names.extend(f"{str(op.get('op', '')).lower()}:{target}" for target in targets)
-        return names
-    names = []
-    for name, value in body.items():
-        if name in _SKIPPED_ATTRIBUTES:
-            continue
-        if name.lower().startswith("urn:") and isinstance(value, dict):
-            names.extend(f"{name}:{sub}" for sub in value)
-        else:
-            names.append(name)
-    return names
+def _iso(epoch_ms: int) -> str:
+    seconds, ms = divmod(epoch_ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
+
+
+def change_entry(tenant_id: str, event: StoredEvent) -> AuditEntry:
+    """The audit entry of a change event: its time is the change's version's."""
+    change: Change = event.change
+    micros = version_time(change.version) or event.iat * 1_000_000
+    return AuditEntry(_iso(micros // 1000), tenant_id, event.actor, _OPERATIONS[change.verb],
+                      "Group" if change.kind == GROUP else "User", change.resource_id,
+                      ",".join(change.attributes)[:MAX_ATTRIBUTES_CHARS], "ok", event.txn)
 
 
 class AuditLog:
@@ -83,14 +88,18 @@ class AuditLog:
     def _table(self):
         return self._tables.table(AUDIT)
 
-    def append(self, entry: AuditEntry) -> None:
+    def _row(self, entry: AuditEntry, epoch_ms: int) -> dict:
         row = asdict(entry)
         row["attributes"] = row["attributes"][:MAX_ATTRIBUTES_CHARS]
-        row.update(PartitionKey=entry.tenant, RowKey=_row_key(int(time.time() * 1000)))
-        storage_call(self._table.create_entity, row)
+        row.update(PartitionKey=entry.tenant, RowKey=_row_key(epoch_ms))
+        return row
+
+    def append(self, entry: AuditEntry) -> None:
+        storage_call(self._table.create_entity, self._row(entry, int(time.time() * 1000)))
 
     def recent(self, tenant_id: str, limit: int = 50) -> list[AuditEntry]:
-        """The newest ``limit`` entries, newest first (one query)."""
+        """The newest ``limit`` entries, newest first: the audit table's (one
+        query) and the tenant's change events' (:meth:`Outbox.recent`)."""
         rows = storage_call(self._table.query_entities, "PartitionKey eq @p", parameters={"p": tenant_id},
                             results_per_page=min(limit, 1000))
         entries = []
@@ -98,7 +107,19 @@ class AuditLog:
             entries.append(AuditEntry(**{name: row.get(name, "") for name in AuditEntry.__slots__}))
             if len(entries) >= limit:
                 break
-        return entries
+        changes = Outbox(self._tables.table(RESOURCES), tenant_id).recent(limit)
+        entries += [change_entry(tenant_id, event) for event in changes]
+        return sorted(entries, key=lambda e: e.time, reverse=True)[:limit]
+
+    def preserve_changes(self, tenant_id: str) -> int:
+        """Copy a tenant's change entries into the audit table (before the
+        tenant's partition is deleted); returns how many."""
+        events = Outbox(self._tables.table(RESOURCES), tenant_id).history()
+        rows = [self._row(change_entry(tenant_id, e), (version_time(e.change.version) or e.iat * 1_000_000) // 1000)
+                for e in events]
+        for start in range(0, len(rows), 100):
+            storage_call(self._table.submit_transaction, [("upsert", row) for row in rows[start : start + 100]])
+        return len(rows)
 
     def prune(self, tenant_id: str, older_than: datetime) -> int:
         """Delete the entries written before ``older_than``; returns how many."""

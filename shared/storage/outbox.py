@@ -15,14 +15,16 @@ as ``E:{jti}``.  Delivery state lives on the row, one mark per channel
 Once every channel the tenant uses has it, the row moves to ``D:{jti}``
 (:meth:`Outbox.settle`: the delete, conditioned on the ETag read, and the
 copy in one transaction), out of the range polls and deliveries read, and
-stays there for ``scimctl events replay`` until the event retention ends
-(:meth:`Outbox.prune`).  Rows sort by ``jti``, which begins with the
+stays there -- it is the change's audit entry (:mod:`shared.storage.audit`)
+and what ``scimctl events replay`` sends again -- until the audit retention
+ends (:meth:`Outbox.prune`).  Rows sort by ``jti``, which begins with the
 microsecond of the change's version (:mod:`shared.scim.records`), so a time
 is a key: :func:`time_key`.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from azure.core import MatchConditions
@@ -39,6 +41,7 @@ _EVENTS_LO, _EVENTS_HI = keys.EVENT_PREFIX, keys.prefix_end(keys.EVENT_PREFIX)
 _PENDING_FOR_POLL = RANGE + " and pa eq false"
 MAX_ERROR_CHARS = 200
 _DELIVERY_MARKS = ("pa", "pu", "qu", "pn", "pt", "pe", "perr")
+_RECENT_WINDOWS_HOURS = (1, 24, 24 * 7, 24 * 31, 0)  # 0: everything
 _MOVES = (MAX_TRANSACTION_OPS - 1) // 2  # a move is a delete and an insert
 
 
@@ -69,6 +72,27 @@ class Outbox(TenantTransactions):
         """Every event not delivered everywhere yet, oldest first (pages of 1,000)."""
         for entity in self._range(_EVENTS_LO, _EVENTS_HI):
             yield stored_event(entity)
+
+    def _since(self, micros: int) -> list:
+        """Every event made at or after ``micros``, pending or delivered (two range queries)."""
+        return [*self._range(time_key(keys.DELIVERED_PREFIX, micros), keys.prefix_end(keys.DELIVERED_PREFIX)),
+                *self._range(time_key(keys.EVENT_PREFIX, micros), _EVENTS_HI)]
+
+    def recent(self, limit: int) -> list[StoredEvent]:
+        """The newest ``limit`` events, pending or delivered, newest first: the
+        rows sort oldest first, so the last hour is read, then the last
+        day, week, month, and everything, until ``limit`` are found."""
+        now = time.time_ns() // 1000
+        for hours in _RECENT_WINDOWS_HOURS:
+            rows = self._since(now - hours * 3_600_000_000 if hours else 0)
+            if len(rows) >= limit or not hours:
+                newest = sorted(rows, key=lambda r: r["RowKey"].split(":", 1)[1], reverse=True)[:limit]
+                return [stored_event(row) for row in newest]
+        return []
+
+    def history(self) -> list[StoredEvent]:
+        """Every event the tenant has, pending or delivered, oldest first."""
+        return sorted((stored_event(row) for row in self._since(0)), key=lambda e: e.jti)
 
     def acknowledge(self, acks: dict[str, str]) -> None:
         """Mark events answered by a poll recipient: ``acks`` maps a jti to

@@ -14,7 +14,6 @@ Every failure becomes an RFC 7644 §3.12 error; nothing leaks a stack trace.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -39,7 +38,7 @@ from ..scim.http import Request, Response
 from ..scim.openapi import openapi_document
 from ..scim.records import now_iso
 from ..scim.schemas import GROUP_TYPE, RESOURCE_TYPES, SCHEMAS, USER_TYPE
-from ..storage.audit import AuditEntry, AuditLog, changed_attributes, enforce_retention
+from ..storage.audit import AuditEntry, AuditLog, enforce_retention
 from ..storage.calls import counting
 from ..storage.event_queue import EventQueue
 from ..storage.event_rows import EventContext
@@ -51,7 +50,7 @@ from .resources import ResourceHandlers
 
 log = logging.getLogger("scim")
 
-_CHANGES = {"POST": "create", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
+_CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _REQUEST_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
 # RFC 3986 §3.2.2-3.2.3: a reg-name or IPv4 address, or an IPv6 literal, and an optional port.
 _FORWARDED_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
@@ -119,7 +118,8 @@ class ScimService:
 
         One log line per request, ``key=value`` pairs: request id, method,
         route, status, storage calls and milliseconds -- never a header, a
-        body or a value.  An accepted change also gets an audit entry.
+        body or a value.  An accepted change wakes its tenant's waiting polls and
+        starts the delivery of its events (its audit entry is its event).
         """
         started = time.perf_counter()
         request_id = _request_id(request)
@@ -145,7 +145,6 @@ class ScimService:
                 err = ScimError(500, "internal error; the request was not completed")
                 response = Response(500, err.body())
             if caller and request.method in _CHANGES and route in _AUDITED_ROUTES and response.status < 300:
-                self._record(request, route, resource_id, response, caller[0], request_id)
                 self._committed(caller[0])
         if self.settings.expose_storage_calls:
             response.headers["X-Storage-Calls"] = str(calls[0])
@@ -237,29 +236,14 @@ class ScimService:
         log.info("event_delivery queued=%d pushed=%d push_failures=%d parked=%d settled=%d",
                  report.queued, report.pushed, report.push_failures, report.parked, report.settled)
 
-    def enforce_event_retention(self) -> int:
-        """Delete change events older than ``SCIM_EVENT_RETENTION_DAYS`` (the daily timer)."""
-        deleted = self.dispatcher.enforce_retention()
-        log.info("event_retention deleted=%d days=%d", deleted, self.settings.event_retention_days)
-        return deleted
-
     def enforce_audit_retention(self) -> int:
-        """Delete audit entries older than ``SCIM_AUDIT_RETENTION_DAYS`` (the daily timer)."""
+        """Delete audit entries and change events older than
+        ``SCIM_AUDIT_RETENTION_DAYS`` (the daily timer)."""
         deleted = enforce_retention(self.audit, self.registry, self.settings.audit_retention_days)
-        log.info("audit_retention deleted=%d days=%d", deleted, self.settings.audit_retention_days)
-        return deleted
-
-    def _record(self, request: Request, route: str, resource_id, response: Response, principal: Principal, request_id: str):
-        """Append the audit entry of an accepted change (see :mod:`shared.storage.audit`)."""
-        if resource_id is None and isinstance(response.body, dict):
-            resource_id = response.body.get("id")
-        try:
-            body = json.loads(request.body) if request.body else None
-        except (ValueError, RecursionError):  # a DELETE's body is never parsed before this
-            body = None
-        attributes = ",".join(changed_attributes(request.method, body))
-        self._append_audit(AuditEntry(now_iso(), principal.tenant_id, principal.actor, _CHANGES[request.method],
-                                      _AUDITED_ROUTES[route], str(resource_id or ""), attributes, str(response.status), request_id))
+        events = self.dispatcher.enforce_retention()
+        log.info("audit_retention deleted=%d events_deleted=%d days=%d", deleted, events,
+                 self.settings.audit_retention_days)
+        return deleted + events
 
     def _append_audit(self, entry: AuditEntry) -> None:
         """Write an audit entry; the change is already committed, so a failure

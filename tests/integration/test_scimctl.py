@@ -183,3 +183,30 @@ def test_changes_print_when_they_take_effect(ctl, storage_connection_string):
     assert "writes are refused now" in disabled and "within 30 s" in disabled
     deleted = ctl("tenant", "delete", tenant, "--yes")
     assert deleted["requests_refused_within_seconds"] == 30
+
+
+def test_the_changes_in_the_audit_trail_are_their_events_and_outlive_the_tenant(ctl, service):
+    """A change's audit entry is its change event (no audit write of its own):
+    a request that changed nothing has none, the entry carries the request's
+    id, and deleting the tenant keeps the entries until the retention ends."""
+    created = ctl("tenant", "create", "--name", "cli-audit-events")
+    tenant, token = created["tenant_id"], created["token"]
+    request = Request.build("POST", "http://localhost/scim/v2/Users", {
+        "Authorization": f"Bearer {token}", "Content-Type": "application/scim+json", "client-request-id": "audit-req-0001"},
+        json.dumps({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "audited"}).encode())
+    response = service.handle(request, "Users")
+    assert response.status == 201
+    uid = response.body["id"]
+    disable = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}
+    for _ in range(2):  # the second changes nothing
+        patch = Request.build("PATCH", f"http://localhost/scim/v2/Users/{uid}", {
+            "Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}, json.dumps(disable).encode())
+        assert service.handle(patch, "Users/{id}", uid).status == 200
+    changes = [e for e in ctl("audit", "show", tenant)["entries"] if e["resource_id"] == uid]
+    assert [(e["operation"], e["attributes"]) for e in changes] == [("patch", "active"), ("create", "id,userName")]
+    assert changes[1]["request_id"] == "audit-req-0001" and changes[1]["actor"].startswith("token:")
+    ctl("tenant", "delete", tenant, "--yes")
+    kept = ctl("audit", "show", tenant)["entries"]
+    assert kept[0]["operation"] == "tenant.delete"
+    assert [(e["operation"], e["request_id"]) for e in kept if e["resource_id"] == uid][-1] == ("create", "audit-req-0001")
