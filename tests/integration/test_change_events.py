@@ -10,6 +10,7 @@ request that made the change.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -19,6 +20,7 @@ import requests
 
 from shared.scim.ids import USER as USER_KIND, new_id
 from tests.integration.conftest import events_client
+from tests.log_scan import LOG_CAPTURE
 from tests.messages import GROUP, PATCH, USER, patch_op
 
 EVENT = "urn:ietf:params:scim:event:prov:"
@@ -215,3 +217,33 @@ def test_the_key_set_needs_no_credential_and_names_the_signing_key(scim, feed):
     assert keys.status_code == 200 and keys.headers["Content-Type"].startswith("application/json")
     assert jwt.get_unverified_header(token)["kid"] in {k["kid"] for k in keys.json()["keys"]}
     assert all(k["kty"] == "RSA" and k["use"] == "sig" and "d" not in k for k in keys.json()["keys"])
+
+
+def test_an_oauth_client_with_the_events_scope_gets_a_token_for_the_feed_only(scim, backend):
+    base, registry = backend
+    client_id, secret = registry.issue_client(scim.tenant_id, "events")
+    LOG_CAPTURE.secrets.add(secret)
+    issued = requests.post(base + "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret),
+                           timeout=10)
+    assert issued.status_code == 200 and issued.json()["scope"] == "events"
+    LOG_CAPTURE.secrets.add(issued.json()["access_token"])
+    feed = type(scim)(base, issued.json()["access_token"])
+    scim.post("/Users", user("via-oauth-feed"))
+    assert len(poll(feed)["sets"]) == 1
+    assert feed.get("/Users").status_code == 403
+
+
+def test_during_a_key_rotation_both_keys_are_listed_and_sets_name_the_new_one(scim_app):
+    from shared.scim.http import Request
+    from shared.web.service import ScimService
+    from tests.integration.conftest import rsa_private_pem
+
+    running = scim_app._get_service()
+    old = running.settings.token_signing_key
+    rotated = ScimService(dataclasses.replace(running.settings, token_signing_key=rsa_private_pem(),
+                                              token_signing_key_previous=old), running.tables)
+    listed = rotated.handle(Request.build("GET", "http://127.0.0.1/scim/v2/.well-known/jwks.json", {}, b""),
+                            ".well-known/jwks.json").body["keys"]
+    assert [k["kid"] for k in listed] == [rotated.keys.key_id, running.keys.key_id]
+    token = rotated.keys.sign({"iss": "x"}, typ="secevent+jwt")
+    assert jwt.get_unverified_header(token)["kid"] == rotated.keys.key_id
