@@ -17,6 +17,11 @@ One delivery run of a tenant (:meth:`Dispatcher.deliver`) reads them and:
    endpoint accepted it, the queue holds it -- out of the pending range
    (:meth:`~shared.storage.outbox.Outbox.settle`).
 
+A run reads every pending event, so one channel's lag (a poll recipient
+that stopped) never holds another back; each channel sends at most
+:data:`MAX_SENDS_PER_RUN` events a run, and a run that stops there asks for
+the next one at once.
+
 Delivery is at least once on every channel: a run that dies between a send
 and its mark sends that event again next time; consumers deduplicate by
 ``jti``.  Runs are started after each commit in the committing process
@@ -49,7 +54,7 @@ from .sets import sign_set
 
 log = logging.getLogger("scim.events")
 MAX_BACKOFF_SECONDS = 300
-MAX_EVENTS_PER_RUN = 5000
+MAX_SENDS_PER_RUN = 5000  # per channel; a run that stops there asks for the next one at once
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -99,11 +104,7 @@ class Dispatcher:
             return report
         now = time.time() if now is None else now
         outbox = self._outbox(tenant_id)
-        events = []
-        for event in outbox.pending():
-            events.append(event)
-            if len(events) == MAX_EVENTS_PER_RUN:
-                break
+        events = list(outbox.pending())  # all of them: a channel that lags must not hold back another
         marks: dict[str, dict] = {event.jti: {} for event in events}
         if self.keys is not None:
             self._queue_all(tenant, events, marks, report)
@@ -125,6 +126,9 @@ class Dispatcher:
         for event in events:
             if event.queued:
                 continue
+            if report.queued == MAX_SENDS_PER_RUN:
+                report.next_attempt = time.time()
+                return
             message = sign_set(event, tenant.event_audience, self.keys)
             if len(message) > MAX_MESSAGE_CHARS:
                 message = sign_set(_notice_form(event), tenant.event_audience, self.keys)
@@ -155,6 +159,9 @@ class Dispatcher:
                     continue
                 if event.push_next > now:
                     report.next_attempt = event.push_next
+                    break
+                if report.pushed == MAX_SENDS_PER_RUN:
+                    report.next_attempt = now
                     break
                 error = pusher.push(url, authorization, sign_set(event, tenant.event_audience, self.keys))
                 if error is None:

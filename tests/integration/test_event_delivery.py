@@ -210,3 +210,20 @@ def test_only_https_or_loopback_endpoints_are_accepted():
     for bad in ("http://app.example.com/e", "ftp://x/y", "https://", "not a url", "http://10.0.0.1/e"):
         assert endpoint_problem(bad), bad
     assert [backoff_seconds(n) for n in (1, 2, 3, 10, 20)] == [1, 2, 4, 300, 300]
+
+
+def test_a_lagging_poll_recipient_does_not_hold_back_the_queue(scim, registry, scim_app, backend, monkeypatch):
+    """More events pending for an idle poll recipient than one run sends: the
+    queue still gets every one, over successive runs."""
+    from shared.delivery import dispatch
+
+    monkeypatch.setattr(dispatch, "MAX_SENDS_PER_RUN", 3)
+    events_client(backend[0], registry, scim.tenant_id)  # a poll recipient exists, and never polls
+    service = scim_app._get_service()
+    settings = dataclasses.replace(service.settings, events_queue="lag-" + uuid.uuid4().hex[:12])
+    dispatcher = Dispatcher(settings, service.tables, registry, service.keys, EventQueue(settings))
+    for i in range(7):
+        scim.post("/Users", {"schemas": [USER], "userName": f"lag{i}"})
+    sent = [dispatcher.deliver(scim.tenant_id) for _ in range(4)]
+    assert [r.queued for r in sent] == [3, 3, 1, 0] and sent[0].next_attempt is not None
+    assert len(_pending(scim_app, scim.tenant_id)) == 7  # still waiting for the poll
