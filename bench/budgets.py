@@ -29,7 +29,7 @@ request                                                   calls
 ``GET /Groups?filter=displayName eq``, members excluded   1 when absent, 2 when found (+ the row)
 ``POST /Users``, ``POST /Groups``                         1 transaction
 ``PATCH /Groups`` adding k members                        :func:`add_members`
-``PATCH /Groups`` removing k members (k <= 48)            1 transaction
+``PATCH /Groups`` removing k members (k <= 48)            1 point read (the group) + 1 transaction
 user ``PATCH`` (manager, update, disable)                 1 range read + 1 transaction
 ``GET /Users/{id}``                                       1 range read (the user and its edges)
 ``GET /Groups/{id}?excludedAttributes=members``           1 point read
@@ -62,21 +62,24 @@ NEXT_PAGE = 2
 COUNT = 1
 
 
+GROUP_READ = 1  # a membership change reads the group's row first: its version orders the change's event
+
+
 def add_members(k: int) -> int:
     """A member-add PATCH of ``k`` members (:meth:`TenantStore.add_members`):
-    one transaction up to :data:`ONE_TRANSACTION_MEMBERS`; beyond, the
-    existence checks (group + members, MERGEs in transactions of
-    ``TRANSACTION_OPS``), then the edges, ``ONE_TRANSACTION_MEMBERS`` members
-    per transaction."""
+    the group's row read, then one transaction up to
+    :data:`ONE_TRANSACTION_MEMBERS`; beyond, the existence checks (member
+    MERGEs in transactions of ``TRANSACTION_OPS``), then the edges,
+    ``ONE_TRANSACTION_MEMBERS`` members per transaction."""
     if k <= ONE_TRANSACTION_MEMBERS:
-        return 1
-    return math.ceil((k + 1) / TRANSACTION_OPS) + math.ceil(k / ONE_TRANSACTION_MEMBERS)
+        return GROUP_READ + 1
+    return GROUP_READ + math.ceil(k / TRANSACTION_OPS) + math.ceil(k / ONE_TRANSACTION_MEMBERS)
 
 
 def remove_members(k: int) -> int:
     """A member-remove PATCH of ``k`` members, all present: ``ONE_TRANSACTION_REMOVALS``
     per transaction, each with the group's new version and its event."""
-    return max(1, math.ceil(k / ONE_TRANSACTION_REMOVALS))
+    return GROUP_READ + max(1, math.ceil(k / ONE_TRANSACTION_REMOVALS))
 
 
 AUTH_CACHE_SECONDS = 30  # SCIM_AUTH_CACHE_SECONDS default: a credential is looked up again after it

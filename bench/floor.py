@@ -6,21 +6,23 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from shared.scim.records import Member, StoredResource, now_iso
+from shared.scim.events import Change
+from shared.scim.records import Member, StoredResource, new_version, now_iso
 from shared.storage import keys
-from shared.storage.audit import _row_key as audit_row_key
+from shared.storage.event_rows import EventContext, event_row
 from shared.storage.counters import SHARDS
 from shared.storage.keys import ROW_COUNTER, ROW_INDEX
 from shared.storage.table_store import _RANGE, TenantStore
 from shared.storage.transactions import MAX_TRANSACTION_OPS
 
 from .scenarios.common import chunks
+
+_FLOOR_EVENTS = EventContext("floor", "token:floor", "http://127.0.0.1/scim/v2")
 
 
 class FloorStore:
@@ -87,9 +89,14 @@ class FloorStore:
             shard = self._shard.n = random.randrange(SHARDS)
         return ("upsert", self._row(keys.counter_key(kind, shard), k=ROW_COUNTER, n=1), {"mode": UpdateMode.MERGE})
 
-    def _audit(self):
-        self.table.create_entity({"PartitionKey": self.pk + "-audit", "RowKey": audit_row_key(int(time.time() * 1000)),
-                                  "time": now_iso(), "actor": "token:floor", "operation": "change"})
+    def _event(self, kind, rid, verb="patch"):
+        """The change's event row, as every changing transaction of the app carries (it is also its audit entry)."""
+        change = Change(verb, kind, rid, new_version(), ("members",) if kind == keys.GROUP else ("userName",))
+        return ("upsert", event_row(self.pk, change, _FLOOR_EVENTS))
+
+    def _read_group(self, gid):
+        """The point read of the group's row a membership change starts with."""
+        self.table.get_entity(self.pk, keys.resource_key(keys.GROUP, gid), select=["RowKey", "v"])
 
     def point_miss(self, row_key):
         try:
@@ -103,34 +110,36 @@ class FloorStore:
         res = StoredResource(kind, rid, data, now, now, keys.new_id(keys.USER)[:16],
                              tuple(k.replace("{id}", rid) for k in index_keys))
         self._submit([("create", self._rows._resource_row(res)), *self._rows._index_ops(res, "create"),
-                      self._counter_op(kind)])
-        self._audit()
+                      self._counter_op(kind), self._event(kind, rid, "create")])
         return rid
 
     def add_members(self, gid, member_ids):
-        """As ``TenantStore.add_members``: one transaction when it fits 100
-        operations, otherwise the member MERGEs (existence checks) first, then
-        the edges, in transactions of up to 100."""
-        checks = [self._rows._touch_op(keys.GROUP, gid, "x", now_iso(), None)]
-        writes = []
+        """As ``TenantStore.add_members``: the group's row read, then one
+        transaction when it fits 100 operations, otherwise the member MERGEs
+        (existence checks) first, then the edges, in transactions of up to
+        100, each with the group's MERGE and an event row."""
+        self._read_group(gid)
+        touch = self._rows._touch_op(keys.GROUP, gid, "x", now_iso(), None)
+        checks, writes = [], []
         for mid in member_ids:
             check, *edges = self._rows._add_member_ops(gid, Member(mid))  # member MERGE, edge, reverse edge
             checks.append(check)
             writes += edges
-        room = MAX_TRANSACTION_OPS  # 100 per transaction, one of them the tenant guard
+        room = MAX_TRANSACTION_OPS - 2  # the tenant guard (in _submit), the group's MERGE and the event
         if len(checks) + len(writes) <= room:
-            self._submit(checks + writes)
+            self._submit([touch, *checks, *writes, self._event(keys.GROUP, gid)])
         else:
-            for batch in chunks(checks, room) + chunks(writes, room):
+            for batch in chunks(checks, MAX_TRANSACTION_OPS):
                 self._submit(batch)
-        self._audit()
+            for batch in chunks(writes, room):
+                self._submit([touch, *batch, self._event(keys.GROUP, gid)])
 
     def remove_members(self, gid, member_ids):
+        self._read_group(gid)
         ops = [self._rows._touch_op(keys.GROUP, gid, "y", now_iso(), None)]
         for mid in member_ids:
             ops += self._rows._remove_member_ops(gid, mid)
-        self._submit(ops)
-        self._audit()
+        self._submit([*ops, self._event(keys.GROUP, gid)])
 
     def read_user(self, uid):
         key = keys.resource_key(keys.USER, uid)
@@ -148,5 +157,4 @@ class FloorStore:
         gone, added = index_delta
         ops += [("delete", self._row(k)) for k in gone]
         ops += [("upsert", self._row(k, k=ROW_INDEX, id=uid)) for k in added]
-        self._submit(ops)
-        self._audit()
+        self._submit([*ops, self._event(keys.USER, uid)])

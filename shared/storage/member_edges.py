@@ -13,6 +13,8 @@ group's size (RFC 7644 §3.5.2 PATCH of ``members``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
@@ -25,6 +27,14 @@ from .transactions import MAX_TRANSACTION_OPS, TenantTransactions
 from ..scim.events import PATCH, Change, edge_attribute, patch_data
 from ..scim.records import Member, new_version, now_iso
 
+
+
+@dataclass(frozen=True, slots=True)
+class GroupState:
+    """A group row as read: its ETag and its version."""
+
+    etag: str
+    version: str
 
 
 class GroupMembership(TenantTransactions):
@@ -71,28 +81,34 @@ class GroupMembership(TenantTransactions):
         prefix = keys.member_prefix(group_id)
         return {key[len(prefix):] for key in self._existing(prefix + mid for mid in member_ids)}
 
-    def _check_group(self, group_id: str, etag: str | None) -> None:
-        """That the group exists (:class:`Missing`) and, given ``etag``, is unchanged
-        (:class:`Changed`): one point read, for a change that turned out to write nothing."""
+    def group_state(self, group_id: str) -> GroupState:
+        """The group row's ETag and version (one point read); :class:`Missing` when it is gone."""
         try:
             entity = storage_call(self._table.get_entity, self.tenant_id, keys.resource_key(keys.GROUP, group_id),
-                                  select=["RowKey"])
+                                  select=["RowKey", "v"])
         except ResourceNotFoundError as exc:
             raise Missing(keys.resource_key(keys.GROUP, group_id)) from exc
-        if etag and entity.metadata.get("etag") != etag:
-            raise Changed(keys.resource_key(keys.GROUP, group_id))
+        return GroupState(entity.metadata["etag"], entity["v"])
 
-    def add_members(self, group_id: str, members: list[Member], etag: str | None = None) -> str | None:
+    def add_members(self, group_id: str, members: list[Member], state: GroupState | None = None,
+                    strict: bool = False) -> GroupState | None:
         """Add members with O(k) operations, whatever the group's size;
-        returns the group's new version, or None when every one of them
-        was a member already (nothing written, no event).
+        returns the group's new state, or None when every one of them was a
+        member already (nothing written, no event).
 
-        Every transaction that writes edges also MERGEs (``If-Match: *``)
-        the group's row -- its new version -- and each member's row it
-        links, so an edge is never written for a resource that is gone, and
-        a concurrent DELETE of either end, which is conditioned on its row's
-        ETag, fails and re-reads the edges (no dangling edges, whatever the
-        interleaving).  Each such transaction carries its change event.
+        The group's row is read first (``state``: as the caller read it), and
+        every transaction that writes edges MERGEs its next version into it,
+        conditioned on the ETag of the version before: so the group's
+        versions, and its change events, increase in the order they commit,
+        whatever the instances' clocks.  A transaction that finds the group
+        changed meanwhile reads it again and is sent again -- unless
+        ``strict`` (the client's ``If-Match``), when the first one answers
+        :class:`Changed`.  Each transaction also MERGEs (``If-Match: *``) each
+        member's row it links, so an edge is never written for a resource
+        that is gone, and a concurrent DELETE of either end, which is
+        conditioned on its row's ETag, fails and re-reads the edges (no
+        dangling edges, whatever the interleaving), and carries its change
+        event.
 
         When everything fits one transaction (up to 32 members: the usual
         Entra PATCH), that is the whole add.  Larger adds first check every
@@ -106,31 +122,49 @@ class GroupMembership(TenantTransactions):
         them, so a replay after a crash completes the add and emits events
         only for what it adds.
         """
+        state = state or self.group_state(group_id)
         if 1 + 3 * len(members) + 1 <= MAX_TRANSACTION_OPS:
-            return self._write_members(group_id, list(members), etag, None, skip_missing=False)
-        checks = [self._touch_op(keys.GROUP, group_id, None, None, etag)] + [self._add_member_ops(group_id, m)[0] for m in members]
+            return self._write_members(group_id, list(members), state, strict, skip_missing=False)
+        checks = [self._add_member_ops(group_id, m)[0] for m in members]
         for start in range(0, len(checks), MAX_TRANSACTION_OPS):
             self._submit(checks[start : start + MAX_TRANSACTION_OPS])
         room = (MAX_TRANSACTION_OPS - 2) // 3  # the group's MERGE and the event
-        version = None
+        written = None
         for start in range(0, len(members), room):
-            version = self._write_members(group_id, members[start : start + room], None, version, skip_missing=True) or version
-        return version
+            written = self._write_members(group_id, members[start : start + room], written or state,
+                                          strict and written is None, skip_missing=True) or written
+        return written
 
-    def _write_members(self, group_id: str, members: list[Member], etag: str | None, after: str | None,
-                       skip_missing: bool) -> str | None:
+    def _write_after(self, group_id: str, state: GroupState, strict: bool, ops_for, change_for) -> GroupState:
+        """Submit one transaction of the group's next version (conditioned on
+        ``state``'s ETag) and ``ops_for(version)``, with ``change_for(version)``;
+        a group changed meanwhile is read again and the transaction sent
+        again (not when ``strict``).  Returns the group's new state."""
+        while True:
+            version = new_version(state.version)
+            touch = self._touch_op(keys.GROUP, group_id, version, now_iso(), state.etag)
+            try:
+                results = self._submit([touch, *ops_for(version)], change_for(version))
+            except Changed as exc:
+                if strict or exc.row_key != keys.resource_key(keys.GROUP, group_id):
+                    raise
+                state = self.group_state(group_id)
+                continue
+            return GroupState(results[0]["etag"], version)
+
+    def _write_members(self, group_id: str, members: list[Member], state: GroupState, strict: bool,
+                       skip_missing: bool) -> GroupState | None:
         """One transaction adding ``members`` (those not members already)
-        with the group's new version and its event; returns that version,
-        or None when nothing was left to add.  ``skip_missing``: a member
-        that is gone is left out instead of failing the add."""
+        with the group's next version and its event; returns the group's
+        new state, or None when nothing was left to add.  ``skip_missing``:
+        a member that is gone is left out instead of failing the add."""
         group_key = keys.resource_key(keys.GROUP, group_id)
         while members:
-            version = new_version(after)
-            ops = [self._touch_op(keys.GROUP, group_id, version, now_iso(), etag)]
-            ops += [op for m in members for op in self._add_member_ops(group_id, m)]
+            adding = list(members)
             try:
-                self._submit(ops, self._edges_change(keys.GROUP, group_id, version, added=[m.id for m in members]))
-                return version
+                return self._write_after(
+                    group_id, state, strict, lambda _: [op for m in adding for op in self._add_member_ops(group_id, m)],
+                    lambda version: self._edges_change(keys.GROUP, group_id, version, added=[m.id for m in adding]))
             except AlreadyExists:
                 present = self._present_members(group_id, [m.id for m in members])
                 members = [m for m in members if m.id not in present]
@@ -140,28 +174,31 @@ class GroupMembership(TenantTransactions):
                 members = [m for m in members if keys.resource_key(keys.kind_of(m.id), m.id) != exc.row_key]
         return None
 
-    def remove_members(self, group_id: str, member_ids: list[str], etag: str | None = None) -> str | None:
+    def remove_members(self, group_id: str, member_ids: list[str], state: GroupState | None = None,
+                       strict: bool = False) -> GroupState | None:
         """Remove members with O(k) operations; ids that are not members are
-        skipped.  Returns the group's new version, or None when none of them
+        skipped.  Returns the group's new state, or None when none of them
         was a member (nothing written, no event).
 
-        Each transaction removes up to 48 members, MERGEs the group's new
-        version and carries its event.  A transaction fails as a whole when
-        one of its deletes finds no row; the failing operation is named in
-        the error, so that member is dropped and the rest resubmitted (one
-        extra round trip per absent member).
+        As :meth:`add_members`, the group is read first and each transaction
+        MERGEs its next version conditioned on the ETag before; each removes
+        up to 48 members and carries its event.  A transaction fails as a
+        whole when one of its deletes finds no row; the failing operation is
+        named in the error, so that member is dropped and the rest
+        resubmitted (one extra round trip per absent member).
         """
         pending = list(dict.fromkeys(member_ids))
+        state = state or self.group_state(group_id)
         group_key = keys.resource_key(keys.GROUP, group_id)
         room = (MAX_TRANSACTION_OPS - 2) // 2  # the group's MERGE and the event
-        version = None
+        written = None
         while pending:
             chunk = pending[:room]
-            next_version = new_version(version)
-            ops = [self._touch_op(keys.GROUP, group_id, next_version, now_iso(), etag if version is None else None)]
-            ops += [op for mid in chunk for op in self._remove_member_ops(group_id, mid)]
             try:
-                self._submit(ops, self._edges_change(keys.GROUP, group_id, next_version, removed=chunk))
+                written = self._write_after(
+                    group_id, written or state, strict and written is None,
+                    lambda _: [op for mid in chunk for op in self._remove_member_ops(group_id, mid)],
+                    lambda version: self._edges_change(keys.GROUP, group_id, version, removed=chunk))
             except Missing as exc:
                 if exc.row_key == group_key:
                     raise
@@ -170,8 +207,8 @@ class GroupMembership(TenantTransactions):
                     absent = exc.row_key.split(":")[1]
                 pending.remove(absent)
                 continue
-            version = next_version
             pending = pending[room:]
-        if version is None:
-            self._check_group(group_id, etag)
-        return version
+        if written is None and strict and state.etag is not None:
+            if self.group_state(group_id).etag != state.etag:
+                raise Changed(group_key)
+        return written

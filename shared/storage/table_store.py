@@ -237,7 +237,8 @@ class TenantStore(GroupMembership):
         else:
             self._submit_counted(head, res.kind, +1, change)
             try:
-                res.version = self.add_members(res.id, members) or res.version
+                written = self.add_members(res.id, members)
+                res.version = written.version if written else res.version
             except Missing:
                 self.delete(self.get(res.kind, res.id, edges=True))
                 raise
@@ -282,10 +283,10 @@ class TenantStore(GroupMembership):
         if len(ops) + len(self._event_ops(change)) > MAX_TRANSACTION_OPS:
             raise TooLarge("the change touches more index entries than one transaction holds")
         try:
-            self._submit(ops, change)
+            results = self._submit(ops, change)
         except Missing as exc:
             raise Changed(exc.row_key) from exc
-        new.etag = None
+        new.etag = results[0].get("etag")
         return new
 
     def delete(self, res: StoredResource | None) -> None:

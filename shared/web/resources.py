@@ -30,6 +30,7 @@ from ..scim.schemas import GROUP_TYPE, LIST_RESPONSE_URN, USER_TYPE, ResourceTyp
 from ..storage.index_rows import index_keys
 from ..storage.outcomes import AlreadyExists, Changed, Missing
 from ..storage.search import find_resources
+from ..storage.member_edges import GroupState
 from ..storage.table_store import TenantStore
 
 KIND_OF_TYPE = {"User": USER, "Group": GROUP}
@@ -161,7 +162,7 @@ class ResourceHandlers:
             plan = MembershipPlan()
             plan.adding([m for mid, m in wanted.items() if mid not in current])
             plan.removing([mid for mid in current if mid not in wanted])
-            changed = self._apply_membership(store, resource_id, plan, None)
+            changed = self._apply_membership(store, resource_id, plan, new)
             if changed is not None:
                 new.version, new.last_modified = changed
             new.members = members
@@ -219,7 +220,7 @@ class ResourceHandlers:
             apply_operations(rt, old.data, attr_ops)  # invalid operations fail before any write
         plan = plan_membership(rt, member_ops, group_id, lambda: self._load(store, rt, group_id, True).members or [])
         if not plan.empty:
-            self._apply_membership(store, group_id, plan, old.etag if old and request.header("if-match") else None)
+            self._apply_membership(store, group_id, plan, old, bool(request.header("if-match")))
         if attr_ops:
             self._patch_group_attributes(request, store, group_id, attr_ops, old if plan.empty else None)
         if not (request.query.get("attributes") or request.query.get("excludedattributes")):
@@ -248,22 +249,28 @@ class ResourceHandlers:
 
         optimistically(attempt, "the group kept changing during the update; retry")
 
-    def _apply_membership(self, store: TenantStore, group_id: str, plan: MembershipPlan, if_match: str | None):
+    def _apply_membership(self, store: TenantStore, group_id: str, plan: MembershipPlan,
+                          read: StoredResource | None, strict: bool = False):
         """Run a membership plan; returns the group's new (version,
         lastModified), or None when it changed no membership.
 
-        ``if_match`` is the group row's ETag when the client sent If-Match.
+        ``read``: the group as the handler read it, if it did (saves the
+        store reading it again); ``strict``: the client sent If-Match, so a
+        change of the group since that read is a 412.
         """
         remove = list(plan.remove)
         if plan.clear:
             remove = store.member_ids(group_id)
-        versions = []
+        state = GroupState(read.etag, read.version) if read is not None and read.etag else None
+        written = None
         try:
             if plan.add:
-                versions.append(store.add_members(group_id, [Member(mid, disp) for mid, disp in plan.add.items()], if_match))
-                if_match = None
+                members = [Member(mid, disp) for mid, disp in plan.add.items()]
+                written = store.add_members(group_id, members, state, strict)
+                if written is not None:
+                    state, strict = written, False
             if remove or not plan.add:
-                versions.append(store.remove_members(group_id, [m for m in remove if m not in plan.add], if_match))
+                written = store.remove_members(group_id, [m for m in remove if m not in plan.add], state, strict) or written
         except Missing as exc:
             missing = _id_in(exc.row_key)
             if missing == group_id:
@@ -271,8 +278,7 @@ class ResourceHandlers:
             raise invalid_value(f'member "{missing}" does not exist in this tenant') from exc
         except Changed as exc:
             raise ScimError(412, "the group changed since it was read; retry") from exc
-        written = [v for v in versions if v is not None]
-        return (written[-1], now_iso()) if written else None
+        return (written.version, now_iso()) if written else None
 
     # -------------------------------------------------------------- delete
     def delete(self, request: Request, store: TenantStore, resource_id: str, rt: ResourceType) -> Response:

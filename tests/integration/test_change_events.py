@@ -247,3 +247,31 @@ def test_during_a_key_rotation_both_keys_are_listed_and_sets_name_the_new_one(sc
     assert [k["kid"] for k in listed] == [rotated.keys.key_id, running.keys.key_id]
     token = rotated.keys.sign({"iss": "x"}, typ="secevent+jwt")
     assert jwt.get_unverified_header(token)["kid"] == rotated.keys.key_id
+
+
+def test_membership_versions_follow_commit_order_even_against_a_clock_ahead(scim, feed, scim_app, monkeypatch):
+    """A membership change reads the group's version first: after another
+    instance, whose clock is 10 minutes ahead, changed the group, this one's
+    change still gets a later version, so a consumer ordering by version
+    applies both, in their commit order."""
+    from shared.scim import records
+    from shared.storage.event_rows import EventContext
+    from shared.storage.table_store import TenantStore
+    from tests.integration.store_state import resources_table
+
+    uids = [scim.post("/Users", user(f"clock{i}")).json()["id"] for i in range(2)]
+    gid = scim.post("/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "clocks"}).json()["id"]
+    drain(scim, feed)
+    ahead = records.time.time_ns() + 600 * 10**9
+    with monkeypatch.context() as patched:  # "another instance": its clock, its own last version
+        patched.setattr(records.time, "time_ns", lambda: ahead)
+        patched.setattr(records, "_last_micros", 0)
+        store = TenantStore(resources_table(scim_app), scim.tenant_id, EventContext("other-instance", "token:x", scim.base))
+        store.add_members(gid, [records.Member(uids[0])])
+    monkeypatch.setattr(records, "_last_micros", 0)  # this instance has never seen that clock
+    scim.patch(f"/Groups/{gid}", patch_op({"op": "Add", "path": "members", "value": [{"value": uids[1]}]}))
+    events = drain(scim, feed)
+    assert [e["txn"] for e in events] == ["other-instance", events[1]["txn"]]
+    versions = [e["events"][PATCH_]["version"] for e in events]
+    assert versions[0] < versions[1]
+    assert scim.get(f"/Groups/{gid}", params={"excludedAttributes": "members"}).headers["ETag"] == versions[1]
