@@ -35,7 +35,7 @@ from .storage.tables import RESOURCES, Tables
 from .auth.credentials import SCIM_SCOPE, SCOPES, parse_time
 from .auth.signing_keys import SigningKeys
 from .delivery.dispatch import Dispatcher
-from .delivery.push import endpoint_problem
+from .delivery.push import authorization_problem, endpoint_problem, shown_url
 from .storage.event_queue import EventQueue
 from .storage.outbox import Outbox
 from .auth.tenants import CLIENT, EVENT_FORMS, MODES, TOKEN, RegistryError, TenantRegistry
@@ -96,7 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     push_set = push.add_parser("set", help="POST each SET to URL")
     push_set.add_argument("tenant")
     push_set.add_argument("--url", required=True, help="https://... (http:// only on the loopback interface)")
-    push_set.add_argument("--auth-header", default="", help="the Authorization value the receiver expects (a secret)")
+    push_set.add_argument("--auth-header", default="",
+                          help="the Authorization value the receiver expects (a secret); '-' reads it from standard input, "
+                               "which keeps it out of the process list and the shell history")
     push.add_parser("clear", help="stop pushing").add_argument("tenant")
     events_cmd.add_parser("status", help="what waits for delivery, parked pushes, the last push error").add_argument("tenant")
     deliver = events_cmd.add_parser("deliver", help="deliver pending events now (what the app's timer does every minute)")
@@ -231,13 +233,18 @@ class Admin:
         problem = endpoint_problem(args.url)
         if problem:
             raise RegistryError(f"--url: {problem}")
-        self.registry.set_event_settings(args.tenant, push_url=args.url, push_authorization=args.auth_header)
-        self._audit(args.tenant, "events.push.set", "Tenant", args.tenant, "auth-header=" + ("yes" if args.auth_header else "no"))
-        self._out({"tenant_id": args.tenant, "push_url": args.url, "effective_within_seconds": self.bound},
-                  f"tenant {args.tenant}: each SET is POSTed to {args.url} (every instance within {self.bound} s)")
+        authorization = sys.stdin.readline().strip() if args.auth_header == "-" else args.auth_header
+        problem = authorization_problem(authorization)
+        if problem:
+            raise RegistryError(f"--auth-header: {problem}")
+        self.registry.set_event_settings(args.tenant, push_url=args.url, push_authorization=authorization)
+        self._audit(args.tenant, "events.push.set", "Tenant", args.tenant, "auth-header=" + ("yes" if authorization else "no"))
+        self._out({"tenant_id": args.tenant, "push_url": shown_url(args.url), "effective_within_seconds": self.bound},
+                  f"tenant {args.tenant}: each SET is POSTed to {shown_url(args.url)} (every instance within {self.bound} s)")
 
     def events_status(self, args) -> None:
         status = self._dispatcher().status(args.tenant)
+        status["push_url"] = shown_url(status["push_url"]) if status["push_url"] else ""
         lines = [f"tenant {args.tenant}: {status['pending']} event(s) not delivered everywhere",
                  f"  poll:  {'on' if status['poll'] else 'off'}, {status['poll_pending']} not acknowledged",
                  f"  push:  {status['push_url'] or 'off'}, {status['push_pending']} pending, {status['parked']} parked"
@@ -261,7 +268,7 @@ class Admin:
         count = Outbox(self.tables.table(RESOURCES), args.tenant).replay(int(since.timestamp() * 1_000_000))
         self._audit(args.tenant, "events.replay", "Tenant", args.tenant, f"since={args.since},events={count}")
         self._out({"tenant_id": args.tenant, "replayed": count},
-                  f"{count} delivered event(s) since {args.since} will be delivered again on every channel")
+                  f"{count} event(s) since {args.since} will be delivered again on every channel")
 
     def events_configure(self, args) -> None:
         changes = {name: value for name, value in (("form", args.form), ("audience", args.audience)) if value is not None}

@@ -117,6 +117,25 @@ def _worker_scans(config: pytest.Config) -> tuple[list[dict], list[str]]:
     return scans, crashes
 
 
+def pytest_testnodedown(node, error) -> None:
+    """A pytest-xdist worker that died: say how (its exit status, or the
+    signal that ended it), since a death faulthandler cannot report -- a
+    SIGKILL, a stack overflow outside the main thread -- leaves no crash log."""
+    if not error:
+        return
+    popen = getattr(getattr(getattr(node, "gateway", None), "_io", None), "popen", None)
+    if popen is None:
+        return
+    try:
+        status = popen.wait(5)
+    except Exception:  # noqa: BLE001 - a diagnostic only
+        return
+    how = f"signal {-status} ({signal.Signals(-status).name})" if status < 0 else f"exit status {status}"
+    reporter = node.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"worker {node.gateway.id} (pid {popen.pid}) ended: {how}", red=True)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     workerinput = getattr(session.config, "workerinput", None)
     if workerinput is not None:  # an xdist worker: the controller reports

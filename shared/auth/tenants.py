@@ -379,10 +379,15 @@ class TenantRegistry:
         return row
 
     def revoke(self, tenant_id: str, kind: str, credential_id: str) -> None:
-        """Revoke a token or a client at once (see the module docstring for caching)."""
-        self._owned(tenant_id, kind, credential_id)
+        """Revoke a token or a client at once (see the module docstring for
+        caching).  Revoking the tenant's last ``events`` credential turns its
+        poll feed off, so its events no longer wait for a poll."""
+        row = self._owned(tenant_id, kind, credential_id)
         self._table.update_entity({"PartitionKey": kind, "RowKey": credential_id, "revoked": now_iso()})
         self._cache.clear()
+        if (row.get("scope") or SCIM_SCOPE) == EVENTS_SCOPE and not any(
+                c.scope == EVENTS_SCOPE and c.active() for k in (TOKEN, CLIENT) for c in self.credentials(tenant_id, k)):
+            self._table.update_entity({"PartitionKey": TENANT, "RowKey": tenant_id, "ev_poll": False})
 
     def rotate_token(self, tenant_id: str, old_token_id: str, grace: timedelta) -> tuple[str, str]:
         """Issue a new token and let the old one expire after ``grace``: both

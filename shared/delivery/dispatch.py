@@ -9,7 +9,7 @@ One delivery run of a tenant (:meth:`Dispatcher.deliver`) reads them and:
    (:mod:`shared.delivery.push`, RFC 8935), stopping at the first failure so
    the receiver sees one resource's events in order.  A failed event is
    retried after 1, 2, 4 ... seconds (at most 5 minutes apart) for
-   ``SCIM_EVENTS_PUSH_RETRY_SECONDS`` (one day) from its commit, then
+   ``SCIM_EVENTS_PUSH_RETRY_SECONDS`` (one day) from its first failure, then
    parked: it is not pushed again (``scimctl events status`` shows it,
    ``scimctl events replay`` sends it again) and the next ones go ahead;
 3. moves every event that all the tenant's channels have -- the poll feed
@@ -110,9 +110,9 @@ class Dispatcher:
             self._queue_all(tenant, events, marks, report)
             self._push_in_order(tenant, events, marks, report, now)
         done = [(e, marks[e.jti]) for e in events if self._delivered(tenant, e)]
-        settled = {e.jti for e, _ in done}
+        settled = outbox.settle(done)
         outbox.mark({jti: props for jti, props in marks.items() if props and jti not in settled})
-        report.settled = outbox.settle(done)
+        report.settled = len(settled)
         return report
 
     def _delivered(self, tenant: Tenant, event: StoredEvent) -> bool:
@@ -154,7 +154,7 @@ class Dispatcher:
                 if event.push:
                     continue
                 if failing:  # the endpoint just failed: park what is past its window, try nothing more
-                    if now - event.iat >= window:
+                    if event.push_failing_since and now - event.push_failing_since >= window:
                         self._park(event, marks, report, "not attempted: the endpoint was failing")
                     continue
                 if event.push_next > now:
@@ -171,13 +171,14 @@ class Dispatcher:
                     continue
                 report.push_failures += 1
                 attempts = event.push_attempts + 1
+                since = event.push_failing_since or now
                 log.warning("event_push_failed jti=%s attempt=%d error=%s", event.jti, attempts, error)
-                if now - event.iat >= window:
+                if now - since >= window:
                     self._park(event, marks, report, error, attempts)
                     failing = True
                     continue
                 next_attempt = now + backoff_seconds(attempts)
-                marks[event.jti].update(pn=attempts, pt=next_attempt, pe=error)
+                marks[event.jti].update(pn=attempts, pt=next_attempt, pe=error, pf=since)
                 report.next_attempt = next_attempt
                 break
         finally:
@@ -200,13 +201,21 @@ class Dispatcher:
                 total.add(self.deliver(tenant.id))
             except StorageUnavailable:
                 log.warning("event_delivery_unavailable: storage failed during a tenant's delivery run")
+            except Exception:  # noqa: BLE001 - one tenant's failure must not stop the others' delivery
+                log.exception("event_delivery_failed: a tenant's delivery run failed; the next run retries")
         return total
 
     def enforce_retention(self, days: int | None = None) -> int:
         """Delete every tenant's events older than ``days`` (default
         ``SCIM_AUDIT_RETENTION_DAYS``); returns how many."""
         cutoff = int((time.time() - (days or self.settings.audit_retention_days) * 86400) * 1_000_000)
-        return sum(self._outbox(tenant.id).prune(cutoff) for tenant in self.registry.tenants())
+        deleted = 0
+        for tenant in self.registry.tenants():
+            try:
+                deleted += self._outbox(tenant.id).prune(cutoff)
+            except Exception:  # noqa: BLE001 - one tenant's failure must not stop the others' retention
+                log.exception("event_retention_failed: a tenant's expired events stay until the next run")
+        return deleted
 
     def status(self, tenant_id: str) -> dict:
         """What waits for delivery: counts per channel, parked pushes, the oldest event and the last push error."""

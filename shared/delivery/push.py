@@ -41,6 +41,23 @@ def endpoint_problem(url: str) -> str | None:
     return "use an https:// URL (http:// only on the loopback interface)"
 
 
+def authorization_problem(value: str) -> str | None:
+    """Why ``value`` cannot be sent as the ``Authorization`` header, or None."""
+    if value and not all(" " <= ch <= "~" for ch in value):
+        return "it must be printable ASCII on one line"
+    return None
+
+
+def shown_url(url: str) -> str:
+    """``url`` without what may be a secret (user info, query: an Azure Functions key is ``?code=``)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return f"{parts.scheme}://{netloc}{parts.path}" + ("?…" if parts.query else "")
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -66,7 +83,7 @@ class Pusher:
                                           allow_redirects=False)
         except requests.Timeout:
             return "timeout"
-        except requests.RequestException as exc:
+        except Exception as exc:  # noqa: BLE001 - a refused connection, TLS, anything: a failed attempt, never a dead run
             return type(exc).__name__
         if response.status_code == 202:
             return None

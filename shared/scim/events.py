@@ -142,7 +142,9 @@ def patch_data(old: dict, new: dict, added=(), removed=(), edge_attribute: str =
     for name in sorted(set(old) | set(new), key=str.lower):
         if name == _NEVER_IN_DATA or old.get(name) == new.get(name):
             continue
-        if name in new:
+        if name in new and name.lower().startswith("urn:"):  # an extension: a path-less replace (§3.5.2.3)
+            operations.append({"op": "replace", "value": {name: new[name]}})
+        elif name in new:
             operations.append({"op": "replace", "path": name, "value": new[name]})
         else:
             operations.append({"op": "remove", "path": name})

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from .http import Response
 
 MAX_EVENTS = 1000
+MAX_ANSWERED = 2 * MAX_EVENTS  # acknowledgements and errors one poll may carry
 POLL_MEDIA_TYPE = "application/json"
 
 
@@ -60,6 +61,8 @@ def parse_poll_request(body) -> PollRequest:
                 or not isinstance(error.get("description", ""), str):
             raise PollError(f'the "setErrs" entry of {jti!r} must be {{"err": "<code>", "description": "<text>"}}'[:300])
         answered[jti] = error["err"]
+    if len(answered) > MAX_ANSWERED:
+        raise PollError(f'a poll may acknowledge (ack and setErrs) at most {MAX_ANSWERED} SETs; send the rest with the next')
     return PollRequest(min(max_events, MAX_EVENTS), return_immediately, answered)
 
 

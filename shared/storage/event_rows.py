@@ -27,9 +27,11 @@ from dataclasses import dataclass, field
 from . import keys
 from .chunks import joined_chunks, json_chunks
 from .keys import ROW_EVENT
+from .outcomes import TooLarge
 from ..scim.events import Change
 
 JTI_CHARS = 32
+MAX_EXTERNAL_ID_CHARS = 1024  # a longer externalId is left out of sub_id (RFC 9967 §2.1: "if known")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,7 @@ class StoredEvent:
     push_attempts: int = 0
     push_next: float = 0.0
     push_error: str = ""
+    push_failing_since: float = 0.0
     queued: bool = False
     row: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -69,6 +72,11 @@ def new_jti(version: str) -> str:
 
 def is_jti(value) -> bool:
     return isinstance(value, str) and len(value) == JTI_CHARS and all(c in "0123456789abcdef" for c in value)
+
+
+def _sub_external_id(external_id: str | None) -> str:
+    """The ``externalId`` kept for ``sub_id``: none when longer than :data:`MAX_EXTERNAL_ID_CHARS`."""
+    return external_id if external_id and len(external_id) <= MAX_EXTERNAL_ID_CHARS else ""
 
 
 def _json_list(values: Iterable[str]) -> str:
@@ -83,11 +91,14 @@ def event_row(tenant_id: str, change: Change, context: EventContext) -> dict:
         "op": change.verb, "rk": change.kind, "rid": change.resource_id, "v": change.version,
         "at": _json_list(change.attributes), "add": _json_list(change.added), "rem": _json_list(change.removed),
         "act": "" if change.active is None else ("1" if change.active else "0"),
-        "ext": change.external_id or "", "txn": context.txn, "iss": context.issuer, "who": context.actor,
+        "ext": _sub_external_id(change.external_id), "txn": context.txn, "iss": context.issuer, "who": context.actor,
         "iat": int(time.time()), "pa": False, "pu": "", "qu": False,
     }
     if change.data is not None:
-        row.update(json_chunks(change.data, "the event's data"))
+        try:
+            row.update(json_chunks(change.data, "the event's data"))
+        except TooLarge:  # the full form does not fit beside the change: the notice form (attributes) goes instead
+            pass
     return row
 
 
@@ -104,6 +115,6 @@ def stored_event(entity) -> StoredEvent:
     return StoredEvent(
         entity["RowKey"].split(":", 1)[1], change, entity.get("txn", ""), entity.get("iss", ""),
         int(entity.get("iat") or 0), entity.get("who", ""), bool(entity.get("pa")), entity.get("pu") or "",
-        int(entity.get("pn") or 0), float(entity.get("pt") or 0), entity.get("pe") or "", bool(entity.get("qu")),
-        entity,
+        int(entity.get("pn") or 0), float(entity.get("pt") or 0), entity.get("pe") or "",
+        float(entity.get("pf") or 0), bool(entity.get("qu")), entity,
     )

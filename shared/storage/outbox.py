@@ -9,7 +9,8 @@ as ``E:{jti}``.  Delivery state lives on the row, one mark per channel
   ``setErrs``, whose code is kept in ``perr``);
 * ``pu``: the push endpoint accepted it (``ok``: a 202, RFC 8935 §2.2) or
   delivery gave up (``parked``); with ``pn`` attempts so far, ``pt`` the
-  time of the next one and ``pe`` the last error;
+  time of the next one, ``pf`` that of the first failure and ``pe`` the
+  last error;
 * ``qu``: it is on the deployment's Storage Queue.
 
 Once every channel the tenant uses has it, the row moves to ``D:{jti}``
@@ -28,7 +29,8 @@ import time
 from collections.abc import Iterator
 
 from azure.core import MatchConditions
-from azure.data.tables import UpdateMode
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableTransactionError, UpdateMode
 
 from . import keys
 from .event_rows import StoredEvent, is_jti, stored_event
@@ -40,7 +42,7 @@ from .transactions import MAX_TRANSACTION_OPS, TenantTransactions
 _EVENTS_LO, _EVENTS_HI = keys.EVENT_PREFIX, keys.prefix_end(keys.EVENT_PREFIX)
 _PENDING_FOR_POLL = RANGE + " and pa eq false"
 MAX_ERROR_CHARS = 200
-_DELIVERY_MARKS = ("pa", "pu", "qu", "pn", "pt", "pe", "perr")
+_DELIVERY_MARKS = ("pa", "pu", "qu", "pn", "pt", "pe", "pf", "perr")
 _RECENT_WINDOWS_HOURS = (1, 24, 24 * 7, 24 * 31, 0)  # 0: everything
 _MOVES = (MAX_TRANSACTION_OPS - 1) // 2  # a move is a delete and an insert
 
@@ -114,6 +116,8 @@ class Outbox(TenantTransactions):
             try:
                 self._submit(ops)
             except Missing as exc:
+                if exc.row_key not in pending:
+                    raise
                 if checked:
                     pending.pop(exc.row_key, None)
                 else:
@@ -124,11 +128,11 @@ class Outbox(TenantTransactions):
             for key, _ in chunk:
                 del pending[key]
 
-    def settle(self, events: list[tuple[StoredEvent, dict]]) -> int:
+    def settle(self, events: list[tuple[StoredEvent, dict]]) -> set[str]:
         """Move delivered events (each with its last marks) to ``D:``, each
         conditioned on the ETag it was read with; an event changed or moved
-        meanwhile is left for the next round.  Returns how many moved."""
-        moved = 0
+        meanwhile is left for the next round.  Returns the jtis moved."""
+        moved: set[str] = set()
         queue = list(events)
         while queue:
             chunk, queue = queue[:_MOVES], queue[_MOVES:]
@@ -142,9 +146,12 @@ class Outbox(TenantTransactions):
                 try:
                     self._submit(ops)
                 except (Missing, Changed) as exc:
-                    chunk = [(e, m) for e, m in chunk if keys.event_key(e.jti) != exc.row_key]
+                    rest = [(e, m) for e, m in chunk if keys.event_key(e.jti) != exc.row_key]
+                    if len(rest) == len(chunk):  # the failure names none of them: do not loop on it
+                        raise
+                    chunk = rest
                     continue
-                moved += len(chunk)
+                moved.update(e.jti for e, _ in chunk)
                 break
         return moved
 
@@ -168,11 +175,28 @@ class Outbox(TenantTransactions):
 
     def prune(self, before_micros: int) -> int:
         """Delete the events, delivered or not, made before ``before_micros``
-        (the event retention); returns how many."""
+        (the audit retention); returns how many.  Not behind the write guard:
+        it is no change of the tenant's data, and a disabled tenant's
+        events expire too.  A row gone meanwhile is skipped."""
         deleted = 0
         for prefix in (keys.DELIVERED_PREFIX, keys.EVENT_PREFIX):
             row_keys = [e["RowKey"] for e in self._range(prefix, time_key(prefix, before_micros), select=["RowKey"])]
-            for start in range(0, len(row_keys), MAX_TRANSACTION_OPS):
-                self._submit([("delete", self._row(key)) for key in row_keys[start : start + MAX_TRANSACTION_OPS]])
-            deleted += len(row_keys)
+            for start in range(0, len(row_keys), 100):
+                deleted += self._delete_rows(row_keys[start : start + 100])
         return deleted
+
+    def _delete_rows(self, row_keys: list[str]) -> int:
+        """Delete up to 100 rows in one transaction; when one is gone
+        already, one by one (skipping it).  Returns how many were deleted."""
+        try:
+            storage_call(self._table.submit_transaction, [("delete", self._row(key)) for key in row_keys])
+            return len(row_keys)
+        except TableTransactionError:
+            deleted = 0
+            for key in row_keys:
+                try:
+                    storage_call(self._table.delete_entity, self.tenant_id, key)
+                    deleted += 1
+                except ResourceNotFoundError:
+                    pass
+            return deleted

@@ -280,7 +280,7 @@ class TenantStore(GroupMembership):
         ops += [("delete", self._row(k)) for k in gone]
         ops += [("create" if k.startswith("X:") else "upsert", self._row(k, k=ROW_INDEX, id=new.id)) for k in added]
         change = self._resource_change(verb, old, new)
-        if len(ops) + len(self._event_ops(change)) > MAX_TRANSACTION_OPS:
+        if len(ops) + (change is not None and self.events is not None) > MAX_TRANSACTION_OPS:
             raise TooLarge("the change touches more index entries than one transaction holds")
         try:
             results = self._submit(ops, change)

@@ -34,6 +34,7 @@ from ..scim.request_body import json_body
 from ..storage.outbox import Outbox
 from ..storage.tables import RESOURCES, Tables
 
+MIN_POLL_INTERVAL_SECONDS = 0.05
 MAX_POLL_BYTES = 4 * 1024 * 1024  # a poll's SETs stop here; moreAvailable tells the rest is waiting
 
 
@@ -74,7 +75,8 @@ class EventFeed:
             remaining = deadline - time.monotonic()
             if events or (more and poll.max_events == 0) or remaining <= 0:
                 break
-            self.signal.wait(principal.tenant_id, seen, min(remaining, self.settings.events_poll_interval_seconds))
+            interval = max(MIN_POLL_INTERVAL_SECONDS, self.settings.events_poll_interval_seconds)
+            self.signal.wait(principal.tenant_id, seen, min(remaining, interval))
         audience = principal.events.audience or principal.tenant_id
         sets, size = {}, 0
         for event in events:

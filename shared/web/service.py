@@ -228,7 +228,10 @@ class ScimService:
         and, when its events are pushed or queued, start their delivery."""
         self.signal.notify(principal.tenant_id)
         if principal.events.push_url or self.queue is not None:
-            self.delivery.nudge(principal.tenant_id)
+            try:
+                self.delivery.nudge(principal.tenant_id)
+            except Exception:  # noqa: BLE001 - best effort: the timer delivers; the change stands
+                log.exception("event_delivery_nudge_failed")
 
     def deliver_events(self) -> None:
         """Deliver every tenant's pending change events (the timer, every minute)."""

@@ -153,7 +153,8 @@ def test_an_event_past_its_retry_window_is_parked_shown_and_replayed(scim, regis
     client = _pushing_client(scim, registry, receiver.url)
     client.post("/Users", {"schemas": [USER], "userName": "parked"})
     dispatcher = Dispatcher(service.settings, service.tables, registry, service.keys, None)
-    later = time.time() + service.settings.events_push_retry_seconds + 60
+    dispatcher.deliver(scim.tenant_id, now=time.time() + 600)  # a failure now: the retry window starts
+    later = time.time() + service.settings.events_push_retry_seconds + 1200
     deadline = time.monotonic() + 10
     while dispatcher.deliver(scim.tenant_id, now=later).parked == 0 and time.monotonic() < deadline:
         time.sleep(0.1)  # the app's own worker may be mid-attempt
@@ -227,3 +228,36 @@ def test_a_lagging_poll_recipient_does_not_hold_back_the_queue(scim, registry, s
     sent = [dispatcher.deliver(scim.tenant_id) for _ in range(4)]
     assert [r.queued for r in sent] == [3, 3, 1, 0] and sent[0].next_attempt is not None
     assert len(_pending(scim_app, scim.tenant_id)) == 7  # still waiting for the poll
+
+
+def test_revoking_the_last_events_credential_turns_the_poll_feed_off(scim, registry):
+    first, second = (registry.issue_token(scim.tenant_id, "events")[0] for _ in range(2))
+    assert registry.tenant(scim.tenant_id).events.poll
+    registry.revoke(scim.tenant_id, "token", first)
+    assert registry.tenant(scim.tenant_id).events.poll  # one left
+    registry.revoke(scim.tenant_id, "token", second)
+    assert not registry.tenant(scim.tenant_id).events.poll
+
+
+def test_retention_expires_a_disabled_tenants_events_and_delivery_survives_a_bad_tenant(scim, registry, scim_app,
+                                                                                       monkeypatch):
+    service = scim_app._get_service()
+    dispatcher = Dispatcher(service.settings, service.tables, registry, service.keys, None)
+    scim.post("/Users", {"schemas": [USER], "userName": "expires"})
+    registry.set_disabled(scim.tenant_id, True)
+    try:
+        assert dispatcher.enforce_retention(days=-1) >= 1  # everything is older than "tomorrow"
+        assert _pending(scim_app, scim.tenant_id) == []
+    finally:
+        registry.set_disabled(scim.tenant_id, False)
+    broken = dataclasses.replace(registry.tenant(scim.tenant_id))
+    monkeypatch.setattr(Dispatcher, "deliver", lambda self, tenant_id, now=None: (_ for _ in ()).throw(ValueError("x")))
+    assert dispatcher.deliver_all().settled == 0 and broken  # logged, not raised
+
+
+def test_a_push_header_that_cannot_be_sent_is_refused_and_urls_are_shown_without_secrets():
+    from shared.delivery.push import authorization_problem, shown_url
+
+    assert authorization_problem("Bearer abc") is None and authorization_problem("Bearer é")
+    assert authorization_problem("a\r\nb")
+    assert shown_url("https://user:pw@app.example.com:8443/api/events?code=secret") == "https://app.example.com:8443/api/events?…"
