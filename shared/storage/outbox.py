@@ -166,7 +166,8 @@ class Outbox(TenantTransactions):
         for entity in delivered + pending:
             jti = entity["RowKey"].split(":", 1)[1]
             fresh = {name: value for name, value in entity.items() if name not in _DELIVERY_MARKS}
-            ops.append([("upsert", {**fresh, "RowKey": keys.event_key(jti), "pa": False, "pu": "", "qu": False})])
+            ops.append([("upsert", {**fresh, "RowKey": keys.event_key(jti), "pa": False, "pu": "", "qu": False},
+                         {"mode": UpdateMode.REPLACE})])  # REPLACE: a pending row's old marks go too
             if entity["RowKey"].startswith(keys.DELIVERED_PREFIX):
                 ops[-1].append(("delete", self._row(entity["RowKey"])))
         for start in range(0, len(ops), _MOVES):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import threading
 import time
 import uuid
@@ -160,6 +161,10 @@ def test_an_event_past_its_retry_window_is_parked_shown_and_replayed(scim, regis
         time.sleep(0.1)  # the app's own worker may be mid-attempt
     status = dispatcher.status(scim.tenant_id)
     assert status["parked"] == 1 and status["last_push_error"] == "HTTP 500"
+    assert main(["--json", "events", "status", scim.tenant_id]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["parked"], shown["pending"], shown["last_push_error"]) == (1, 1, "HTTP 500")
+    assert shown["push_url"] == receiver.url and RECEIVER_SECRET not in json.dumps(shown)
     receiver.answer = 202
     assert dispatcher.deliver(scim.tenant_id).pushed == 0  # parked: not pushed again by itself
     assert main(["--json", "events", "replay", scim.tenant_id, "--since", "2000-01-01T00:00:00Z"]) == 0

@@ -206,6 +206,11 @@ def test_the_changes_in_the_audit_trail_are_their_events_and_outlive_the_tenant(
     changes = [e for e in ctl("audit", "show", tenant)["entries"] if e["resource_id"] == uid]
     assert [(e["operation"], e["attributes"]) for e in changes] == [("patch", "active"), ("create", "id,userName")]
     assert changes[1]["request_id"] == "audit-req-0001" and changes[1]["actor"].startswith("token:")
+    issued = ctl("token", "issue", tenant, "--scope", "events")
+    assert issued["scope"] == "events" and status(service, issued["token"], "GET", "Users") == 403
+    feed = Request.build("POST", "http://localhost/scim/v2/Events", {"Authorization": f"Bearer {issued['token']}"},
+                         b'{"returnImmediately": true}')
+    assert len(service.handle(feed, "Events").body["sets"]) == 2  # the create and the first patch
     ctl("tenant", "delete", tenant, "--yes")
     kept = ctl("audit", "show", tenant)["entries"]
     assert kept[0]["operation"] == "tenant.delete"
