@@ -31,7 +31,8 @@ def pytest_configure(config: pytest.Config) -> None:
     LOG_CAPTURE.install()
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:  # a pytest-xdist worker: a crash's tracebacks to a file the controller prints
-        crash_log = open(Path(workerinput[LOG_SCAN_DIR], f"crash-{workerinput['workerid']}.log"), "w")
+        # The pid in the name: a worker that replaces a crashed one has the same id and must not truncate its log.
+        crash_log = open(Path(workerinput[LOG_SCAN_DIR], f"crash-{workerinput['workerid']}-{os.getpid()}.log"), "w")
         faulthandler.enable(crash_log, all_threads=True)
         for signum in (signal.SIGTERM, signal.SIGHUP):
             faulthandler.register(signum, crash_log, all_threads=True, chain=True)
