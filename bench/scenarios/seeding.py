@@ -12,6 +12,7 @@ from shared.storage import keys
 from shared.storage.outcomes import AlreadyExists, StorageUnavailable
 from shared.storage.table_store import TenantStore
 
+from ..budgets import ONE_TRANSACTION_MEMBERS
 from .common import chunks
 
 
@@ -56,18 +57,14 @@ def _create_once(store: TenantStore, resources: list[StoredResource], attempts: 
             time.sleep(0.2 * (attempt + 1))
 
 
-def seed_group(store: TenantStore, name: str, member_ids: list[str], threads: int = 4) -> str:
+def seed_group(store: TenantStore, name: str, member_ids: list[str]) -> str:
     """A group created through :meth:`TenantStore.create`, its members added
-    through :meth:`TenantStore.add_members` in single-transaction chunks."""
+    through :meth:`TenantStore.add_members` in single-transaction chunks,
+    one after another (concurrent adds to one group would only retry on its ETag)."""
     gid = keys.new_id(keys.GROUP)
     now = now_iso()
     store.create(StoredResource(keys.GROUP, gid, {"displayName": name}, now, now, "v1",
                                 (keys.unique_key("gn", keys.index_value(name, False)),)))
-    chunk = (100 - 1) // 3
-
-    def add(part):
+    for part in chunks(member_ids, ONE_TRANSACTION_MEMBERS):
         store.add_members(gid, [Member(m) for m in part])
-
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(add, chunks(member_ids, chunk)))
     return gid
