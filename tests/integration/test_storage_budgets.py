@@ -40,6 +40,13 @@ def calls(scim, response):
     return scim.calls(response)
 
 
+def warm(scim) -> None:
+    """Look the credential up again if its cache entry expired (a slow
+    machine can spend the 30 s of SCIM_AUTH_CACHE_SECONDS between two
+    measured requests): the next request then costs only its own calls."""
+    scim.get("/ServiceProviderConfig")
+
+
 @pytest.fixture
 def user_id(scim):
     scim.get("/ServiceProviderConfig")  # warm: token cached, tables created
@@ -151,11 +158,14 @@ def test_group_reads_and_member_patches_cost_the_same_whatever_the_size(scim, bi
         added = spare[offset : offset + k]
         offset += k
         add = {"schemas": [PATCH], "Operations": [{"op": "Add", "path": "members", "value": [{"value": i} for i in added]}]}
+        warm(scim)
         assert calls(scim, scim.patch(f"/Groups/{group}", add)) <= add_budget(k), f"add {k}"
         remove = {"schemas": [PATCH], "Operations": [{"op": "Remove", "path": "members", "value": [{"value": i} for i in added]}]}
+        warm(scim)
         assert calls(scim, scim.patch(f"/Groups/{group}", remove)) <= 2 + math.ceil(k / ONE_TRANSACTION_REMOVALS), f"remove {k}"
     one = spare[0]
     flagged = {"schemas": [PATCH], "Operations": [{"op": "remove", "path": f'members[value eq "{one}"]'}]}
+    warm(scim)
     assert calls(scim, scim.patch(f"/Groups/{group}", flagged)) <= 3
     assert len(scim.get(f"/Groups/{group}").json()["members"]) == size
 
