@@ -31,8 +31,8 @@ def json_body(request: Request, max_body_bytes: int):
         raise invalid_syntax(f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except storable_text.NotJson as exc:
         raise invalid_syntax(f"the request body is not valid JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise invalid_syntax("the request body is nested too deeply") from exc
+    except (storable_text.TooDeep, RecursionError) as exc:
+        raise invalid_syntax(f"the request body is nested too deeply (at most {storable_text.MAX_NESTING} levels)") from exc
     problem = storable_text.first_refused(body)
     if problem:
         raise invalid_value(f"the request body cannot be stored: {problem}")

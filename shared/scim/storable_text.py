@@ -104,11 +104,40 @@ def _refuse_constant(name: str):
     raise NotJson(f"{name} is not a JSON number (RFC 8259 §6)")
 
 
+MAX_NESTING = 64
+"""The deepest JSON nesting parsed; SCIM documents need about five levels."""
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+class TooDeep(ValueError):
+    """A JSON text nested more than :data:`MAX_NESTING` levels."""
+
+
+def nests_deeper_than(text: str, limit: int = MAX_NESTING) -> bool:
+    """Whether ``text`` nests its arrays and objects (outside strings) more
+    than ``limit`` levels deep.  The parser recurses once per level: refusing
+    depth first keeps it far from the interpreter's recursion limit, where a
+    garbage collection that runs Python code (a finalizer, a callback) ends
+    the process with "Cannot recover from stack overflow" instead of raising
+    RecursionError."""
+    if text.count("[") + text.count("{") <= limit:  # C-speed: the common case costs two scans
+        return False
+    depth = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
 def loads(text: str):
     """``json.loads`` under the number rules above.  Out-of-range numbers come
     back as :class:`Unrepresentable` for :func:`first_refused` to report;
-    raises :class:`NotJson` for ``NaN``/``Infinity`` and ``json.JSONDecodeError``
-    for malformed text."""
+    raises :class:`NotJson` for ``NaN``/``Infinity``, :class:`TooDeep` beyond
+    :data:`MAX_NESTING` levels and ``json.JSONDecodeError`` for malformed text."""
+    if nests_deeper_than(text):
+        raise TooDeep(f"it nests more than {MAX_NESTING} levels deep")
     return json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_refuse_constant)
 
 

@@ -32,12 +32,22 @@ def assert_nothing_stored(scim):
     (b'{"schemas": ["%s"], "userName": "caf\xe9"}' % USER.encode(), "UTF-8"),
     (b"", "empty"),
     (b"[1, 2]", "JSON object"),
-    (b"[" * 100000 + b"]" * 100000, ""),
+    (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
+    (b'{"a":' * 65 + b"1" + b"}" * 65, "at most 64 levels"),  # refused before the parser recurses
 ])
 def test_malformed_bodies(scim, raw, needle):
     response = scim.request("POST", "/Users", raw=raw, headers={"Content-Type": "application/scim+json"})
     assert_scim_error(response, 400, "invalidSyntax", needle)
     assert_nothing_stored(scim)
+
+
+def test_deep_nesting_is_measured_outside_strings():
+    from shared.scim.storable_text import MAX_NESTING, nests_deeper_than
+
+    assert not nests_deeper_than('{"a":' * MAX_NESTING + "1" + "}" * MAX_NESTING)
+    assert nests_deeper_than('{"a":' * (MAX_NESTING + 1) + "1" + "}" * (MAX_NESTING + 1))
+    assert not nests_deeper_than('{"a": "' + "[{" * 500 + '"}')  # brackets inside a string do not nest
+    assert not nests_deeper_than('{"a": "\\"' + "[" * 0 + ', "b": [' + "[]," * 500 + "[]]}")  # wide, not deep
 
 
 def test_wrong_content_type(scim):
