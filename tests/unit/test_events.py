@@ -62,7 +62,12 @@ def test_a_delete_has_no_form_and_carries_its_version():
     assert events_claim(Change("delete", "G", "g1", "v")) == {"urn:ietf:params:scim:event:prov:delete": {"version": 'W/"v"'}}
 
 
-def test_versions_increase_after_the_version_read_whatever_the_clock():
+def test_versions_increase_after_the_version_read_whatever_the_clock(monkeypatch):
+    from shared.scim import records
+
+    # The process's version clock is restored afterwards: left 1000 s ahead, every
+    # later test in this worker would stamp its changes (and their audit times) in the future.
+    monkeypatch.setattr(records, "_last_micros", records._last_micros)
     future = f"{(version_time(new_version()) + 10**9):013x}0000000"  # 1000 s ahead: another instance's clock
     later = new_version(future)
     assert version_time(later) > version_time(future) and len(later) == 20
