@@ -3,7 +3,8 @@
 #   make install   .venv (Python >= 3.11) and node_modules (Azurite), redone only when
 #                  requirements*.txt or package*.json change
 #   make run       Azurite + the app on 127.0.0.1:$(PORT), prints the SCIM URL and a token
-#   make test      the test suite against a fresh in-memory Azurite
+#   make test      the test suite against a fresh in-memory Azurite (and, as root, installs
+#                  Debian's Chromium and ChromeDriver for the sign-in browser test when missing)
 #
 # `make run` execs scripts/run.py: signal that script (its PID is in .local/run.pid)
 # to stop everything; SIGTERM to the `make` process works too, as GNU make passes
@@ -56,6 +57,7 @@ run: install ## start Azurite and the app on 127.0.0.1; Ctrl-C stops both
 	exec $(VPY) scripts/run.py
 
 test: install ## run pytest against a fresh in-memory Azurite (PYTEST_ARGS='-k ...')
+	@$(VPY) scripts/browser.py ensure   # Chromium for the sign-in browser test, installed when missing (as root)
 	$(VPY) scripts/test.py
 
 # `bench/` is also a folder: without .PHONY make would think the target is up to date.

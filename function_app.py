@@ -1,8 +1,9 @@
 """Azure Functions entry point (Python v2 programming model).
 
 One anonymous HTTP trigger per entry of the endpoint table
-(:mod:`shared.scim.endpoints`), under the function name it gives; host.json
-puts them under ``/scim/v2``.  Authentication is done in code (Entra sends
+(:mod:`shared.scim.endpoints`), under the function name it gives, at the
+path it gives: the SCIM routes under ``/scim/v2``, sign-in at the root
+(host.json's route prefix is empty).  Authentication is done in code (Entra sends
 ``Authorization: Bearer``, not function keys).  Each trigger only translates
 ``func.HttpRequest`` into :class:`shared.scim.http.Request`, calls the service and
 translates the :class:`shared.scim.http.Response` back: no SCIM logic lives here.
@@ -65,7 +66,7 @@ def _register(into: func.FunctionApp, endpoint: Endpoint, service_of: Callable[[
         return _serve(service_of(), req, endpoint.route, req.route_params.get("id") if endpoint.has_id else None)
 
     trigger.__name__ = trigger.__qualname__ = endpoint.function
-    into.function_name(name=endpoint.function)(into.route(route=endpoint.route, methods=ALL_METHODS)(trigger))
+    into.function_name(name=endpoint.function)(into.route(route=endpoint.path, methods=ALL_METHODS)(trigger))
 
 
 register_endpoints(app, _get_service)

@@ -27,7 +27,7 @@ from scripts.app_process import AppProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-ROUTE_PREFIX = "scim/v2"
+SCIM_BASE = "scim/v2"  # below the host root (host.json's route prefix is empty)
 SCIM_MEDIA = "application/scim+json"
 REQUEST_TIMEOUT_SECONDS = 65.0  # a little above Entra's 60 s give-up
 INJECTIONS = ("extra-read",)     # test-only regressions of bench/inject.py (bench.run --inject)
@@ -314,11 +314,11 @@ class DevHost:
 
     def __init__(self, env: dict[str, str], port: int, log_path: Path, app: str | None = None) -> None:
         self.port = port
-        self.base = f"http://{HOST}:{port}/{ROUTE_PREFIX}"
+        self.base = f"http://{HOST}:{port}/{SCIM_BASE}"
         self._log = open(log_path, "wb")
         command = [sys.executable, "-m", "scripts.devhost", "--host", HOST, "--port", str(port)]
         if app:  # another module:attribute (bench.inject:app); its folder has no host.json
-            command += ["--app", app, "--route-prefix", ROUTE_PREFIX]
+            command += ["--app", app, "--route-prefix", ""]
         self.process = AppProcess(command, env, stdout=self._log, stderr=subprocess.STDOUT)
         try:
             self.cold_start_s = self.process.wait_up(f"{self.base}/ServiceProviderConfig")

@@ -84,6 +84,9 @@ param eventsQueueName string = 'scim-events'
 @description('Principal id of the application backend\'s identity, granted Storage Queue Data Message Processor on the events queue. Empty: none.')
 param eventsConsumerPrincipalId string = ''
 
+@description('Application (client) id of the multi-tenant Entra app registration sign-in brokers through (SCIM_SIGNIN_CLIENT_ID); scripts/deploy.sh creates it and passes it. Empty: sign-in is off.')
+param signinClientId string = ''
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var tags = {
@@ -94,11 +97,12 @@ var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 // Key Vault secret holding the PEM key that signs OAuth access tokens
 // (SCIM_TOKEN_SIGNING_KEY); scripts/deploy.sh creates it once.
 var signingKeySecretName = 'scim-token-signing-key'
-// shared/tables.py: RESOURCES, TENANTS, AUDIT (the app names them prefix + name).
+// shared/storage/tables.py: RESOURCES, TENANTS, AUDIT, SIGNIN (the app names them prefix + name).
 var tableNames = [
   '${tablePrefix}resources'
   '${tablePrefix}tenants'
   '${tablePrefix}audit'
+  '${tablePrefix}signin'
 ]
 
 // User-assigned, so its role assignments exist before the app first starts.
@@ -183,6 +187,7 @@ module api 'app/api.bicep' = {
     auditRetentionDays: auditRetentionDays
     rateLimitPerSecond: rateLimitPerSecond
     eventsQueueName: storage.outputs.eventsQueueName
+    signinClientId: signinClientId
   }
 }
 
@@ -191,6 +196,11 @@ output AZURE_LOCATION string = location
 output AZURE_RESOURCE_GROUP string = resourceGroup().name
 output AZURE_FUNCTION_APP_NAME string = api.outputs.name
 output SCIM_BASE_URL string = 'https://${api.outputs.defaultHostName}/scim/v2'
+// For sign-in's app registration (scripts/deploy.sh): its redirect URI, and the
+// federated identity credential that makes the app's identity its credential.
+output SCIM_SIGNIN_CALLBACK_URL string = 'https://${api.outputs.defaultHostName}/auth/callback'
+output SCIM_SIGNIN_IDENTITY_PRINCIPAL_ID string = identity.properties.principalId
+output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output SCIM_STORAGE_TABLE_ENDPOINT string = api.outputs.tableEndpoint
 output SCIM_TABLE_PREFIX string = tablePrefix

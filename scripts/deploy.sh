@@ -28,6 +28,7 @@ Options:
       --what-if              show what the deployment would change, change nothing
       --new-token            the tenant exists: issue it another bearer token
       --oauth-client         also issue an OAuth client (client credentials grant)
+      --no-signin            do not create or update sign-in's Entra app registration
       --package-only FILE    only build the deployment package into FILE (no Azure)
       --azd-hook STAGE       run from azure.yaml: postprovision (signing key) or
                              postdeploy (wait, first tenant); names come from azd
@@ -43,6 +44,9 @@ Environment:
 Needs: az (logged in, with Bicep: az bicep install), curl, openssl, Python >= 3.11.
 The deployer is granted Storage Table Data Contributor on the storage account and
 Key Vault Secrets Officer on the vault (to create the tenant and the key).
+Sign-in's multi-tenant app registration (scim-signin-<environment>) is created
+or updated when the deployer may register applications in Entra ID; its
+credential is the app's managed identity (a federated identity credential).
 EOF
 }
 
@@ -57,6 +61,9 @@ TENANT_NAME=""
 WHAT_IF=0
 NEW_TOKEN=0
 OAUTH_CLIENT=0
+SIGNIN=1
+SIGNIN_CLIENT_ID=""
+SIGNIN_SKIPPED=0
 PACKAGE_ONLY=""
 AZD_HOOK=""
 EXTRA_PARAMETERS=()
@@ -72,6 +79,7 @@ while [[ $# -gt 0 ]]; do
     --what-if) WHAT_IF=1; shift ;;
     --new-token) NEW_TOKEN=1; shift ;;
     --oauth-client) OAUTH_CLIENT=1; shift ;;
+    --no-signin) SIGNIN=0; shift ;;
     --package-only) PACKAGE_ONLY="${2:?$1 needs a file}"; shift 2 ;;
     --azd-hook) AZD_HOOK="${2:?$1 needs postprovision or postdeploy}"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -83,6 +91,7 @@ TENANT_NAME="${TENANT_NAME:-$ENVIRONMENT}"
 WAIT_SECONDS="${DEPLOY_WAIT_SECONDS:-600}"
 RETRY_SECONDS="${DEPLOY_RETRY_SECONDS:-10}"
 DEPLOYMENT_NAME="scim-$ENVIRONMENT"
+SIGNIN_APP_NAME="scim-signin-$ENVIRONMENT"
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
@@ -188,7 +197,9 @@ deploy_infrastructure() {
   principal_id="$(deployer_object_id)" || die "cannot read the signed-in identity's object id"
   principal_type="$(deployer_principal_type)"
   local parameters=(environmentName="$ENVIRONMENT" location="$LOCATION"
-                    principalId="$principal_id" principalType="$principal_type" "${EXTRA_PARAMETERS[@]}")
+                    principalId="$principal_id" principalType="$principal_type")
+  [[ -n "$SIGNIN_CLIENT_ID" ]] && parameters+=(signinClientId="$SIGNIN_CLIENT_ID")
+  parameters+=("${EXTRA_PARAMETERS[@]}")
   if [[ "$WHAT_IF" == 1 ]]; then
     say "what-if: changes the deployment would make (nothing is changed)"
     az deployment group what-if --resource-group "$RESOURCE_GROUP" --name "$DEPLOYMENT_NAME" \
@@ -200,13 +211,86 @@ deploy_infrastructure() {
   local outputs
   outputs="$(az deployment group create --resource-group "$RESOURCE_GROUP" --name "$DEPLOYMENT_NAME" \
     --template-file "$WORK/main.json" --parameters "${parameters[@]}" \
-    --query "properties.outputs.[AZURE_FUNCTION_APP_NAME.value, SCIM_BASE_URL.value, AZURE_STORAGE_ACCOUNT_NAME.value, SCIM_STORAGE_TABLE_ENDPOINT.value, SCIM_TABLE_PREFIX.value, AZURE_KEY_VAULT_NAME.value, SCIM_SIGNING_KEY_SECRET_NAME.value]" \
+    --query "properties.outputs.[AZURE_FUNCTION_APP_NAME.value, SCIM_BASE_URL.value, AZURE_STORAGE_ACCOUNT_NAME.value, SCIM_STORAGE_TABLE_ENDPOINT.value, SCIM_TABLE_PREFIX.value, AZURE_KEY_VAULT_NAME.value, SCIM_SIGNING_KEY_SECRET_NAME.value, SCIM_SIGNIN_CALLBACK_URL.value, SCIM_SIGNIN_IDENTITY_PRINCIPAL_ID.value, AZURE_TENANT_ID.value]" \
     --output tsv | tr '\t' '\n')"
   local values
   mapfile -t values <<<"$outputs"
-  [[ ${#values[@]} -ge 7 ]] || die "the deployment did not return its outputs"
+  [[ ${#values[@]} -ge 10 ]] || die "the deployment did not return its outputs"
   APP_NAME="${values[0]}" SCIM_BASE_URL="${values[1]}" STORAGE_ACCOUNT="${values[2]}"
   TABLE_ENDPOINT="${values[3]}" TABLE_PREFIX="${values[4]}" KEY_VAULT="${values[5]}" SECRET_NAME="${values[6]}"
+  SIGNIN_CALLBACK_URL="${values[7]}" IDENTITY_PRINCIPAL_ID="${values[8]}" HOME_TENANT_ID="${values[9]}"
+}
+
+# --- Sign-in's app registration -------------------------------------------
+# One multi-tenant Entra app registration per deployment: sign-in sends each
+# customer's users to their own Entra through it (shared/signin/upstream.py).
+# Its only redirect URI is the app's /auth/callback; its credential is the
+# app's managed identity, as a federated identity credential (issuer the
+# home tenant's v2.0 authority, subject the identity's principal id,
+# audience api://AzureADTokenExchange: "Configure an application to trust a
+# managed identity", learn.microsoft.com/entra/workload-id/workload-identity-federation-config-app-trust-managed-identity),
+# so no client secret is ever made.  Registering needs Microsoft Graph
+# rights (the default user permission, or Application Developer); without
+# them sign-in stays off and the summary says so.
+signin_app_id() {
+  az ad app list --display-name "$SIGNIN_APP_NAME" --query "[0].appId" --output tsv 2>/dev/null
+}
+
+ensure_signin_app() {
+  [[ "$SIGNIN" == 1 ]] || return 0
+  local deployed="$SIGNIN_CLIENT_ID" app_id
+  app_id="$(signin_app_id)" || app_id=""
+  if [[ -z "$app_id" ]]; then
+    say "registering sign-in's multi-tenant application $SIGNIN_APP_NAME"
+    if ! app_id="$(az ad app create --display-name "$SIGNIN_APP_NAME" --sign-in-audience AzureADMultipleOrgs \
+        --web-redirect-uris "$SIGNIN_CALLBACK_URL" --query appId --output tsv 2>"$WORK/ad.err")" || [[ -z "$app_id" ]]; then
+      say "sign-in stays off: this identity cannot register an application in Entra ID ($(head -c 300 "$WORK/ad.err"))"
+      SIGNIN_SKIPPED=1
+      return 0
+    fi
+  else
+    az ad app update --id "$app_id" --sign-in-audience AzureADMultipleOrgs --web-redirect-uris "$SIGNIN_CALLBACK_URL" \
+      --output none || die "cannot update $SIGNIN_APP_NAME"
+  fi
+  ensure_federated_credential "$app_id"
+  SIGNIN_CLIENT_ID="$app_id"
+  [[ "$deployed" == "$app_id" ]] && return 0
+  if [[ -n "$AZD_HOOK" ]]; then  # azd owns the deployment: the next `azd provision` passes the id
+    if command -v azd >/dev/null; then azd env set SCIM_SIGNIN_CLIENT_ID "$app_id"; fi
+    say "sign-in's registration is $app_id: run 'azd provision' once more to turn sign-in on" \
+        "(azd env set SCIM_SIGNIN_CLIENT_ID $app_id, if azd did not run this hook)"
+    return 0
+  fi
+  # The app settings are the templates': deploy them with the id.
+  say "deploying the infrastructure again, with the sign-in registration's id ($app_id)"
+  deploy_infrastructure
+}
+
+ensure_federated_credential() {
+  local app_id="$1" existing
+  existing="$(az ad app federated-credential list --id "$app_id" --query "[?name=='scim-signin-identity'].name" \
+    --output tsv)" || die "cannot read the federated credentials of $SIGNIN_APP_NAME"
+  [[ -n "$existing" ]] && return 0
+  cat >"$WORK/federated-credential.json" <<JSON
+{"name": "scim-signin-identity",
+ "issuer": "https://login.microsoftonline.com/$HOME_TENANT_ID/v2.0",
+ "subject": "$IDENTITY_PRINCIPAL_ID",
+ "audiences": ["api://AzureADTokenExchange"],
+ "description": "The function app's managed identity is this registration's credential (no secret)."}
+JSON
+  az ad app federated-credential create --id "$app_id" --parameters "@$WORK/federated-credential.json" --output none \
+    || die "cannot add the managed identity as $SIGNIN_APP_NAME's federated credential"
+}
+
+# The admin-consent URL a customer's administrator opens once, for sign-in
+# (Microsoft identity platform, "Admin consent on the Microsoft identity
+# platform": /{tenant}/v2.0/adminconsent with the scopes and a registered
+# redirect URI; "organizations" lets any work or school tenant use it).
+consent_url() {
+  local redirect
+  redirect="$("$(python_cmd)" -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' \
+    "$SIGNIN_CALLBACK_URL")"
+  echo "https://login.microsoftonline.com/organizations/v2.0/adminconsent?client_id=$SIGNIN_CLIENT_ID&scope=openid%20profile%20email&redirect_uri=$redirect"
 }
 
 # Outputs of main.bicep, as azd exports them to its hooks.
@@ -215,6 +299,8 @@ outputs_from_azd() {
   SCIM_BASE_URL="${SCIM_BASE_URL:?}" STORAGE_ACCOUNT="${AZURE_STORAGE_ACCOUNT_NAME:?}"
   TABLE_ENDPOINT="${SCIM_STORAGE_TABLE_ENDPOINT:?}" TABLE_PREFIX="${SCIM_TABLE_PREFIX:?}"
   KEY_VAULT="${AZURE_KEY_VAULT_NAME:?}" SECRET_NAME="${SCIM_SIGNING_KEY_SECRET_NAME:?}"
+  SIGNIN_CALLBACK_URL="${SCIM_SIGNIN_CALLBACK_URL:-}" IDENTITY_PRINCIPAL_ID="${SCIM_SIGNIN_IDENTITY_PRINCIPAL_ID:-}"
+  HOME_TENANT_ID="${AZURE_TENANT_ID:-}" SIGNIN_CLIENT_ID="${SCIM_SIGNIN_CLIENT_ID:-}"
 }
 
 # Run "$@" until it succeeds or DEPLOY_WAIT_SECONDS pass; new role assignments
@@ -366,6 +452,23 @@ EOF
   (token URL $SCIM_BASE_URL/oauth/token)
 EOF
   fi
+  if [[ -n "$SIGNIN_CLIENT_ID" ]]; then
+    cat <<EOF
+
+Sign-in (the application's OpenID Provider: ${SCIM_BASE_URL%/scim/v2}/.well-known/openid-configuration):
+  App registration: $SIGNIN_APP_NAME ($SIGNIN_CLIENT_ID), multi-tenant
+  Each customer's Entra administrator consents once, at:
+    $(consent_url)
+  Register the application:  $scimctl app register --name ... --redirect-uri ...
+  Bind a tenant to its Entra: $scimctl signin configure $TENANT_ID --entra-tenant-id <GUID>
+EOF
+  elif [[ "$SIGNIN_SKIPPED" == 1 ]]; then
+    cat <<EOF
+
+Sign-in is off: this identity could not register an application in Entra ID.
+  Run scripts/deploy.sh again as someone who may (Application Developer role).
+EOF
+  fi
 }
 
 case "$AZD_HOOK" in
@@ -373,6 +476,7 @@ case "$AZD_HOOK" in
   postprovision)
     outputs_from_azd
     ensure_signing_key
+    [[ -n "$SIGNIN_CALLBACK_URL" ]] && ensure_signin_app
     exit 0 ;;
   postdeploy)
     outputs_from_azd
@@ -387,7 +491,9 @@ esac
 check_login
 build_templates
 ensure_resource_group
+if [[ "$SIGNIN" == 1 ]]; then SIGNIN_CLIENT_ID="$(signin_app_id || true)"; fi
 deploy_infrastructure
+ensure_signin_app
 ensure_signing_key
 deploy_code
 wait_for_app

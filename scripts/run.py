@@ -60,7 +60,7 @@ TOKEN_FILE = LOCAL / "dev-token"
 SIGNING_KEY_FILE = LOCAL / "oauth-signing-key.pem"
 PID_FILE = LOCAL / "run.pid"
 TENANT_NAME = "local"
-ROUTE_PREFIX = "scim/v2"
+SCIM_BASE = "scim/v2"
 
 
 class Stop(Exception):
@@ -183,7 +183,7 @@ def main() -> int:
             scratch = None
 
         app = start_app(env, port)
-        base_url = f"http://{HOST}:{port}/{ROUTE_PREFIX}"
+        base_url = f"http://{HOST}:{port}/{SCIM_BASE}"
         try:
             app.wait_up(f"{base_url}/ServiceProviderConfig")
         except AppNotUp as error:

@@ -20,16 +20,25 @@
                    ``member_edges``) with its counters and page positions,
                    list/search execution, the change events committed with
                    their changes (``event_rows``) and waiting for delivery
-                   (``outbox``), the audit trail, the store checker
+                   (``outbox``), the sign-in state (``signin_rows``), the
+                   audit trail, the store checker
 ``auth/``          the tenant registry (``tenants``), credentials and their
                    cache (``credentials``), bearer tokens, OAuth client
                    credentials, the service's signing keys
-                   (``signing_keys``), Entra-issued JWTs, the rate limit
+                   (``signing_keys``), Entra-issued JWTs, the rate limit,
+                   sign-in domains and role maps (``signin_directory``)
+``signin/``        the OpenID Provider for the application: registered
+                   applications (``apps``), the upstream Entra sign-in
+                   (``upstream``), the tokens' claims (``claims``), the
+                   OAuth/OIDC machinery on Authlib (``provider``),
+                   back-channel logout tokens (``logout``), refusal pages
 ``delivery/``      change events to the application: SETs signed from the
-                   outbox (``sets``), the wake-up of waiting polls (``signal``)
+                   outbox (``sets``), the wake-up of waiting polls (``signal``),
+                   push, queue and back-channel logout delivery
 ``web/``           the web edge: ``service`` authenticates and dispatches,
                    ``resources`` holds the User and Group handlers,
-                   ``events`` the event feed and the key set
+                   ``events`` the event feed and the key set, ``signin``
+                   the sign-in routes and ``/Me``
 ``config``,        settings from the environment; the SDK loggers quieted for
 ``logs``           every entry point
 ``admin``          ``scimctl``, the operator's command line
@@ -41,7 +50,8 @@ a developer's machine, so it lives outside this package, in
 
 The import rule (``tests/unit/test_layers.py``): the core imports only the
 core, and loads no ``azure.*`` and no ``jwt``; storage imports the core and
-``config``/``logs``; auth imports those and storage; delivery those and
-auth; the web edge is the only place every layer meets; ``scimctl`` uses all
-but the web edge; only storage imports ``azure.data.tables``.
+``config``/``logs``/``urls``; auth imports those and storage; sign-in those
+and auth; delivery those and sign-in; the web edge is the only place every
+layer meets; ``scimctl`` uses all but the web edge; only storage imports
+``azure.data.tables``.
 """

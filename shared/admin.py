@@ -1,4 +1,4 @@
-"""``scimctl``: administer tenants, their credentials, change events and audit trail.
+"""``scimctl``: administer tenants, their credentials, change events, sign-in and audit trail.
 
 Installed as the ``scimctl`` command (``pip install .``, done by ``make
 install``); ``python -m shared.admin`` is the same program.  Storage comes
@@ -38,7 +38,11 @@ from .delivery.dispatch import Dispatcher
 from .delivery.push import authorization_problem, endpoint_problem, shown_url
 from .storage.event_queue import EventQueue
 from .storage.outbox import Outbox
-from .auth.tenants import CLIENT, EVENT_FORMS, MODES, TOKEN, RegistryError, TenantRegistry
+from .auth.tenants import CLIENT, EVENT_FORMS, MODES, SIGNIN_LINKS, TOKEN, RegistryError, TenantRegistry
+from .auth.signin_directory import DirectoryError, SignInDirectory
+from .scim.ids import GROUP
+from .signin.apps import AppError, AppRegistry
+from .storage.table_store import TenantStore
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,6 +69,41 @@ def _parser() -> argparse.ArgumentParser:
     delete = tenant_cmd.add_parser("delete", help="delete a tenant, its credentials and all its identities")
     delete.add_argument("tenant")
     delete.add_argument("--yes", action="store_true", help="confirm")
+    domains = tenant_cmd.add_parser("domains", help="the email domains that route a sign-in's login_hint to the tenant")
+    domains_cmd = domains.add_subparsers(dest="domains_action", required=True)
+    for action in ("add", "remove"):
+        domain_cmd = domains_cmd.add_parser(action, help=f"{action} a domain (like contoso.com)")
+        domain_cmd.add_argument("tenant")
+        domain_cmd.add_argument("domain")
+    domains_cmd.add_parser("list", help="the tenant's domains").add_argument("tenant")
+
+    app = groups.add_parser("app", help="applications that sign their users in here (OpenID Connect clients)")
+    app_cmd = app.add_subparsers(dest="action", required=True)
+    register = app_cmd.add_parser("register", help="a new application; its client secret is shown once")
+    register.add_argument("--name", required=True)
+    register.add_argument("--redirect-uri", action="append", required=True,
+                          help="where sign-in answers (exact match; repeat for several)")
+    register.add_argument("--backchannel-logout-uri", help="where deprovisioning logs sessions out (OIDC Back-Channel Logout)")
+    app_cmd.add_parser("list", help="registered applications, never secrets")
+    app_cmd.add_parser("remove", help="remove an application").add_argument("client_id")
+
+    signin = groups.add_parser("signin", help="a tenant's sign-in: its Entra tenant, how users are linked")
+    signin_cmd = signin.add_subparsers(dest="action", required=True)
+    configure_signin = signin_cmd.add_parser("configure", help="bind the tenant's Entra tenant id, choose the link")
+    configure_signin.add_argument("tenant")
+    configure_signin.add_argument("--entra-tenant-id", help="the customer's Entra tenant id (a GUID)")
+    configure_signin.add_argument("--link", choices=SIGNIN_LINKS,
+                                  help="oid (default): externalId = the token's oid, with Entra's mapping externalId <- objectId; "
+                                       "userName: userName = preferred_username")
+
+    roles = groups.add_parser("roles", help="application roles of a tenant's groups")
+    roles_cmd = roles.add_subparsers(dest="action", required=True)
+    for action, text in (("map", "give a group's members a role"), ("unmap", "take a role (default: all) from a group")):
+        role_cmd = roles_cmd.add_parser(action, help=text)
+        role_cmd.add_argument("tenant")
+        role_cmd.add_argument("--group", dest="group_ref", required=True, help="the group's displayName or id")
+        role_cmd.add_argument("--role", required=action == "map")
+    roles_cmd.add_parser("list", help="the tenant's role map").add_argument("tenant")
 
     for kind, text in ((TOKEN, "bearer tokens (Entra's Secret Token)"), (CLIENT, "OAuth clients (client credentials)")):
         group = groups.add_parser(kind, help=text)
@@ -190,6 +229,76 @@ class Admin:
             text = f"tenant {args.tenant} enabled"
         self._out({"tenant_id": args.tenant, "disabled": disabled, "reads_refused_within_seconds": self.bound if disabled else 0},
                   text)
+
+    def tenant_domains(self, args) -> None:
+        directory = SignInDirectory(self.tables)
+        self.registry.require_tenant(args.tenant)
+        if args.domains_action == "list":
+            found = directory.domains(args.tenant)
+            self._out({"tenant_id": args.tenant, "domains": found}, "\n".join(found) or "no domains")
+            return
+        if args.domains_action == "add":
+            domain = directory.add_domain(args.tenant, args.domain)
+        else:
+            domain = directory.remove_domain(args.tenant, args.domain) or args.domain.lower()
+        self._audit(args.tenant, f"domain.{args.domains_action}", "Tenant", args.tenant, f"domain={domain}")
+        self._out({"tenant_id": args.tenant, "domain": domain, "action": args.domains_action},
+                  f"tenant {args.tenant}: domain {domain} {'added' if args.domains_action == 'add' else 'removed'}")
+
+    # --------------------------------------------------------------- sign-in
+    def app_register(self, args) -> None:
+        app, secret = AppRegistry(self.tables).register(args.name, args.redirect_uri, args.backchannel_logout_uri)
+        self._out({"client_id": app.client_id, "client_secret": secret, "redirect_uris": list(app.redirect_uris),
+                   "backchannel_logout_uri": app.backchannel_logout_uri},
+                  f"application {app.name!r} registered\nclient id: {app.client_id}\n"
+                  f"client secret (shown once; client_secret_basic at /auth/token):\n{secret}")
+
+    def app_list(self, _args) -> None:
+        apps = AppRegistry(self.tables).apps()
+        rows = [{"client_id": a.client_id, "name": a.name, "created": a.created, "redirect_uris": list(a.redirect_uris),
+                 "backchannel_logout_uri": a.backchannel_logout_uri} for a in apps]
+        lines = [f"{a.client_id}  {a.created}  {a.name}  {' '.join(a.redirect_uris)}" for a in apps]
+        self._out({"apps": rows}, "\n".join(lines) or "no applications")
+
+    def app_remove(self, args) -> None:
+        AppRegistry(self.tables).remove(args.client_id)
+        self._out({"client_id": args.client_id, "removed": True},
+                  f"application {args.client_id} removed (every instance within {self.bound} s)")
+
+    def signin_configure(self, args) -> None:
+        tenant = self.registry.configure_signin(args.tenant, args.entra_tenant_id, args.link)
+        self._audit(tenant.id, "signin.configure", "Tenant", tenant.id, f"entra_tenant={tenant.entra_tenant} link={tenant.signin_link}")
+        self._out({"tenant_id": tenant.id, "entra_tenant": tenant.entra_tenant, "link": tenant.signin_link},
+                  f"tenant {tenant.id}: sign-in goes to Entra tenant {tenant.entra_tenant or '(none yet)'}, "
+                  f"linked by {tenant.signin_link}")
+
+    def _group_id(self, tenant_id: str, group: str) -> str:
+        store = TenantStore(self.tables.table(RESOURCES), tenant_id)
+        if store.get(GROUP, group) is not None:
+            return group
+        found = store.group_named(group)
+        if found is None:
+            raise RegistryError(f"no group {group!r} (give its displayName or id)")
+        return found
+
+    def roles_map(self, args) -> None:
+        self._change_roles(args, SignInDirectory.map_role)
+
+    def roles_unmap(self, args) -> None:
+        self._change_roles(args, SignInDirectory.unmap_role)
+
+    def _change_roles(self, args, change) -> None:
+        self.registry.require_tenant(args.tenant)
+        group_id = self._group_id(args.tenant, args.group_ref)
+        roles = change(SignInDirectory(self.tables), args.tenant, group_id, args.role, self.actor)
+        self._out({"tenant_id": args.tenant, "group": group_id, "roles": list(roles)},
+                  f"group {group_id}: roles {', '.join(roles) or '(none)'}")
+
+    def roles_list(self, args) -> None:
+        self.registry.require_tenant(args.tenant)
+        role_map = SignInDirectory(self.tables, cache_seconds=0).role_map(args.tenant)
+        self._out({"tenant_id": args.tenant, "roles": {g: list(r) for g, r in role_map.items()}},
+                  "\n".join(f"{g}  {', '.join(r)}" for g, r in role_map.items()) or "no role map")
 
     def tenant_disable(self, args) -> None:
         self._set_disabled(args, True)
@@ -371,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         admin = Admin(_settings(args), args.json)
         status = getattr(admin, command)(args)
-    except RegistryError as error:
+    except (RegistryError, AppError, DirectoryError) as error:
         print(f"scimctl: {error}", file=sys.stderr)
         return 1
     except (RuntimeError, StorageUnavailable, AzureError) as error:  # no storage configured, or unreachable

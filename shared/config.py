@@ -44,6 +44,16 @@ Variable                               Meaning
 ``SCIM_EVENTS_POLL_WAIT_SECONDS``      longest a poll without ``returnImmediately``
                                        waits for events (default 20)
 ``SCIM_EVENTS_POLL_INTERVAL_SECONDS``  how often a waiting poll looks again (default 1)
+``SCIM_SIGNIN_CLIENT_ID``              application (client) id of the deployment's
+                                       multi-tenant Entra app registration; unset: sign-in
+                                       is off (:mod:`shared.signin`)
+``SCIM_SIGNIN_CLIENT_SECRET``          its client secret (local runs); unset: the managed
+                                       identity as a federated credential (Azure)
+``SCIM_SIGNIN_MANAGED_IDENTITY_CLIENT_ID``  the user-assigned managed identity to use for
+                                       that (default: the system-assigned one)
+``SCIM_SIGNIN_AUTHORITY``              the Entra authority (default
+                                       ``https://login.microsoftonline.com``; tests: a
+                                       local provider, http on loopback only)
 =====================================  =================================================
 """
 
@@ -83,6 +93,10 @@ class Settings:
     queue_endpoint: str | None = None
     events_push_retry_seconds: int = 86400
     events_push_timeout_seconds: float = 10.0
+    signin_client_id: str | None = None
+    signin_client_secret: str | None = None
+    signin_managed_identity_client_id: str | None = None
+    signin_authority: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -110,4 +124,8 @@ class Settings:
             queue_endpoint=os.environ.get("SCIM_STORAGE_QUEUE_ENDPOINT") or None,
             events_push_retry_seconds=_int("SCIM_EVENTS_PUSH_RETRY_SECONDS", 86400),
             events_push_timeout_seconds=float(os.environ.get("SCIM_EVENTS_PUSH_TIMEOUT_SECONDS", "").strip() or 10),
+            signin_client_id=os.environ.get("SCIM_SIGNIN_CLIENT_ID", "").strip() or None,
+            signin_client_secret=os.environ.get("SCIM_SIGNIN_CLIENT_SECRET") or None,
+            signin_managed_identity_client_id=os.environ.get("SCIM_SIGNIN_MANAGED_IDENTITY_CLIENT_ID", "").strip() or None,
+            signin_authority=os.environ.get("SCIM_SIGNIN_AUTHORITY", "").strip() or None,
         )

@@ -37,6 +37,9 @@ param auditRetentionDays int
 param rateLimitPerSecond int
 param eventsQueueName string
 
+@description('Client id of the multi-tenant app registration sign-in brokers through; empty: sign-in is off.')
+param signinClientId string
+
 var storageSuffix = environment().suffixes.storage
 var blobEndpoint = 'https://${storageAccountName}.blob.${storageSuffix}'
 var queueEndpoint = 'https://${storageAccountName}.queue.${storageSuffix}'
@@ -139,6 +142,10 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     SCIM_RATE_LIMIT_PER_SECOND: string(rateLimitPerSecond)
     SCIM_EVENTS_QUEUE: eventsQueueName
     SCIM_STORAGE_QUEUE_ENDPOINT: queueEndpoint
+    // Sign-in's app registration; its credential is this identity (a federated
+    // identity credential on the registration), so no client secret exists.
+    SCIM_SIGNIN_CLIENT_ID: signinClientId
+    SCIM_SIGNIN_MANAGED_IDENTITY_CLIENT_ID: identityClientId
   }
 }
 

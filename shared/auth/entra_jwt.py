@@ -99,7 +99,13 @@ _REASONS = (
     (jwt.InvalidAudienceError, "wrong audience"),
     (jwt.InvalidIssuerError, "wrong issuer"),
     (jwt.InvalidSignatureError, "bad signature"),
+    (jwt.MissingRequiredClaimError, "missing claim"),
 )
+
+
+def failure_reason(exc: jwt.PyJWTError) -> str:
+    """Why PyJWT refused a token, in a few fixed words (for logs: never token content)."""
+    return next((text for kind, text in _REASONS if isinstance(exc, kind)), "invalid")
 
 
 class InvalidJwt(Exception):
@@ -134,25 +140,51 @@ def _get_json(opener: urllib.request.OpenerDirector, url: str, deadline: float) 
     return json.loads(bytes(body))
 
 
-def fetch_issuer_jwks(entra_tenant: str, *, authority: str = AUTHORITY, opener: urllib.request.OpenerDirector | None = None,
-                      timeout: float = FETCH_TIMEOUT_SECONDS) -> dict:
-    """The JWKS an Entra tenant publishes, found through its OpenID metadata.
+def metadata_url(entra_tenant: str, authority: str = AUTHORITY, v2: bool = False) -> str:
+    """Where an Entra tenant's OpenID Provider metadata is (OpenID Connect
+    Discovery 1.0 §4): the v1.0 issuer's (``https://sts.windows.net/{tid}/``,
+    the tokens Entra provisions with) or the v2.0 issuer's
+    (``{authority}/{tid}/v2.0``, the ID tokens of sign-in)."""
+    return f"{authority.rstrip('/')}/{entra_tenant}/{'v2.0/' if v2 else ''}.well-known/openid-configuration"
+
+
+def fetch_metadata(entra_tenant: str, *, authority: str = AUTHORITY, v2: bool = False,
+                   opener: urllib.request.OpenerDirector | None = None, timeout: float = FETCH_TIMEOUT_SECONDS,
+                   deadline: float | None = None) -> tuple[dict, bool]:
+    """An Entra tenant's OpenID Provider metadata, and whether plain http is
+    acceptable for the URLs it lists (a loopback authority: tests).
 
     ``authority`` must be https; plain http is accepted only for a loopback
-    authority (tests), and only then for the ``jwks_uri`` too.  ``timeout``
-    bounds the whole fetch (both documents).
-    """
+    authority.  ``timeout`` (or ``deadline``, ``time.monotonic``) bounds the fetch."""
     if not _ENTRA_TENANT.fullmatch(entra_tenant):
         raise InvalidJwt(f"{_UNAVAILABLE} (not an Entra tenant id)")
     authority = authority.rstrip("/")
     loopback_http = _fetchable(authority, True) and not _fetchable(authority, False)
     if not _fetchable(authority, loopback_http):
         raise ValueError("the authority must be an https URL")
+    deadline = time.monotonic() + timeout if deadline is None else deadline
+    metadata = _get_json(opener or urllib.request.build_opener(), metadata_url(entra_tenant, authority, v2), deadline)
+    if not isinstance(metadata, dict):
+        raise InvalidJwt("issuer metadata is not a JSON object")
+    return metadata, loopback_http
+
+
+def fetchable(url, loopback_http: bool) -> bool:
+    """Whether a URL from an issuer's metadata may be fetched: https, or http
+    to a loopback address when the authority itself is one (tests)."""
+    return isinstance(url, str) and _fetchable(url, loopback_http)
+
+
+def fetch_issuer_jwks(entra_tenant: str, *, authority: str = AUTHORITY, opener: urllib.request.OpenerDirector | None = None,
+                      timeout: float = FETCH_TIMEOUT_SECONDS, v2: bool = False) -> dict:
+    """The JWKS an Entra tenant publishes, found through its OpenID metadata
+    (:func:`fetch_metadata`; ``v2``: the v2.0 issuer's).  ``timeout`` bounds
+    the whole fetch (both documents)."""
     opener = opener or urllib.request.build_opener()
     deadline = time.monotonic() + timeout
-    metadata = _get_json(opener, f"{authority}/{entra_tenant}/.well-known/openid-configuration", deadline)
-    jwks_uri = metadata.get("jwks_uri", "") if isinstance(metadata, dict) else ""
-    if not isinstance(jwks_uri, str) or not _fetchable(jwks_uri, loopback_http):
+    metadata, loopback_http = fetch_metadata(entra_tenant, authority=authority, v2=v2, opener=opener, deadline=deadline)
+    jwks_uri = metadata.get("jwks_uri", "")
+    if not fetchable(jwks_uri, loopback_http):
         raise InvalidJwt("issuer metadata without an https jwks_uri")
     return _get_json(opener, jwks_uri, deadline)
 
@@ -287,5 +319,4 @@ def verify_entra_jwt(token: str, entra_tenant: str, keys: EntraKeys, audiences: 
             options={"require": ["exp", "iss", "aud"]},
         )
     except jwt.PyJWTError as exc:
-        reason = next((text for kind, text in _REASONS if isinstance(exc, kind)), "invalid")
-        raise InvalidJwt(reason) from exc
+        raise InvalidJwt(failure_reason(exc)) from exc

@@ -95,7 +95,7 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
     return (unquote_plus(client_id), unquote_plus(secret)) if sep else ("", "")
 
 
-def _form(request: Request) -> dict[str, str] | None:
+def form_parameters(request: Request) -> dict[str, str] | None:
     """The form parameters, or None when malformed or repeated (RFC 6749 §3.2)."""
     media = (request.header("content-type") or "").split(";")[0].strip().lower()
     if media != "application/x-www-form-urlencoded":
@@ -119,7 +119,7 @@ def token_response(request: Request, registry: TenantRegistry, signer: TokenSign
         return _error(400, "unauthorized_client", "OAuth client credentials are not configured on this endpoint"), None
     if len(request.body) > max_body_bytes:
         return _error(413, "invalid_request", "the request body is too large"), None
-    form = _form(request)
+    form = form_parameters(request)
     if form is None:
         return _error(400, "invalid_request", "send application/x-www-form-urlencoded parameters, each at most once"), None
     basic = _basic_credentials(request.header("authorization") or "")

@@ -8,12 +8,15 @@ PartitionKey      RowKey             properties
 ================  =================  ===============================================
 ``tenant``        tenant id          name, created, disabled, auth (enabled modes),
                                      entra_tenant, audiences, the change-event
-                                     settings (:class:`EventSettings`)
+                                     settings (:class:`EventSettings`), signin_link
 ``token``         token id           tenant, hash, created, expires, revoked, scope
 ``client``        OAuth client id    tenant, hash, created, revoked, scope
 ``entra``         Entra tenant id    tenant (one of our tenants per Entra tenant)
 ``deleted``       tenant id          deleted (kept until its audit entries expire)
 ================  =================  ===============================================
+
+Sign-in domains and role maps are rows of the same table
+(:mod:`shared.auth.signin_directory`).
 
 A bearer token is ``<token id>.<secret>``, an OAuth client an id and a
 secret; only their SHA-256 is stored (:mod:`shared.auth.credentials`).
@@ -58,6 +61,7 @@ from ..storage.audit import AuditLog
 from ..storage.queries import each_row
 from ..storage.table_store import TenantStore
 from ..storage.tables import RESOURCES, TENANTS, Tables, storage_call
+from .signin_directory import SignInDirectory
 from .credentials import (
     EVENTS_SCOPE,
     MIN_TOKEN_LENGTH,
@@ -73,6 +77,10 @@ from .credentials import (
 
 TENANT, TOKEN, CLIENT, ENTRA, DELETED = "tenant", "token", "client", "entra", "deleted"
 MODES = ("token", "oauth", "entra")
+# How sign-in finds the provisioned user of an Entra sign-in: ``oid`` (the
+# default) is externalId = the ID token's ``oid``, with Entra's mapping
+# externalId <- objectId; ``userName`` is userName = ``preferred_username``.
+SIGNIN_LINKS = ("oid", "userName")
 DEFAULT_MODES = ("token", "oauth")
 # Characters a RowKey may not hold ("/", "\\", "#", "?", control characters) never
 # reach a lookup: a credential id outside this set cannot exist.
@@ -124,6 +132,7 @@ class Tenant:
     entra_tenant: str | None
     audiences: tuple[str, ...]
     events: EventSettings = EventSettings()
+    signin_link: str = "oid"
 
     @classmethod
     def from_row(cls, row) -> "Tenant":
@@ -131,7 +140,7 @@ class Tenant:
             id=row["RowKey"], name=row.get("name", ""), created=row.get("created", ""),
             disabled=bool(row.get("disabled")), modes=_split(row.get("auth"), DEFAULT_MODES),
             entra_tenant=row.get("entra_tenant") or None, audiences=_split(row.get("audiences"), ()),
-            events=EventSettings.from_row(row),
+            events=EventSettings.from_row(row), signin_link=row.get("signin_link") or "oid",
         )
 
     @property
@@ -204,6 +213,26 @@ class TenantRegistry:
         except ResourceExistsError:
             raise RegistryError(f"Entra tenant {entra_tenant} is already bound to another tenant") from None
 
+    def configure_signin(self, tenant_id: str, entra_tenant: str | None = None, link: str | None = None) -> Tenant:
+        """Bind the tenant to its customer's Entra tenant id (sign-in goes
+        there; one of our tenants per Entra tenant) and choose how a
+        signed-in user is linked (:data:`SIGNIN_LINKS`)."""
+        tenant = self.require_tenant(tenant_id)
+        changes: dict = {}
+        if link is not None:
+            if link not in SIGNIN_LINKS:
+                raise RegistryError(f"unknown link {link!r}; the links are {', '.join(SIGNIN_LINKS)}")
+            changes["signin_link"] = link
+        if entra_tenant is not None and entra_tenant.lower() != (tenant.entra_tenant or ""):
+            self._bind_entra(entra_tenant.lower(), tenant_id)
+            if tenant.entra_tenant:
+                self._table.delete_entity(ENTRA, tenant.entra_tenant)
+            changes["entra_tenant"] = entra_tenant.lower()
+        if changes:
+            self._table.update_entity({"PartitionKey": TENANT, "RowKey": tenant_id, **changes})
+            self._cache.clear()
+        return self.require_tenant(tenant_id)
+
     def tenant(self, tenant_id: str) -> Tenant | None:
         row = self._get(TENANT, tenant_id) if _SAFE_ID.fullmatch(tenant_id or "") else None
         return Tenant.from_row(row) if row else None
@@ -263,6 +292,7 @@ class TenantRegistry:
             self._table.delete_entity(ENTRA, tenant.entra_tenant)
         for cred in self.credentials(tenant_id, TOKEN) + self.credentials(tenant_id, CLIENT):
             self._table.delete_entity(cred.kind, cred.id)
+        SignInDirectory(self._tables).forget_tenant(tenant_id)
         AuditLog(self._tables).preserve_changes(tenant_id)
         return _delete_partition(self._tables.table(RESOURCES), tenant_id)
 

@@ -12,10 +12,12 @@ One delivery run of a tenant (:meth:`Dispatcher.deliver`) reads them and:
    ``SCIM_EVENTS_PUSH_RETRY_SECONDS`` (one day) from its first failure, then
    parked: it is not pushed again (``scimctl events status`` shows it,
    ``scimctl events replay`` sends it again) and the next ones go ahead;
-3. moves every event that all the tenant's channels have -- the poll feed
+3. ends the sign-in sessions of every user an event deactivates or deletes
+   and sends the back-channel logouts due (:mod:`shared.delivery.backchannel`);
+4. moves every event that all the tenant's channels have -- the poll feed
    (when the tenant has an ``events`` credential) has answered it, the push
-   endpoint accepted it, the queue holds it -- out of the pending range
-   (:meth:`~shared.storage.outbox.Outbox.settle`).
+   endpoint accepted it, the queue holds it, its sessions are ended -- out
+   of the pending range (:meth:`~shared.storage.outbox.Outbox.settle`).
 
 A run reads every pending event, so one channel's lag (a poll recipient
 that stopped) never holds another back; each channel sends at most
@@ -49,17 +51,15 @@ from ..storage.event_rows import StoredEvent
 from ..storage.outbox import Outbox
 from ..storage.outcomes import StorageUnavailable
 from ..storage.tables import RESOURCES, Tables
-from .push import Pusher, endpoint_problem
+from ..scim.events import ends_sessions
+from ..signin.apps import AppRegistry
+from ..storage.signin_rows import SignInRows
+from .backchannel import LogoutReport, deliver_logouts, end_sessions_of
+from .push import Pusher, backoff_seconds, endpoint_problem
 from .sets import sign_set
 
 log = logging.getLogger("scim.events")
-MAX_BACKOFF_SECONDS = 300
 MAX_SENDS_PER_RUN = 5000  # per channel; a run that stops there asks for the next one at once
-
-
-def backoff_seconds(attempts: int) -> float:
-    """The wait before attempt ``attempts + 1`` of a push: 1, 2, 4 ... seconds, at most 5 minutes."""
-    return float(min(2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
 
 
 @dataclass
@@ -71,10 +71,12 @@ class DeliveryReport:
     push_failures: int = 0
     parked: int = 0
     settled: int = 0
-    next_attempt: float | None = None  # when a push is due again (epoch seconds), if one failed
+    logouts_sent: int = 0
+    logout_failures: int = 0
+    next_attempt: float | None = None  # when a push or a logout is due again (epoch seconds), if one failed
 
     def add(self, other: "DeliveryReport") -> None:
-        for name in ("queued", "pushed", "push_failures", "parked", "settled"):
+        for name in ("queued", "pushed", "push_failures", "parked", "settled", "logouts_sent", "logout_failures"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -92,6 +94,8 @@ class Dispatcher:
         self.registry = registry
         self.keys = keys
         self.queue = queue
+        self.signin_rows = SignInRows(tables)
+        self.apps = AppRegistry(tables)
 
     def _outbox(self, tenant_id: str) -> Outbox:
         return Outbox(self.tables.table(RESOURCES), tenant_id)
@@ -109,6 +113,7 @@ class Dispatcher:
         if self.keys is not None:
             self._queue_all(tenant, events, marks, report)
             self._push_in_order(tenant, events, marks, report, now)
+        self._log_out(tenant_id, events, marks, report, now)
         done = [(e, marks[e.jti]) for e in events if self._delivered(tenant, e)]
         settled = outbox.settle(done)
         outbox.mark({jti: props for jti, props in marks.items() if props and jti not in settled})
@@ -118,7 +123,20 @@ class Dispatcher:
     def _delivered(self, tenant: Tenant, event: StoredEvent) -> bool:
         return ((event.poll_answered or not tenant.events.poll)
                 and (event.push == "ok" or not tenant.events.push_url)
-                and (event.queued or self.queue is None))
+                and (event.queued or self.queue is None)
+                and (event.logged_out or not ends_sessions(event.change)))
+
+    def _log_out(self, tenant_id: str, events: list[StoredEvent], marks: dict, report: DeliveryReport, now: float) -> None:
+        logouts = LogoutReport()
+        end_sessions_of(self.signin_rows, tenant_id, events, marks, logouts)
+        if self.keys is not None:
+            deliver_logouts(self.signin_rows, self.apps, self.keys, tenant_id, logouts, now=now,
+                            timeout=self.settings.events_push_timeout_seconds,
+                            retry_seconds=self.settings.events_push_retry_seconds)
+        report.logouts_sent += logouts.sent
+        report.logout_failures += logouts.failures
+        if logouts.next_attempt is not None:
+            report.next_attempt = min(report.next_attempt or logouts.next_attempt, logouts.next_attempt)
 
     def _queue_all(self, tenant: Tenant, events: list[StoredEvent], marks: dict, report: DeliveryReport) -> None:
         if self.queue is None:
@@ -215,6 +233,17 @@ class Dispatcher:
                 deleted += self._outbox(tenant.id).prune(cutoff)
             except Exception:  # noqa: BLE001 - one tenant's failure must not stop the others' retention
                 log.exception("event_retention_failed: a tenant's expired events stay until the next run")
+        return deleted
+
+    def prune_signin_rows(self) -> int:
+        """Delete every tenant's expired sign-in rows (pending authorizations,
+        codes, sessions: :meth:`~shared.storage.signin_rows.SignInRows.prune`)."""
+        deleted = 0
+        for tenant in self.registry.tenants():
+            try:
+                deleted += self.signin_rows.prune(tenant.id)
+            except Exception:  # noqa: BLE001 - one tenant's failure must not stop the others' retention
+                log.exception("signin_retention_failed: a tenant's expired sign-in rows stay until the next run")
         return deleted
 
     def status(self, tenant_id: str) -> dict:

@@ -14,31 +14,28 @@ interface (a receiver on the developer's own machine, and the tests).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import urlsplit
 
 import requests
 
 from ..scim.events import SET_MEDIA_TYPE
+from ..urls import receiver_problem
 
 CONNECT_TIMEOUT = 3.0
+MAX_BACKOFF_SECONDS = 300
 _ERR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 
 
+def backoff_seconds(attempts: int) -> float:
+    """The wait before attempt ``attempts + 1`` of a push (a SET, or a
+    back-channel logout): 1, 2, 4 ... seconds, at most 5 minutes."""
+    return float(min(2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
+
+
 def endpoint_problem(url: str) -> str | None:
-    """Why ``url`` cannot be a push endpoint, or None."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        return "it is not a URL"
-    if parts.scheme == "https" and host:
-        return None
-    if parts.scheme == "http" and (host == "localhost" or _is_loopback(host)):
-        return None
-    return "use an https:// URL (http:// only on the loopback interface)"
+    """Why ``url`` cannot be a push endpoint, or None (:func:`shared.urls.receiver_problem`)."""
+    return receiver_problem(url)
 
 
 def authorization_problem(value: str) -> str | None:
@@ -56,13 +53,6 @@ def shown_url(url: str) -> str:
     if parts.port:
         netloc += f":{parts.port}"
     return f"{parts.scheme}://{netloc}{parts.path}" + ("?…" if parts.query else "")
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class Pusher:

@@ -96,6 +96,12 @@ class Change:
         return edge_attribute(self.kind)
 
 
+def ends_sessions(change: Change) -> bool:
+    """Whether ``change`` deactivates or deletes a user: its sign-in sessions
+    end (OpenID Connect Back-Channel Logout 1.0, :mod:`shared.signin.logout`)."""
+    return change.kind == USER and (change.verb == DELETE or change.active is False)
+
+
 def edge_attribute(kind: str) -> str:
     """Which attribute a resource's membership edges are: a group's ``members``, a user's ``groups``."""
     return "members" if kind == GROUP else "groups"

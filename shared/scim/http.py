@@ -53,17 +53,21 @@ class Request:
 
 @dataclass
 class Response:
-    """Status, JSON body (or none) and headers."""
+    """Status, JSON body (or none) and headers; ``text``, when set, is sent
+    instead of a JSON body (the sign-in pages), with its own ``Content-Type``."""
 
     status: int
     body: dict | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    text: str | None = None
 
     def payload(self) -> bytes:
         """The body as UTF-8 JSON.  A value stored before lone surrogates were
         refused cannot be UTF-8 encoded: such a body is sent with every
         non-ASCII character escaped (``\\ud800``, valid JSON, RFC 8259 §7),
         so the resource stays readable and repairable instead of failing."""
+        if self.text is not None:
+            return self.text.encode("utf-8")
         if self.body is None:
             return b""
         text = json.dumps(self.body, ensure_ascii=False, separators=(",", ":"))

@@ -202,6 +202,15 @@ def _event_paths() -> dict:
     }
 
 
+def _me_paths() -> dict:
+    """``/Me`` (RFC 7644 §3.11) with a sign-in access token (``/auth/token``)."""
+    refused = {"summary": "Refused: the user's data is owned by the organisation's Entra ID", "security": [{"signin": []}],
+               "responses": {"403": {"description": "read-only", "content": _json(_ref("Error"))}}}
+    read = _operation("The signed-in user's own User (RFC 7644 §3.11)", "200", _ref("User"), parameters=PROJECTION_PARAMETERS)
+    return {"/Me": {"get": {**read, "security": [{"signin": []}]},
+                    **{method: refused for method in ("post", "put", "patch", "delete")}}}
+
+
 def _parameters() -> dict:
     def query(name: str, schema: dict, description: str) -> dict:
         return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
@@ -229,8 +238,10 @@ def openapi_document(base_url: str = "/scim/v2") -> dict:
     described.update(_discovery_paths())
     described.update(_token_path())
     described.update(_event_paths())
-    # Every endpoint of the table, in its order; one without a description here fails loudly.
-    paths = {f"/{e.route}": described[f"/{e.route}"] for e in ENDPOINTS if e.route != CATCH_ALL}
+    described.update(_me_paths())
+    # Every SCIM endpoint of the table, in its order; one without a description here fails loudly.
+    # (Sign-in, at the root, is described by its OpenID Provider metadata.)
+    paths = {f"/{e.route}": described[f"/{e.route}"] for e in ENDPOINTS if e.base and e.route != CATCH_ALL}
     schemas = {rt.name: resource_schema(rt) for rt in RESOURCE_TYPES}
     schemas.update(_message_schemas())
     schemas.update(_event_schemas())
@@ -245,7 +256,9 @@ def openapi_document(base_url: str = "/scim/v2") -> dict:
             "schemas": schemas,
             "parameters": _parameters(),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
-                                "basic": {"type": "http", "scheme": "basic"}},
+                                "basic": {"type": "http", "scheme": "basic"},
+                                "signin": {"type": "openIdConnect",
+                                           "openIdConnectUrl": "/.well-known/openid-configuration"}},
         },
     }
 

@@ -62,6 +62,7 @@ class StoredEvent:
     push_error: str = ""
     push_failing_since: float = 0.0
     queued: bool = False
+    logged_out: bool = False  # its sessions ended (shared.delivery.backchannel)
     row: dict = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -116,5 +117,5 @@ def stored_event(entity) -> StoredEvent:
         entity["RowKey"].split(":", 1)[1], change, entity.get("txn", ""), entity.get("iss", ""),
         int(entity.get("iat") or 0), entity.get("who", ""), bool(entity.get("pa")), entity.get("pu") or "",
         int(entity.get("pn") or 0), float(entity.get("pt") or 0), entity.get("pe") or "",
-        float(entity.get("pf") or 0), bool(entity.get("qu")), entity,
+        float(entity.get("pf") or 0), bool(entity.get("qu")), bool(entity.get("lo")), entity,
     )

@@ -42,7 +42,7 @@ from .transactions import MAX_TRANSACTION_OPS, TenantTransactions
 _EVENTS_LO, _EVENTS_HI = keys.EVENT_PREFIX, keys.prefix_end(keys.EVENT_PREFIX)
 _PENDING_FOR_POLL = RANGE + " and pa eq false"
 MAX_ERROR_CHARS = 200
-_DELIVERY_MARKS = ("pa", "pu", "qu", "pn", "pt", "pe", "pf", "perr")
+_DELIVERY_MARKS = ("pa", "pu", "qu", "lo", "pn", "pt", "pe", "pf", "perr")
 _RECENT_WINDOWS_HOURS = (1, 24, 24 * 7, 24 * 31, 0)  # 0: everything
 _MOVES = (MAX_TRANSACTION_OPS - 1) // 2  # a move is a delete and an insert
 

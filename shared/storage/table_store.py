@@ -140,6 +140,18 @@ class TenantStore(GroupMembership):
             return None
         return entity["id"]
 
+    def user_named(self, user_name: str) -> str | None:
+        """The id of the user whose ``userName`` is ``user_name`` (case-insensitively), or None."""
+        return self.find_unique(keys.unique_key("un", keys.index_value(user_name, False)))
+
+    def group_named(self, display_name: str) -> str | None:
+        """The id of the group whose ``displayName`` is ``display_name`` (case-insensitively), or None."""
+        return self.find_unique(keys.unique_key("gn", keys.index_value(display_name, False)))
+
+    def users_with_external_id(self, external_id: str) -> list[str]:
+        """The ids of the users whose ``externalId`` is ``external_id`` (case-exact)."""
+        return self.find_indexed(keys.index_prefix("ue", keys.index_value(external_id, True)))
+
     def find_indexed(self, prefix: str) -> list[str]:
         """The ids under a non-unique index value (one range query)."""
         return [e["id"] for e in self._range(prefix, keys.prefix_end(prefix))]

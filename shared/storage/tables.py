@@ -28,6 +28,7 @@ from .outcomes import StorageUnavailable
 RESOURCES = "resources"
 TENANTS = "tenants"
 AUDIT = "audit"
+SIGNIN = "signin"
 
 
 def storage_call(fn, *args, **kwargs):

@@ -32,7 +32,7 @@ from ..scim.discovery import list_response, resource_type_json, schema_json, ser
 from ..delivery.dispatch import Dispatcher
 from ..delivery.signal import EventSignal
 from ..delivery.worker import DeliveryWorker
-from ..scim.endpoints import ENDPOINTS, EVENTS_SCOPE, JWKS_ROUTE, TOKEN_ROUTE, UNAUTHENTICATED, Endpoint
+from ..scim.endpoints import ENDPOINTS, EVENTS_SCOPE, JWKS_ROUTE, SIGNIN_ROUTES, TOKEN_ROUTE, UNAUTHENTICATED, Endpoint
 from ..scim.errors import ScimError, bad_request, invalid_value, printable, unavailable
 from ..scim.http import Request, Response
 from ..scim.openapi import openapi_document
@@ -47,6 +47,7 @@ from ..storage.table_store import TenantStore
 from ..storage.tables import RESOURCES, Tables
 from .events import EventFeed
 from .resources import ResourceHandlers
+from .signin import SignInEndpoints
 
 log = logging.getLogger("scim")
 
@@ -108,6 +109,8 @@ class ScimService:
         rate = self.settings.rate_limit_per_second
         self.rate_limiter = RateLimiter(rate) if rate > 0 else None
         self.resources = ResourceHandlers(self.settings, self.base_url)
+        self.signin = SignInEndpoints(self.settings, self.tables, self.registry, self.keys, self.audit, self.resources,
+                                      self.base_url)
         self._handlers = {name: getattr(self.resources, name, None) or getattr(self, name)
                           for endpoint in ENDPOINTS if endpoint.route in _HANDLERS and endpoint.scope != EVENTS_SCOPE
                           for name in endpoint.handlers.values()}
@@ -130,6 +133,8 @@ class ScimService:
                     response = self.token(request, request_id)
                 elif route == JWKS_ROUTE:
                     response = self.events.jwks(request)
+                elif route in SIGNIN_ROUTES:
+                    response = self.signin.handle(request, route, request_id)
                 else:
                     response = self._dispatch(request, route, resource_id, caller, request_id)
             except ScimError as exc:
@@ -225,9 +230,10 @@ class ScimService:
 
     def _committed(self, principal: Principal) -> None:
         """A change of the caller's tenant committed: wake its waiting polls
-        and, when its events are pushed or queued, start their delivery."""
+        and, when its events are pushed or queued or may end sign-in
+        sessions, start their delivery."""
         self.signal.notify(principal.tenant_id)
-        if principal.events.push_url or self.queue is not None:
+        if principal.events.push_url or self.queue is not None or self.signin.enabled:
             try:
                 self.delivery.nudge(principal.tenant_id)
             except Exception:  # noqa: BLE001 - best effort: the timer delivers; the change stands
@@ -244,9 +250,10 @@ class ScimService:
         ``SCIM_AUDIT_RETENTION_DAYS`` (the daily timer)."""
         deleted = enforce_retention(self.audit, self.registry, self.settings.audit_retention_days)
         events = self.dispatcher.enforce_retention()
-        log.info("audit_retention deleted=%d events_deleted=%d days=%d", deleted, events,
+        signin = self.dispatcher.prune_signin_rows()
+        log.info("audit_retention deleted=%d events_deleted=%d signin_rows_deleted=%d days=%d", deleted, events, signin,
                  self.settings.audit_retention_days)
-        return deleted + events
+        return deleted + events + signin
 
     def _append_audit(self, entry: AuditEntry) -> None:
         """Write an audit entry; the change is already committed, so a failure
@@ -360,6 +367,7 @@ def _handler_arguments(endpoint: Endpoint) -> tuple:
 
 
 _HANDLERS: dict[str, tuple[dict[str, str], tuple, str | None]] = {
-    e.route: (e.handlers, _handler_arguments(e), e.scope) for e in ENDPOINTS if e.methods and e.route not in UNAUTHENTICATED
+    e.route: (e.handlers, _handler_arguments(e), e.scope) for e in ENDPOINTS
+    if e.methods and e.route not in UNAUTHENTICATED and e.route not in SIGNIN_ROUTES
 }
 _AUDITED_ROUTES = {e.route: e.types[0] for e in ENDPOINTS if e.audited}

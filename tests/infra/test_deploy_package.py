@@ -92,5 +92,5 @@ def test_fresh_virtualenv_from_requirements_imports_the_app(package, tmp_path):
     assert set(triggers) == decorated_functions()
     kinds = {kind for kind, _ in triggers.values()}
     assert kinds <= {"httpTrigger", "timerTrigger"} and "httpTrigger" in kinds
-    assert triggers["service_provider_config"] == ["httpTrigger", "ServiceProviderConfig"]
-    assert json.loads((app_dir / "host.json").read_text())["extensions"]["http"]["routePrefix"] == "scim/v2"
+    assert triggers["service_provider_config"] == ["httpTrigger", "scim/v2/ServiceProviderConfig"]
+    assert json.loads((app_dir / "host.json").read_text())["extensions"]["http"]["routePrefix"] == ""

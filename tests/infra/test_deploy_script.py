@@ -100,7 +100,7 @@ def deploy(tmp_path):
 
 
 def test_first_deployment_runs_every_step_in_order(deploy):
-    run = deploy("--environment", "contoso", "--location", "westeurope")
+    run = deploy("--environment", "contoso", "--location", "westeurope", "--no-signin")
     assert run.code == 0, run.stderr
     assert run.commands() == [
         "az account show",
@@ -152,8 +152,8 @@ def test_the_signing_key_is_generated_privately_and_never_printed(deploy):
 
 
 def test_second_run_keeps_what_exists(deploy):
-    run = deploy("--environment", "contoso", group_exists=True, secret_exists=True,
-                 tenants=[{"id": "tenant-old", "name": "contoso"}])
+    run = deploy("--environment", "contoso", group_exists=True, secret_exists=True, signin_app_exists=True,
+                 federated_credential_exists=True, tenants=[{"id": "tenant-old", "name": "contoso"}])
     assert run.code == 0, run.stderr
     commands = run.commands()
     for absent in ("az group create", "az keyvault secret set", "scimctl tenant create"):
@@ -182,10 +182,11 @@ def test_oauth_client_on_request(deploy):
 
 
 def test_what_if_changes_nothing(deploy):
-    run = deploy("--what-if", "--parameter", "httpAlwaysReady=0", group_exists=True)
+    run = deploy("--what-if", "--parameter", "httpAlwaysReady=0", group_exists=True, signin_app_exists=True)
     assert run.code == 0, run.stderr
     assert run.commands() == ["az account show", "az bicep version", "az bicep build", "az group show",
-                              "az ad signed-in-user show", "az deployment group what-if"]
+                              "az ad app list", "az ad signed-in-user show", "az deployment group what-if"]
+    assert "signinClientId=abababab-cdcd-efef-0101-232323232323" in run.call("az deployment group what-if")
     assert "httpAlwaysReady=0" in run.call("az deployment group what-if")
 
 
@@ -212,6 +213,61 @@ def test_subscription_is_selected_first(deploy):
     assert run.commands()[0] == "az account set" and option(run.calls[0]["argv"], "--subscription") == "sub-2"
 
 
+SIGNIN_APP_ID = "abababab-cdcd-efef-0101-232323232323"
+
+
+def _deployments(run) -> list[list[str]]:
+    return [c["argv"] for c, name in zip(run.calls, run.commands()) if name == "az deployment group create"]
+
+
+def test_the_first_deployment_registers_sign_in_with_the_identity_as_its_credential(deploy):
+    """A multi-tenant registration whose one redirect URI is /auth/callback, the
+    managed identity as its federated credential (no secret), then the
+    templates deployed again with its id (they own the app settings), and the
+    admin-consent URL printed."""
+    run = deploy("--environment", "contoso")
+    assert run.code == 0, run.stderr
+    commands = run.commands()
+    start = commands.index("az ad app create")
+    assert commands[start - 1:start + 5] == [
+        "az ad app list", "az ad app create", "az ad app federated-credential list",
+        "az ad app federated-credential create", "az ad signed-in-user show", "az deployment group create"]
+    create = run.call("az ad app create")
+    assert option(create, "--sign-in-audience") == "AzureADMultipleOrgs"
+    assert option(create, "--web-redirect-uris") == "https://func-abc123.azurewebsites.net/auth/callback"
+    credential = json.loads((run.stub_dir / "federated-credential.json").read_text(encoding="utf-8"))
+    assert credential["issuer"] == "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0"
+    assert credential["subject"] == "77777777-6666-5555-4444-333333333333"
+    assert credential["audiences"] == ["api://AzureADTokenExchange"]
+    first, second = _deployments(run)
+    assert not any(a.startswith("signinClientId=") for a in first)
+    assert f"signinClientId={SIGNIN_APP_ID}" in second
+    assert ("https://login.microsoftonline.com/organizations/v2.0/adminconsent?client_id=" + SIGNIN_APP_ID
+            + "&scope=openid%20profile%20email&redirect_uri=https%3A%2F%2Ffunc-abc123.azurewebsites.net%2Fauth%2Fcallback"
+            ) in run.stdout
+    assert "scimctl" in run.stdout and "signin configure" in run.stdout
+
+
+def test_a_later_run_updates_the_registration_and_deploys_once(deploy):
+    run = deploy(group_exists=True, secret_exists=True, signin_app_exists=True, federated_credential_exists=True)
+    assert run.code == 0, run.stderr
+    commands = run.commands()
+    assert "az ad app create" not in commands and "az ad app federated-credential create" not in commands
+    update = run.call("az ad app update")
+    assert option(update, "--web-redirect-uris") == "https://func-abc123.azurewebsites.net/auth/callback"
+    (only,) = _deployments(run)
+    assert f"signinClientId={SIGNIN_APP_ID}" in only
+
+
+def test_without_the_right_to_register_applications_sign_in_stays_off(deploy):
+    run = deploy(graph_denied=True)
+    assert run.code == 0, run.stderr
+    (only,) = _deployments(run)
+    assert not any(a.startswith("signinClientId=") for a in only)
+    assert "Sign-in is off" in run.stdout and "Insufficient privileges" in run.stderr
+    assert "az ad app federated-credential list" not in run.commands()
+
+
 AZD_OUTPUTS = {  # what azd exports to hooks from main.bicep's outputs
     "AZURE_ENV_NAME": "contoso", "AZURE_RESOURCE_GROUP": "rg-contoso", "AZURE_FUNCTION_APP_NAME": "func-abc123",
     "SCIM_BASE_URL": "https://func-abc123.azurewebsites.net/scim/v2", "AZURE_STORAGE_ACCOUNT_NAME": "stabc123",
@@ -224,6 +280,17 @@ def test_azd_postprovision_hook_stores_the_key(deploy):
     run = deploy("--azd-hook", "postprovision", extra_env=AZD_OUTPUTS)
     assert run.code == 0, run.stderr
     assert run.commands() == ["az keyvault secret show", "az keyvault secret set"]
+
+
+def test_azd_postprovision_hook_registers_sign_in_for_the_next_provision(deploy):
+    outputs = {**AZD_OUTPUTS, "SCIM_SIGNIN_CALLBACK_URL": "https://func-abc123.azurewebsites.net/auth/callback",
+               "SCIM_SIGNIN_IDENTITY_PRINCIPAL_ID": "77777777-6666-5555-4444-333333333333",
+               "AZURE_TENANT_ID": "11111111-2222-3333-4444-555555555555"}
+    run = deploy("--azd-hook", "postprovision", extra_env=outputs, secret_exists=True)
+    assert run.code == 0, run.stderr
+    assert run.commands() == ["az keyvault secret show", "az ad app list", "az ad app create",
+                              "az ad app federated-credential list", "az ad app federated-credential create"]
+    assert f"SCIM_SIGNIN_CLIENT_ID {SIGNIN_APP_ID}" in run.stderr and "azd provision" in run.stderr
 
 
 def test_azd_postdeploy_hook_waits_and_creates_the_tenant(deploy):

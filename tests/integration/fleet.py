@@ -71,7 +71,7 @@ class Instance:
                 line = stdout.readline().decode("utf-8", "replace")
                 found = _LISTENING.search(line)
                 if found:
-                    self.base = found.group(1).rstrip("/")
+                    self.base = found.group(1).rstrip("/") + "/scim/v2"  # the host's root; SCIM is below it
                     return self.base
         raise FleetError(f"instance {self.index} did not listen within {START_TIMEOUT_SECONDS:.0f} s:\n{self.output()[-3000:]}")
 

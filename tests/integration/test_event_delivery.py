@@ -21,7 +21,8 @@ import pytest
 import requests
 from azure.storage.queue import QueueClient
 
-from shared.delivery.dispatch import Dispatcher, backoff_seconds
+from shared.delivery.dispatch import Dispatcher
+from shared.delivery.push import backoff_seconds
 from shared.delivery.push import endpoint_problem
 from shared.storage.event_queue import EventQueue
 from shared.storage.outbox import Outbox

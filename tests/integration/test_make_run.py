@@ -87,7 +87,7 @@ def test_run_in_background_prints_url_and_token_and_stops_on_sigterm(tmp_path):
         LOG_CAPTURE.feed([line for line in output.splitlines() if token not in line], "make-run stdout")
     logged = stderr.join()
     # The access log names route templates, never the path or its filter; no SDK request line.
-    assert [line for line in logged if '"GET Users" 200' in line] and [line for line in logged if '"POST Users" 201' in line]
+    assert [line for line in logged if '"GET scim/v2/Users" 200' in line] and [line for line in logged if '"POST scim/v2/Users" 201' in line]
     assert not [line for line in logged if user_name.split("@")[0] in line or "Request URL" in line], logged
     for p in (port, azurite_port):
         try:

@@ -215,3 +215,56 @@ def test_the_changes_in_the_audit_trail_are_their_events_and_outlive_the_tenant(
     kept = ctl("audit", "show", tenant)["entries"]
     assert kept[0]["operation"] == "tenant.delete"
     assert [(e["operation"], e["request_id"]) for e in kept if e["resource_id"] == uid][-1] == ("create", "audit-req-0001")
+
+
+def test_sign_in_commands_register_apps_claim_domains_and_map_roles(ctl, service):
+    """``app``, ``tenant domains``, ``signin configure`` and ``roles``: what
+    sign-in reads (tests/integration/test_signin.py drives the flow)."""
+    import uuid
+
+    from shared.auth.signin_directory import SignInDirectory
+    from shared.signin.apps import AppRegistry
+
+    app = ctl("app", "register", "--name", "Analytics", "--redirect-uri", "https://app.example/cb",
+              "--redirect-uri", "http://127.0.0.1:8080/cb", "--backchannel-logout-uri", "https://app.example/logout")
+    registered = AppRegistry(service.tables, cache_seconds=0).get(app["client_id"])
+    assert registered.redirect_uris == ("https://app.example/cb", "http://127.0.0.1:8080/cb")
+    assert registered.check_client_secret(app["client_secret"]) and not registered.check_client_secret("x")
+    assert app["client_id"] in [a["client_id"] for a in ctl("app", "list")["apps"]]
+    refused = ctl("app", "register", "--name", "Bad", "--redirect-uri", "http://app.example/cb", ok=False)
+    assert refused.returncode == 1 and "https://" in refused.stderr and "Traceback" not in refused.stderr
+    ctl("app", "remove", app["client_id"])
+    assert AppRegistry(service.tables, cache_seconds=0).get(app["client_id"]) is None
+
+    tenant = ctl("tenant", "create", "--name", f"signin-{uuid.uuid4().hex[:6]}", "--no-token")["tenant_id"]
+    entra = str(uuid.uuid4())
+    assert ctl("signin", "configure", tenant, "--entra-tenant-id", entra, "--link", "userName") == {
+        "tenant_id": tenant, "entra_tenant": entra, "link": "userName"}
+    domain = f"d{uuid.uuid4().hex[:8]}.example"
+    ctl("tenant", "domains", "add", tenant, domain.upper())
+    assert ctl("tenant", "domains", "list", tenant)["domains"] == [domain]
+    other = ctl("tenant", "create", "--name", f"other-{uuid.uuid4().hex[:6]}", "--no-token")["tenant_id"]
+    taken = ctl("tenant", "domains", "add", other, domain, ok=False)
+    assert taken.returncode == 1 and "already claimed" in taken.stderr
+    assert SignInDirectory(service.tables).tenant_for_domain(domain) == tenant
+
+    _, token = service.registry.issue_token(tenant)
+    created = service.handle(Request.build("POST", "http://127.0.0.1/scim/v2/Groups", {
+        "Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}, json.dumps({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Finance Admins"}).encode()),
+        "Groups")
+    group_id = created.body["id"]
+    assert ctl("roles", "map", tenant, "--group", "finance admins", "--role", "admin")["roles"] == ["admin"]
+    assert ctl("roles", "map", tenant, "--group", group_id, "--role", "auditor")["roles"] == ["admin", "auditor"]
+    assert ctl("roles", "list", tenant)["roles"] == {group_id: ["admin", "auditor"]}
+    assert ctl("roles", "unmap", tenant, "--group", group_id, "--role", "admin")["roles"] == ["auditor"]
+    assert ctl("roles", "unmap", tenant, "--group", group_id)["roles"] == []
+    missing = ctl("roles", "map", tenant, "--group", "nobody", "--role", "x", ok=False)
+    assert missing.returncode == 1 and "no group" in missing.stderr
+    audited = [(e["operation"], e.get("attributes")) for e in ctl("audit", "show", tenant, "--limit", "20")["entries"]]
+    assert ("role.map", "role=admin") in audited and ("role.unmap", "role=auditor") in audited
+    assert ("domain.add", f"domain={domain}") in audited and any(op == "signin.configure" for op, _ in audited)
+
+    ctl("tenant", "delete", tenant, "--yes")
+    assert SignInDirectory(service.tables).tenant_for_domain(domain) is None
+    assert SignInDirectory(service.tables, cache_seconds=0).role_map(tenant) == {}

@@ -217,7 +217,7 @@ def test_route_prefix_from_host_json(tmp_path):
     assert read_route_prefix(tmp_path / "host.json") == "api"
     (tmp_path / "host.json").write_text('{"extensions": {"http": {"routePrefix": ""}}}')
     assert read_route_prefix(tmp_path / "host.json") == ""
-    assert read_route_prefix(ROOT / "host.json") == "scim/v2"
+    assert read_route_prefix(ROOT / "host.json") == ""
 
 
 # -- the request object ----------------------------------------------------

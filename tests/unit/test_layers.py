@@ -4,8 +4,9 @@
   each module checked in a fresh interpreter;
 * no module imports against the layer order: the core imports only the
   core; storage the core, storage and the base modules (``config``,
-  ``logs``); auth those and storage; event delivery those and auth; the web
-  edge anything; the operator CLI everything but the web edge;
+  ``logs``, ``urls``); auth those and storage; sign-in those and auth;
+  event delivery those and sign-in; the web edge anything; the operator CLI
+  everything but the web edge;
 * only storage imports ``azure.data.tables``.
 """
 
@@ -20,14 +21,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT / "shared"
-BASE = {"config", "logs"}
+BASE = {"config", "logs", "urls"}
 ALLOWED = {
     "scim": {"scim"},
     "storage": {"scim", "storage", "base"},
     "auth": {"scim", "storage", "auth", "base"},
-    "delivery": {"scim", "storage", "auth", "delivery", "base"},
-    "web": {"scim", "storage", "auth", "delivery", "web", "base"},
-    "admin": {"scim", "storage", "auth", "delivery", "base"},
+    "signin": {"scim", "storage", "auth", "signin", "base"},
+    "delivery": {"scim", "storage", "auth", "signin", "delivery", "base"},
+    "web": {"scim", "storage", "auth", "signin", "delivery", "web", "base"},
+    "admin": {"scim", "storage", "auth", "signin", "delivery", "base"},
     "base": set(),
     "package": set(),
 }
@@ -82,7 +84,7 @@ def imports_of(source: str, package: str):
 
 
 def test_the_tree_shows_the_layers():
-    assert {p.name for p in SHARED.iterdir() if p.is_dir() and p.name != "__pycache__"} == {"scim", "storage", "auth", "delivery", "web"}
+    assert {p.name for p in SHARED.iterdir() if p.is_dir() and p.name != "__pycache__"} == {"scim", "storage", "auth", "signin", "delivery", "web"}
     assert CORE_MODULES
 
 

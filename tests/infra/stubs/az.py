@@ -3,7 +3,8 @@
 Calls are appended to ``$STUB_DIR/calls.jsonl`` as ``{"tool": "az", "argv": [...]}``.
 ``$STUB_SCENARIO`` (JSON) picks the state of the fake subscription:
 logged_in, bicep, group_exists, secret_exists (all default true except the
-last two).  The key given to ``keyvault secret set --file`` is copied to
+last two); for sign-in's app registration signin_app_exists,
+federated_credential_exists and graph_denied (all default false).  The key given to ``keyvault secret set --file`` is copied to
 ``$STUB_DIR/stored-key.pem`` so the test can check it and look for leaks.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 STUB_DIR = Path(os.environ["STUB_DIR"])
 SCENARIO = {"logged_in": True, "bicep": True, "group_exists": False, "secret_exists": False,
+            "signin_app_exists": False, "federated_credential_exists": False, "graph_denied": False,
             **json.loads(os.environ.get("STUB_SCENARIO", "{}"))}
 OUTPUTS = {
     "AZURE_FUNCTION_APP_NAME": "func-abc123",
@@ -24,7 +26,11 @@ OUTPUTS = {
     "SCIM_TABLE_PREFIX": "scim",
     "AZURE_KEY_VAULT_NAME": "kv-abc123",
     "SCIM_SIGNING_KEY_SECRET_NAME": "scim-token-signing-key",
+    "SCIM_SIGNIN_CALLBACK_URL": "https://func-abc123.azurewebsites.net/auth/callback",
+    "SCIM_SIGNIN_IDENTITY_PRINCIPAL_ID": "77777777-6666-5555-4444-333333333333",
+    "AZURE_TENANT_ID": "11111111-2222-3333-4444-555555555555",
 }
+SIGNIN_APP_ID = "abababab-cdcd-efef-0101-232323232323"
 
 
 def option(argv, name):
@@ -73,6 +79,22 @@ def main(argv):
         source = Path(option(argv, "--file"))
         (STUB_DIR / "stored-key-mode").write_text(oct(source.stat().st_mode & 0o777), encoding="utf-8")
         shutil.copy(source, STUB_DIR / "stored-key.pem")
+    elif command.startswith("ad app list"):
+        if SCENARIO["signin_app_exists"]:
+            print(SIGNIN_APP_ID)
+    elif command.startswith("ad app create"):
+        if SCENARIO["graph_denied"]:
+            print("Insufficient privileges to complete the operation.", file=sys.stderr)
+            return 1
+        print(SIGNIN_APP_ID)
+    elif command.startswith("ad app update"):
+        pass
+    elif command.startswith("ad app federated-credential"):
+        if argv[3] == "list" and SCENARIO["federated_credential_exists"]:
+            print("scim-signin-identity")
+        elif argv[3] == "create":
+            source = option(argv, "--parameters").removeprefix("@")
+            shutil.copy(source, STUB_DIR / "federated-credential.json")
     elif command.startswith("functionapp deployment source"):
         shutil.copy(option(argv, "--src"), STUB_DIR / "deployed.zip")
     else:
