@@ -3,9 +3,11 @@
 No Bicep compiler is installable offline (no registry package ships it;
 ``az bicep build`` downloads it), so the templates are read with pycep-parser, which returns a dict of
 ``parameters``, ``variables``, ``resources``, ``modules`` and ``outputs``.
-In that dict an identifier and a string literal look the same (``name`` and
-``'name'`` are both ``"name"``), and ``'${x}'`` keeps its interpolation as
-text; the helpers here stay within what that representation can tell.
+In that dict a string literal is a plain ``str`` and an identifier a
+``pycep.models.BicepElement`` (a ``str`` subclass), so the two compare equal
+(``name`` and ``'name'`` are both ``"name"``) unless their type is asked;
+``'${x}'`` keeps its interpolation as text.  The offline type check
+(:mod:`tests.infra.bicep_types`) relies on that type to leave expressions unjudged.
 """
 
 from __future__ import annotations
