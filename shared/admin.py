@@ -84,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     register.add_argument("--redirect-uri", action="append", required=True,
                           help="where sign-in answers (exact match; repeat for several)")
     register.add_argument("--backchannel-logout-uri", help="where deprovisioning logs sessions out (OIDC Back-Channel Logout)")
+    register.add_argument("--jwks", type=Path, help="a file with the application's public JWK Set: it authenticates with "
+                                                   "private_key_jwt (signed assertions) and gets no secret")
     app_cmd.add_parser("list", help="registered applications, never secrets")
     app_cmd.add_parser("remove", help="remove an application").add_argument("client_id")
 
@@ -247,11 +249,22 @@ class Admin:
 
     # --------------------------------------------------------------- sign-in
     def app_register(self, args) -> None:
-        app, secret = AppRegistry(self.tables).register(args.name, args.redirect_uri, args.backchannel_logout_uri)
-        self._out({"client_id": app.client_id, "client_secret": secret, "redirect_uris": list(app.redirect_uris),
-                   "backchannel_logout_uri": app.backchannel_logout_uri},
-                  f"application {app.name!r} registered\nclient id: {app.client_id}\n"
-                  f"client secret (shown once; client_secret_basic at /auth/token):\n{secret}")
+        jwks = None
+        if args.jwks is not None:
+            try:
+                jwks = json.loads(args.jwks.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                raise AppError(f"--jwks: cannot read a JSON JWK Set from {args.jwks} ({error})") from None
+        app, secret = AppRegistry(self.tables).register(args.name, args.redirect_uri, args.backchannel_logout_uri, jwks)
+        data = {"client_id": app.client_id, "token_endpoint_auth_method": app.auth_method,
+                "redirect_uris": list(app.redirect_uris), "backchannel_logout_uri": app.backchannel_logout_uri}
+        text = f"application {app.name!r} registered\nclient id: {app.client_id}\n"
+        if secret is None:
+            text += "it authenticates at /auth/token with private_key_jwt (assertions signed by a key of its JWK Set)"
+        else:
+            data["client_secret"] = secret
+            text += f"client secret (shown once; client_secret_basic at /auth/token):\n{secret}"
+        self._out(data, text)
 
     def app_list(self, _args) -> None:
         apps = AppRegistry(self.tables).apps()

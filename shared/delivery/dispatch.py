@@ -53,7 +53,7 @@ from ..storage.outcomes import StorageUnavailable
 from ..storage.tables import RESOURCES, Tables
 from ..scim.events import ends_sessions
 from ..signin.apps import AppRegistry
-from ..storage.signin_rows import SignInRows
+from ..storage.signin_rows import ASSERTIONS, SignInRows
 from .backchannel import LogoutReport, deliver_logouts, end_sessions_of
 from .push import Pusher, backoff_seconds, endpoint_problem
 from .sets import sign_set
@@ -237,11 +237,12 @@ class Dispatcher:
 
     def prune_signin_rows(self) -> int:
         """Delete every tenant's expired sign-in rows (pending authorizations,
-        codes, sessions: :meth:`~shared.storage.signin_rows.SignInRows.prune`)."""
+        codes, sessions: :meth:`~shared.storage.signin_rows.SignInRows.prune`)
+        and the expired records of client assertions."""
         deleted = 0
-        for tenant in self.registry.tenants():
+        for partition in [ASSERTIONS, *(tenant.id for tenant in self.registry.tenants())]:
             try:
-                deleted += self.signin_rows.prune(tenant.id)
+                deleted += self.signin_rows.prune(partition)
             except Exception:  # noqa: BLE001 - one tenant's failure must not stop the others' retention
                 log.exception("signin_retention_failed: a tenant's expired sign-in rows stay until the next run")
         return deleted

@@ -2,10 +2,14 @@
 confidential clients (RFC 6749 §2.1), registered by the operator with
 ``scimctl app register``.
 
-An application has a client id, a secret (256 random bits, shown once,
-stored as its SHA-256 like every credential here, :mod:`shared.auth.credentials`),
-one or more redirect URIs and, optionally, the back-channel logout URI
-(OpenID Connect Back-Channel Logout 1.0 §2.2) that learns of ended sessions.
+An application has a client id, one way to authenticate at the token
+endpoint -- ``client_secret_basic`` with a secret (256 random bits, shown
+once, stored as its SHA-256 like every credential here,
+:mod:`shared.auth.credentials`), or ``private_key_jwt`` with the public JWK
+Set it registered (RFC 7523 §2.2, OpenID Connect Core 1.0 §9: no secret
+exists) -- one or more redirect URIs and, optionally, the back-channel
+logout URI (OpenID Connect Back-Channel Logout 1.0 §2.2) that learns of
+ended sessions.
 Registrations are deployment-wide: one application serves every tenant.
 They are rows of the tenants table (partition ``app``, RowKey the client
 id) and are read once per :data:`CACHE_SECONDS` per process.
@@ -41,12 +45,32 @@ from ..urls import receiver_problem
 APP = "app"
 CACHE_SECONDS = 30
 SCOPES = ("openid", "profile", "email")
-TOKEN_AUTH_METHODS = ("client_secret_basic",)
+SECRET_BASIC, PRIVATE_KEY_JWT = "client_secret_basic", "private_key_jwt"
+TOKEN_AUTH_METHODS = (SECRET_BASIC, PRIVATE_KEY_JWT)
+MAX_JWKS_CHARS = 16_000
 MAX_NAME_CHARS = 100
 
 
 class AppError(Exception):
     """A registration that cannot be made (a bad redirect URI, ...)."""
+
+
+def _public_jwks(jwks) -> str:
+    """``jwks`` checked to be a JWK Set (RFC 7517 §5) of public signing keys, as JSON."""
+    from joserfc.jwk import KeySet
+
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
+        raise AppError("the JWK Set must be a JSON object with a non-empty \"keys\" list")
+    if any(not isinstance(key, dict) or {"d", "p", "q", "k"} & set(key) for key in jwks["keys"]):
+        raise AppError("the JWK Set must hold public keys only (no private or symmetric key material)")
+    try:
+        KeySet.import_key_set(jwks)
+    except Exception as exc:  # noqa: BLE001 - whatever joserfc refuses, the registration is refused
+        raise AppError(f"the JWK Set is not usable: {exc}") from None
+    text = json.dumps(jwks, separators=(",", ":"))
+    if len(text) > MAX_JWKS_CHARS:
+        raise AppError(f"the JWK Set is larger than {MAX_JWKS_CHARS} characters")
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +83,8 @@ class App:
     redirect_uris: tuple[str, ...]
     backchannel_logout_uri: str
     created: str
+    auth_method: str = SECRET_BASIC
+    jwks: dict | None = None  # private_key_jwt: the public keys its assertions are signed with
 
     # Authlib's ClientMixin: what the protocol machinery asks of a client.
     def get_client_id(self) -> str:
@@ -74,10 +100,10 @@ class App:
         return redirect_uri in self.redirect_uris
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return hmac.compare_digest(secret_hash(client_secret or ""), self.secret_hash)
+        return bool(self.secret_hash) and hmac.compare_digest(secret_hash(client_secret or ""), self.secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return endpoint == "token" and method in TOKEN_AUTH_METHODS
+        return endpoint == "token" and method == self.auth_method
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code"
@@ -88,7 +114,8 @@ class App:
     @classmethod
     def from_row(cls, row) -> "App":
         return cls(row["RowKey"], row.get("name", ""), row.get("hash", ""), tuple(json.loads(row.get("redirect_uris") or "[]")),
-                   row.get("backchannel_logout_uri") or "", row.get("created", ""))
+                   row.get("backchannel_logout_uri") or "", row.get("created", ""), row.get("auth_method") or SECRET_BASIC,
+                   json.loads(row["jwks"]) if row.get("jwks") else None)
 
 
 class AppRegistry:
@@ -104,8 +131,10 @@ class AppRegistry:
     def _table(self):
         return self._tables.table(TENANTS)
 
-    def register(self, name: str, redirect_uris: list[str], backchannel_logout_uri: str | None = None) -> tuple[App, str]:
-        """A new application and its secret (shown once)."""
+    def register(self, name: str, redirect_uris: list[str], backchannel_logout_uri: str | None = None,
+                 jwks: dict | None = None) -> tuple[App, str | None]:
+        """A new application and its secret (shown once); with ``jwks`` (a
+        public JWK Set) it authenticates by ``private_key_jwt`` and has no secret."""
         if not name or len(name) > MAX_NAME_CHARS or not name.isprintable():
             raise AppError(f"the name must be 1-{MAX_NAME_CHARS} printable characters")
         if not redirect_uris:
@@ -114,10 +143,14 @@ class AppRegistry:
             problem = receiver_problem(uri)
             if problem:
                 raise AppError(f"{uri!r}: {problem}")
-        client_id, secret = secrets.token_hex(16), secrets.token_urlsafe(32)
-        row = {"PartitionKey": APP, "RowKey": client_id, "name": name, "hash": secret_hash(secret),
+        client_id = secrets.token_hex(16)
+        secret = None if jwks is not None else secrets.token_urlsafe(32)
+        row = {"PartitionKey": APP, "RowKey": client_id, "name": name, "hash": secret_hash(secret) if secret else "",
                "redirect_uris": json.dumps(list(dict.fromkeys(redirect_uris))),
-               "backchannel_logout_uri": backchannel_logout_uri or "", "created": now_iso()}
+               "backchannel_logout_uri": backchannel_logout_uri or "", "created": now_iso(),
+               "auth_method": SECRET_BASIC if jwks is None else PRIVATE_KEY_JWT}
+        if jwks is not None:
+            row["jwks"] = _public_jwks(jwks)
         storage_call(self._table.create_entity, row)
         return App.from_row(row), secret
 

@@ -10,8 +10,11 @@ are Authlib's; this module supplies the storage, the keys and the claims.
   second time is refused and revokes the session its first redemption
   opened, so the tokens issued for it stop working (RFC 6749 §4.1.2, §10.5).
   A code carries its tenant after a dot: its row is a point read.
-* **Client authentication** at the token endpoint: ``client_secret_basic``
-  (RFC 6749 §2.3.1).
+* **Client authentication** at the token endpoint, one method per
+  application: ``client_secret_basic`` (RFC 6749 §2.3.1) or
+  ``private_key_jwt`` (OpenID Connect Core 1.0 §9, RFC 7523 §2.2: an
+  assertion signed with a key of the JWK Set the application registered,
+  ``aud`` the token endpoint or the issuer, each ``jti`` accepted once).
 * **Tokens**, RS256 with the service's signing key (the JWKS at
   ``/scim/v2/.well-known/jwks.json``), both :data:`TOKEN_SECONDS` long:
   the ID token (Core §2, claims of :mod:`shared.signin.claims`, plus
@@ -32,19 +35,20 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Request
-from authlib.oauth2.rfc6749 import AuthorizationServer, InvalidRequestError
+from authlib.oauth2.rfc6749 import AuthorizationServer, InvalidClientError, InvalidRequestError
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
 from cryptography.hazmat.primitives import serialization
-from joserfc.jwk import RSAKey
+from joserfc.jwk import KeySet, RSAKey
 from requests.structures import CaseInsensitiveDict
 
 from ..auth.signing_keys import SigningKeys
 from ..scim.http import Request, Response
 from ..storage.signin_rows import CodeGrant, SignInRows
-from .apps import SCOPES, TOKEN_AUTH_METHODS, AppRegistry
+from .apps import PRIVATE_KEY_JWT, SCOPES, TOKEN_AUTH_METHODS, AppRegistry
 
 CODE_SECONDS = 60
 TOKEN_SECONDS = 600
@@ -202,6 +206,35 @@ class _OpenID(OpenIDCode):
         return {**user.claims, "sid": user.sid}
 
 
+class _PrivateKeyJWT(JWTBearerClientAssertion):
+    """``private_key_jwt`` client authentication, Authlib's RFC 7523 checks
+    over the application's registered JWK Set."""
+
+    CLIENT_AUTH_METHOD = PRIVATE_KEY_JWT
+
+    def __init__(self, rows: SignInRows, audiences: list[str] | None = None) -> None:
+        super().__init__(validate_jti=True, leeway=30)
+        self.rows, self._audiences = rows, audiences or []
+
+    def __call__(self, query_client, request: "_Request"):
+        # The audience depends on the request's issuer: check with a copy bound to it.
+        bound = _PrivateKeyJWT(self.rows, [f"{request.issuer}/auth/token", request.issuer])
+        return JWTBearerClientAssertion.__call__(bound, query_client, request)
+
+    def get_audiences(self):
+        return self._audiences
+
+    def resolve_client_public_key(self, client):
+        if not client.jwks:
+            raise InvalidClientError(description="this client authenticates with client_secret_basic")
+        return KeySet.import_key_set(client.jwks)
+
+    def validate_jti(self, claims, jti):
+        exp = claims.get("exp")
+        return isinstance(jti, str) and self.rows.claim_assertion(
+            claims["sub"], jti, int(exp) if isinstance(exp, (int, float)) else int(time.time()) + 3600)
+
+
 class SignInServer(AuthorizationServer):
     """The authorization server: Authlib's, over our apps, rows and keys.
 
@@ -212,6 +245,7 @@ class SignInServer(AuthorizationServer):
         super().__init__(scopes_supported=list(SCOPES))
         self.apps, self.rows, self.keys, self.load_user = apps, rows, keys, load_user
         self.register_grant(_CodeGrant, [_PKCE(required=True), _OpenID(keys)])
+        self.register_client_auth_method(PRIVATE_KEY_JWT, _PrivateKeyJWT(rows))
         self.register_token_generator("default", self._tokens)
 
     # Authlib's framework hooks

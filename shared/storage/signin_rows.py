@@ -23,6 +23,10 @@ RowKey                 What it holds
                        Back-Channel Logout 1.0), with its retry state
 =====================  ============================================================
 
+One more partition, ``assertions``: ``{client id}:{sha256(jti)}`` for each
+``private_key_jwt`` client assertion accepted, until it expires, so that
+none is accepted twice (RFC 7523 §3, item 7).
+
 Only hashes of ``state`` and codes are keys: a leaked table does not hold a
 usable code.  Rows carry their expiry; expired ones are refused when read
 and deleted by :meth:`SignInRows.prune` (the daily retention timer).
@@ -38,7 +42,7 @@ import time
 from dataclasses import dataclass, field
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from . import keys
@@ -46,6 +50,7 @@ from .queries import each_row
 from .tables import SIGNIN, Tables, storage_call
 
 PENDING, CODE, SESSION = "A:", "C:", "S:"
+ASSERTIONS = "assertions"
 _RANGE = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"
 
 
@@ -250,10 +255,21 @@ class SignInRows:
         except ResourceNotFoundError:
             pass
 
+    # ------------------------------------------------------ client assertions
+    def claim_assertion(self, client_id: str, jti: str, expires: int) -> bool:
+        """Record a client assertion's ``jti``; False when it was seen before (a replay)."""
+        try:
+            storage_call(self._table.create_entity, {"PartitionKey": ASSERTIONS,
+                                                     "RowKey": f"{client_id}:{_digest(jti)}", "expires": int(expires)})
+        except ResourceExistsError:
+            return False
+        return True
+
     # --------------------------------------------------------------- retention
     def prune(self, tenant_id: str, now: float | None = None) -> int:
         """Delete the tenant's expired pending authorizations, codes and
-        sessions (a session whose logout is still due stays)."""
+        sessions (a session whose logout is still due stays); with
+        :data:`ASSERTIONS` for ``tenant_id``, the expired assertion records."""
         now = time.time() if now is None else now
         rows = storage_call(self._table.query_entities, "PartitionKey eq @p", parameters={"p": tenant_id},
                             select=["RowKey", "expires", "logout"])

@@ -53,6 +53,7 @@ from ..auth.signin_directory import SignInDirectory, email_domain
 from ..auth.signing_keys import SigningKeys
 from ..auth.tenants import Tenant, TenantRegistry
 from ..config import Settings
+from ..scim.endpoints import BY_ROUTE
 from ..scim.errors import ScimError
 from ..scim.http import Request, Response
 from ..scim.ids import GROUP, USER
@@ -140,6 +141,12 @@ class SignInEndpoints:
         return base[: -len("/scim/v2")] if base.lower().endswith("/scim/v2") else base
 
     def handle(self, request: Request, route: str, request_id: str) -> Response:
+        """Serve one sign-in route (or ``/Me``); a method the route's endpoint
+        does not list is a 405 with ``Allow``."""
+        methods = BY_ROUTE[route].handlers
+        if request.method not in methods:
+            raise ScimError(405, f"{request.method} is not allowed here; use {', '.join(methods)}",
+                            headers={"Allow": ", ".join(methods)})
         if route == "Me":
             return self.me(request)
         if not self.enabled:
@@ -153,8 +160,6 @@ class SignInEndpoints:
     # ------------------------------------------------------------ discovery
     def discovery(self, request: Request, _request_id: str) -> Response:
         """OpenID Provider metadata (OpenID Connect Discovery 1.0 §3)."""
-        if request.method != "GET":
-            raise ScimError(405, "use GET", headers={"Allow": "GET"})
         issuer = self.issuer(request)
         return Response(200, {
             "issuer": issuer,
@@ -169,6 +174,7 @@ class SignInEndpoints:
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": list(TOKEN_AUTH_METHODS),
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "tenant",
                                  "preferred_username", "name", "email", "groups", "groups_overage", "roles"],
@@ -342,8 +348,6 @@ class SignInEndpoints:
         """``POST /auth/token`` (Core §3.1.3), Authlib's token endpoint."""
         from ..signin.provider import oauth_request
 
-        if request.method != "POST":
-            raise ScimError(405, "use POST", headers={"Allow": "POST"})
         form = form_parameters(request) if len(request.body) <= self.settings.max_body_bytes else None
         if form is None:
             return Response(400, {"error": "invalid_request", "error_description": "send one application/x-www-form-urlencoded body, each parameter once"},

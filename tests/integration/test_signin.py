@@ -33,7 +33,7 @@ from tests.integration.conftest import ScimClient, _served
 from tests.log_scan import LOG_CAPTURE
 from tests.signin_app import SignInApp
 
-ENTRA_TENANTS = [str(uuid.uuid4()) for _ in range(24)]  # one per test tenant: an Entra tenant binds one of ours
+ENTRA_TENANTS = [str(uuid.uuid4()) for _ in range(48)]  # one per test tenant: an Entra tenant binds one of ours
 FOREIGN_TID = str(uuid.uuid4())
 UPSTREAM_CLIENT_ID, UPSTREAM_SECRET = str(uuid.uuid4()), secrets.token_urlsafe(24)
 LOGOUT_DELAY_SECONDS = 10  # the test's bound; docs/signin.md documents "within about a second" after the commit
@@ -156,7 +156,7 @@ def test_the_discovery_document_names_our_endpoints_and_keys(world):
     assert doc["userinfo_endpoint"] == f"{world.root}/auth/userinfo"
     assert doc["jwks_uri"] == f"{world.root}/scim/v2/.well-known/jwks.json"
     assert doc["code_challenge_methods_supported"] == ["S256"]
-    assert doc["token_endpoint_auth_methods_supported"] == ["client_secret_basic"]
+    assert doc["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "private_key_jwt"]
     assert doc["backchannel_logout_supported"] is True
     assert requests.get(doc["jwks_uri"], timeout=10).json()["keys"]
 
@@ -491,3 +491,63 @@ def test_the_whole_redirect_dance_in_a_real_browser(world, tenant, browser):
     browser.find_element(By.ID, "back").click()
     WebDriverWait(browser, 20).until(lambda d: d.current_url.startswith(world.app.redirect_uri))
     assert _page_json(browser)["error"] == "access_denied"
+
+
+def test_over_https_the_sign_in_cookie_is_secure_and_wrong_methods_are_405(world, tenant, monkeypatch):
+    from shared.scim.http import Request
+
+    signin = world.service.signin
+    monkeypatch.setattr(signin, "_base_url", lambda request: "https://id.example/scim/v2")
+    params = {"response_type": "code", "client_id": world.client_id, "redirect_uri": world.app.redirect_uri,
+              "scope": "openid", "code_challenge": "x" * 43, "code_challenge_method": "S256", "tenant": tenant.id}
+    from urllib.parse import urlencode
+
+    response = signin.handle(Request.build("GET", f"https://id.example/auth/authorize?{urlencode(params)}", {}, b""),
+                             "auth/authorize", "req-1")
+    assert response.status == 302 and response.headers["Set-Cookie"].endswith("; Secure")
+    for route, method in (("auth/token", "GET"), (".well-known/openid-configuration", "POST"), ("auth/callback", "PUT")):
+        answer = world.service.handle(Request.build(method, f"https://id.example/{route}", {}, b""), route)
+        assert answer.status == 405 and answer.headers["Allow"], route
+
+
+def test_an_application_registered_with_a_jwk_set_authenticates_by_private_key_jwt(world, tenant):
+    """OpenID Connect Core 1.0 §9 / RFC 7523 §2.2: an assertion signed with the
+    registered key, aud the token endpoint, each jti once; no secret exists."""
+    import json as json_module
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = {**json_module.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())), "kid": "app-1", "use": "sig"}
+    app, secret = world.service.signin.apps.register("jwt app", [world.app.redirect_uri], None, {"keys": [public]})
+    assert secret is None and app.auth_method == "private_key_jwt"
+    with pytest.raises(Exception, match="public keys only"):
+        world.service.signin.apps.register("bad", [world.app.redirect_uri], None, {"keys": [{**public, "d": "x"}]})
+
+    def assertion(jti: str, signer=key, audience=f"{world.root}/auth/token") -> str:
+        now = int(time.time())
+        return jwt.encode({"iss": app.client_id, "sub": app.client_id, "aud": audience, "iat": now, "exp": now + 60,
+                           "jti": jti}, signer, algorithm="RS256", headers={"kid": "app-1"})
+
+    def redeem(client_assertion: str):
+        person = _person(world, tenant)
+        answer, verifier = _authorize(world, requests.Session(), tenant.id, person["login"], client_id=app.client_id)
+        return requests.post(f"{world.root}/auth/token", timeout=10, data={
+            "grant_type": "authorization_code", "code": _query(answer)["code"], "redirect_uri": world.app.redirect_uri,
+            "code_verifier": verifier, "client_id": app.client_id, "client_assertion": client_assertion,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
+
+    first = assertion("jti-1")
+    accepted = redeem(first)
+    assert accepted.status_code == 200, accepted.text
+    assert jwt.decode(accepted.json()["id_token"], options={"verify_signature": False})["aud"] == app.client_id
+    for refused in (first,  # the same jti again
+                    assertion("jti-2", signer=rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+                    assertion("jti-3", audience="https://elsewhere.example/token")):
+        answer = redeem(refused)  # RFC 6749 §5.2: invalid_client, 400 without an Authorization header
+        assert answer.status_code == 400 and answer.json()["error"] == "invalid_client", answer.text
+    basic, verifier = _authorize(world, requests.Session(), tenant.id, _person(world, tenant)["login"], client_id=app.client_id)
+    no_secret = requests.post(f"{world.root}/auth/token", auth=(app.client_id, ""), timeout=10, data={
+        "grant_type": "authorization_code", "code": _query(basic)["code"], "redirect_uri": world.app.redirect_uri,
+        "code_verifier": verifier})
+    assert no_secret.status_code == 401
