@@ -54,7 +54,11 @@ param httpPerInstanceConcurrency int = 16
 @description('Storage replication: LRS is cheapest; ZRS (where the region has zones) survives a zone outage.')
 param storageSku string = 'Standard_LRS'
 
-@description('Prefix of the table names (SCIM_TABLE_PREFIX).')
+// Table names are the prefix + resources, tenants, audit, signin: letters and
+// digits, starting with a letter, 3-63 characters (scripts/deploy.sh checks the letters).
+@minLength(1)
+@maxLength(54)
+@description('Prefix of the table names (SCIM_TABLE_PREFIX): letters and digits, starting with a letter.')
 param tablePrefix string = 'scim'
 
 @description('Public SCIM base URL (SCIM_PUBLIC_BASE_URL) when a custom domain fronts the app; empty: https://<app>.azurewebsites.net/scim/v2.')

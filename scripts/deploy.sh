@@ -87,6 +87,21 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 RESOURCE_GROUP="${RESOURCE_GROUP:-rg-$ENVIRONMENT}"
+
+# Table names are the prefix + resources, tenants, audit, signin
+# (shared/storage/tables.py); Table Storage names are letters and digits,
+# starting with a letter, 3 to 63 characters ("Understanding the Table
+# service data model", learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model).
+# Checked before anything is deployed.
+check_table_prefix() {
+  local prefix="$1" longest=$(( ${#1} + 9 ))  # + "resources"
+  [[ "$prefix" =~ ^[A-Za-z][A-Za-z0-9]*$ ]] \
+    || die "tablePrefix '$prefix': letters and digits only, starting with a letter (table names are prefix + resources, tenants, audit, signin)"
+  (( longest <= 63 )) || die "tablePrefix '$prefix' is too long: '${prefix}resources' would be $longest characters (at most 63)"
+}
+for parameter in "${EXTRA_PARAMETERS[@]}"; do
+  if [[ "$parameter" == tablePrefix=* ]]; then check_table_prefix "${parameter#tablePrefix=}"; fi
+done
 TENANT_NAME="${TENANT_NAME:-$ENVIRONMENT}"
 WAIT_SECONDS="${DEPLOY_WAIT_SECONDS:-600}"
 RETRY_SECONDS="${DEPLOY_RETRY_SECONDS:-10}"
@@ -141,6 +156,21 @@ fi
 # --- Azure CLI -------------------------------------------------------------
 
 command -v az >/dev/null || die "the Azure CLI (az) is not installed: https://aka.ms/azure-cli"
+
+# Flex Consumption needs Azure CLI 2.60.0 or later ("Create and manage function
+# apps in the Flex Consumption plan", learn.microsoft.com/azure/azure-functions/flex-consumption-how-to):
+# an older CLI takes the classic zip deployment path, sets
+# SCM_DO_BUILD_DURING_DEPLOYMENT (which Flex rejects) and needs basic
+# publishing credentials, which the templates turn off.
+MIN_AZ_VERSION="2.60.0"
+check_cli_version() {
+  local version
+  version="$(az version --query '"azure-cli"' --output tsv 2>/dev/null)" || die "cannot read the Azure CLI version (az version)"
+  [[ -n "$version" ]] || die "cannot read the Azure CLI version (az version)"
+  if [[ "$(printf '%s\n%s\n' "$MIN_AZ_VERSION" "$version" | sort -V | head -n 1)" != "$MIN_AZ_VERSION" ]]; then
+    die "Azure CLI $version is too old: Flex Consumption deployments need $MIN_AZ_VERSION or later (az upgrade)"
+  fi
+}
 for tool in curl openssl; do
   command -v "$tool" >/dev/null || die "$tool is needed (to check the app and to generate the signing key)"
 done
@@ -157,13 +187,17 @@ check_login() {
   say "subscription ${ACCOUNT[1]} (${ACCOUNT[0]}), signed in as ${ACCOUNT[2]} (${ACCOUNT[3]})"
 }
 
-# Object id of the signed-in user or service principal, for its data roles.
+# Object id of whoever is signed in, for its data roles: the "oid" claim of
+# its ARM access token, which users, service principals and managed
+# identities all have, so no Microsoft Graph read permission is needed.
 deployer_object_id() {
-  if [[ "${ACCOUNT[3]}" == "servicePrincipal" ]]; then
-    az ad sp show --id "${ACCOUNT[2]}" --query id --output tsv
-  else
-    az ad signed-in-user show --query id --output tsv
-  fi
+  local token
+  token="$(az account get-access-token --query accessToken --output tsv)" || return 1
+  "$(python_cmd)" -c '
+import base64, json, sys
+payload = sys.argv[1].split(".")[1]
+claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+print(claims["oid"])' "$token" 2>/dev/null
 }
 
 deployer_principal_type() {
@@ -347,18 +381,63 @@ ensure_signing_key() {
     || die "openssl could not generate the key"
   retry "storing the key in Key Vault" store_signing_key
   rm -f "$WORK/signing-key.pem"
+  KEY_CREATED=1
+}
+
+# An instance that started before the key existed holds the Key Vault
+# reference's text in SCIM_TOKEN_SIGNING_KEY, and App Service caches a
+# reference (about a day, or until a restart or a configuration change:
+# "Use Key Vault references as app settings", learn.microsoft.com/azure/app-service/app-service-key-vault-references),
+# so OAuth would silently stay off.  After a new key, the app is restarted;
+# then, every run, the token endpoint must answer a made-up client with
+# invalid_client (OAuth on), not unauthorized_client ("not configured").
+oauth_is_on() {
+  local status
+  status="$(curl --silent --output "$WORK/oauth.json" --max-time 30 --write-out '%{http_code}' \
+    --data 'grant_type=client_credentials&client_id=deploy-check&client_secret=deploy-check' \
+    "$SCIM_BASE_URL/oauth/token")" || return 1
+  [[ "$status" == 401 ]] && grep -q invalid_client "$WORK/oauth.json"
+}
+
+restart_app() {
+  say "restarting $APP_NAME so that it reads the signing key (Key Vault references are cached)"
+  az functionapp restart --resource-group "$RESOURCE_GROUP" --name "$APP_NAME" --output none \
+    || die "cannot restart $APP_NAME"
+}
+
+verify_signing_key() {
+  if [[ "${KEY_CREATED:-0}" != 1 ]] && oauth_is_on; then
+    say "OAuth is on: the app reads its signing key"
+    return 0
+  fi
+  restart_app
+  local deadline=$((SECONDS + WAIT_SECONDS))
+  until oauth_is_on; do
+    (( SECONDS < deadline )) || die "OAuth is off on $APP_NAME: SCIM_TOKEN_SIGNING_KEY does not resolve to the key in" \
+      "$KEY_VAULT/$SECRET_NAME (check the app's Key Vault reference status in the portal, then: az functionapp restart)"
+    say "the token endpoint does not see the signing key yet, retrying in ${RETRY_SECONDS}s"
+    sleep "$RETRY_SECONDS"
+  done
+  say "OAuth is on: the app reads its signing key"
 }
 
 # On Flex Consumption the CLI publishes the zip to the deployment container
 # (functionAppConfig.deployment) and --build-remote installs requirements.txt
 # on Linux ("Create and manage function apps in the Flex Consumption plan",
 # section "Deploy your code project", learn.microsoft.com/azure/azure-functions/flex-consumption-how-to).
+# The upload runs right after the deployment that grants the app's identity
+# its storage role, which can take minutes to apply: the upload (or the CLI's
+# health probe after it) fails until then, so it is retried.
+upload_package() {
+  az functionapp deployment source config-zip --resource-group "$RESOURCE_GROUP" --name "$APP_NAME" \
+    --src "$WORK/app.zip" --build-remote true --output none
+}
+
 deploy_code() {
   say "packaging the app"
   build_package "$WORK/app.zip"
   say "deploying the package to $APP_NAME (remote build installs requirements.txt)"
-  az functionapp deployment source config-zip --resource-group "$RESOURCE_GROUP" --name "$APP_NAME" \
-    --src "$WORK/app.zip" --build-remote true --output none
+  retry "uploading the package (the app's storage role may not be effective yet)" upload_package
 }
 
 app_answers_401() {
@@ -482,12 +561,14 @@ case "$AZD_HOOK" in
     outputs_from_azd
     RESOURCE_GROUP="${AZURE_RESOURCE_GROUP:-$RESOURCE_GROUP}"
     wait_for_app
+    verify_signing_key
     ensure_tenant
     print_summary
     exit 0 ;;
   *) die "--azd-hook takes postprovision or postdeploy, not $AZD_HOOK" ;;
 esac
 
+check_cli_version
 check_login
 build_templates
 ensure_resource_group
@@ -497,5 +578,6 @@ ensure_signin_app
 ensure_signing_key
 deploy_code
 wait_for_app
+verify_signing_key
 ensure_tenant
 print_summary

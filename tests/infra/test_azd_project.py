@@ -22,3 +22,13 @@ def test_hooks_read_outputs_main_bicep_declares():
     body = body[:body.index("\n}\n")]
     read = set(re.findall(r"\$\{([A-Z_]+):\?", body))
     assert read and read <= set(parse("main.bicep")["outputs"])
+
+
+def test_azd_passes_the_principal_type_from_the_environment_defaulting_to_user():
+    """A service-principal azd run sets AZURE_PRINCIPAL_TYPE=ServicePrincipal; without it
+    the deployer's role assignments would fail with UnmatchedPrincipalType."""
+    import json
+
+    parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert parameters["principalType"] == {"value": "${AZURE_PRINCIPAL_TYPE=User}"}
+    assert set(parameters) <= set(parse("main.bicep")["parameters"])

@@ -92,7 +92,8 @@ def deploy(tmp_path):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SCIM_"))}
         env.update(PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", STUB_DIR=str(stub_dir), STUB_SCENARIO=json.dumps(scenario),
                    PYTHON=sys.executable, SCIM_ADMIN_CMD=f"{sys.executable} {STUBS / 'tools.py'} scimctl",
-                   DEPLOY_RETRY_SECONDS="0", DEPLOY_WAIT_SECONDS="5", **(extra_env or {}))
+                   DEPLOY_RETRY_SECONDS="0", DEPLOY_WAIT_SECONDS="5")
+        env.update(extra_env or {})
         result = subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, env=env, cwd=tmp_path,
                                 timeout=120)
         return Run(result, stub_dir)
@@ -103,17 +104,20 @@ def test_first_deployment_runs_every_step_in_order(deploy):
     run = deploy("--environment", "contoso", "--location", "westeurope", "--no-signin")
     assert run.code == 0, run.stderr
     assert run.commands() == [
+        "az version",
         "az account show",
         "az bicep version",
         "az bicep build",
         "az group show",
         "az group create",
-        "az ad signed-in-user show",
+        "az account get-access-token",
         "az deployment group create",
         "az keyvault secret show",
         "az keyvault secret set",
         "az functionapp deployment source config-zip",
         "curl",
+        "az functionapp restart",  # a new key: the cached Key Vault reference is dropped
+        "curl",  # then OAuth must be on
         "scimctl tenant list",
         "scimctl tenant create",
     ]
@@ -131,7 +135,9 @@ def test_first_deployment_runs_every_step_in_order(deploy):
     assert (option(secret, "--vault-name"), option(secret, "--name")) == ("kv-abc123", "scim-token-signing-key")
     zip_deploy = run.call("az functionapp deployment source config-zip")
     assert (option(zip_deploy, "--name"), option(zip_deploy, "--build-remote")) == ("func-abc123", "true")
-    assert run.calls[10]["argv"][-1] == "https://func-abc123.azurewebsites.net/scim/v2/ServiceProviderConfig"
+    assert run.calls[11]["argv"][-1] == "https://func-abc123.azurewebsites.net/scim/v2/ServiceProviderConfig"
+    assert run.calls[13]["argv"][-1] == "https://func-abc123.azurewebsites.net/scim/v2/oauth/token"
+    assert "OAuth is on" in run.stderr
     tenant = run.call("scimctl tenant create")
     assert option(tenant, "--table-endpoint") == ENDPOINT and option(tenant, "--name") == "contoso"
     assert "Tenant URL:   https://func-abc123.azurewebsites.net/scim/v2" in run.stdout
@@ -184,8 +190,8 @@ def test_oauth_client_on_request(deploy):
 def test_what_if_changes_nothing(deploy):
     run = deploy("--what-if", "--parameter", "httpAlwaysReady=0", group_exists=True, signin_app_exists=True)
     assert run.code == 0, run.stderr
-    assert run.commands() == ["az account show", "az bicep version", "az bicep build", "az group show",
-                              "az ad app list", "az ad signed-in-user show", "az deployment group what-if"]
+    assert run.commands() == ["az version", "az account show", "az bicep version", "az bicep build", "az group show",
+                              "az ad app list", "az account get-access-token", "az deployment group what-if"]
     assert "signinClientId=abababab-cdcd-efef-0101-232323232323" in run.call("az deployment group what-if")
     assert "httpAlwaysReady=0" in run.call("az deployment group what-if")
 
@@ -199,7 +205,7 @@ def test_what_if_needs_an_existing_group(deploy):
 def test_not_logged_in(deploy):
     run = deploy(logged_in=False)
     assert run.code != 0 and "az login" in run.stderr
-    assert run.commands() == ["az account show"]
+    assert run.commands() == ["az version", "az account show"]
 
 
 def test_missing_bicep_is_a_clear_error(deploy):
@@ -210,7 +216,7 @@ def test_missing_bicep_is_a_clear_error(deploy):
 
 def test_subscription_is_selected_first(deploy):
     run = deploy("--subscription", "sub-2", "--what-if", group_exists=True)
-    assert run.commands()[0] == "az account set" and option(run.calls[0]["argv"], "--subscription") == "sub-2"
+    assert run.commands()[1] == "az account set" and option(run.calls[1]["argv"], "--subscription") == "sub-2"
 
 
 SIGNIN_APP_ID = "abababab-cdcd-efef-0101-232323232323"
@@ -231,7 +237,7 @@ def test_the_first_deployment_registers_sign_in_with_the_identity_as_its_credent
     start = commands.index("az ad app create")
     assert commands[start - 1:start + 5] == [
         "az ad app list", "az ad app create", "az ad app federated-credential list",
-        "az ad app federated-credential create", "az ad signed-in-user show", "az deployment group create"]
+        "az ad app federated-credential create", "az account get-access-token", "az deployment group create"]
     create = run.call("az ad app create")
     assert option(create, "--sign-in-audience") == "AzureADMultipleOrgs"
     assert option(create, "--web-redirect-uris") == "https://func-abc123.azurewebsites.net/auth/callback"
@@ -296,6 +302,72 @@ def test_azd_postprovision_hook_registers_sign_in_for_the_next_provision(deploy)
 def test_azd_postdeploy_hook_waits_and_creates_the_tenant(deploy):
     run = deploy("--azd-hook", "postdeploy", extra_env=AZD_OUTPUTS)
     assert run.code == 0, run.stderr
-    assert run.commands() == ["curl", "scimctl tenant list", "scimctl tenant create"]
+    assert run.commands() == ["curl", "curl", "scimctl tenant list", "scimctl tenant create"]  # up, then OAuth on
     assert option(run.call("scimctl tenant create"), "--name") == "contoso"
     assert "Secret Token: stub-token-0123456789" in run.stdout
+
+
+# --------------------------------------------------- first-run robustness
+def test_an_old_azure_cli_is_refused_first_naming_the_version_needed(deploy):
+    run = deploy(az_version="2.58.0")
+    assert run.code != 0 and "2.58.0 is too old" in run.stderr and "2.60.0" in run.stderr
+    assert run.commands() == ["az version"]
+    assert deploy("--what-if", group_exists=True, az_version="2.60.0").code == 0
+    assert deploy("--what-if", group_exists=True, az_version="2.100.1").code == 0  # compared as versions, not text
+
+
+@pytest.mark.parametrize("account_type", ["user", "servicePrincipal"])
+def test_the_deployer_object_id_comes_from_the_access_token_whatever_the_login(deploy, account_type):
+    """Users, service principals and managed identities (az login --identity shows a
+    servicePrincipal) all have an oid in their token: no Microsoft Graph read needed."""
+    run = deploy("--what-if", group_exists=True, account_type=account_type)
+    assert run.code == 0, run.stderr
+    commands = run.commands()
+    assert "az ad signed-in-user show" not in commands and "az ad sp show" not in commands
+    what_if = run.call("az deployment group what-if")
+    assert "principalId=99999999-8888-7777-6666-555555555555" in what_if
+    assert f"principalType={'ServicePrincipal' if account_type == 'servicePrincipal' else 'User'}" in what_if
+
+
+def test_the_code_upload_is_retried_until_the_storage_role_is_effective(deploy):
+    run = deploy(group_exists=True, secret_exists=True, upload_failures=2)
+    assert run.code == 0, run.stderr
+    assert run.commands().count("az functionapp deployment source config-zip") == 3
+    assert "uploading the package (the app's storage role may not be effective yet): not yet" in run.stderr
+
+
+def test_a_code_upload_that_keeps_failing_stops_with_a_clear_message(deploy):
+    run = deploy(group_exists=True, secret_exists=True, upload_failures=1000, extra_env={"DEPLOY_WAIT_SECONDS": "1"})
+    assert run.code != 0 and "uploading the package" in run.stderr and "still failing after 1s" in run.stderr
+    assert "scimctl tenant create" not in run.commands()
+
+
+def test_an_app_that_cached_the_key_vault_reference_is_restarted_until_oauth_is_on(deploy):
+    """An existing key, but the instance started before it existed: OAuth answers
+    'not configured' until the restart; then the token endpoint says invalid_client."""
+    run = deploy(group_exists=True, secret_exists=True, key_needs_restart=True)
+    assert run.code == 0, run.stderr
+    commands = run.commands()
+    assert commands.index("az functionapp restart") < len(commands) - 1 - commands[::-1].index("curl")
+    assert "OAuth is on" in run.stderr
+
+
+def test_oauth_that_stays_off_fails_loudly(deploy):
+    run = deploy(group_exists=True, secret_exists=True, oauth_off=True, extra_env={"DEPLOY_WAIT_SECONDS": "1"})
+    assert run.code != 0 and "OAuth is off" in run.stderr and "SCIM_TOKEN_SIGNING_KEY" in run.stderr
+    assert "scimctl tenant create" not in run.commands()
+
+
+@pytest.mark.parametrize("prefix, needle", [
+    ("1scim", "starting with a letter"), ("scim-x", "letters and digits"), ("s" * 55, "too long"), ("", "letters"),
+])
+def test_a_bad_table_prefix_is_refused_before_anything_is_deployed(deploy, prefix, needle):
+    run = deploy("--parameter", f"tablePrefix={prefix}")
+    assert run.code != 0 and needle in run.stderr
+    assert run.commands() == []
+
+
+def test_a_good_table_prefix_is_passed_on(deploy):
+    run = deploy("--what-if", "--parameter", f"tablePrefix={'s' * 54}", group_exists=True)
+    assert run.code == 0, run.stderr
+    assert f"tablePrefix={'s' * 54}" in run.call("az deployment group what-if")

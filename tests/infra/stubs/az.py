@@ -4,7 +4,11 @@ Calls are appended to ``$STUB_DIR/calls.jsonl`` as ``{"tool": "az", "argv": [...
 ``$STUB_SCENARIO`` (JSON) picks the state of the fake subscription:
 logged_in, bicep, group_exists, secret_exists (all default true except the
 last two); for sign-in's app registration signin_app_exists,
-federated_credential_exists and graph_denied (all default false).  The key given to ``keyvault secret set --file`` is copied to
+federated_credential_exists and graph_denied (all default false);
+az_version (2.67.0), account_type (user), upload_failures (how many code
+uploads fail before one succeeds: a storage role not yet effective; 0).
+The access token of ``account get-access-token`` is a JWT whose ``oid`` is
+DEPLOYER_OID.  The key given to ``keyvault secret set --file`` is copied to
 ``$STUB_DIR/stored-key.pem`` so the test can check it and look for leaks.
 """
 
@@ -17,6 +21,7 @@ from pathlib import Path
 STUB_DIR = Path(os.environ["STUB_DIR"])
 SCENARIO = {"logged_in": True, "bicep": True, "group_exists": False, "secret_exists": False,
             "signin_app_exists": False, "federated_credential_exists": False, "graph_denied": False,
+            "az_version": "2.67.0", "account_type": "user", "upload_failures": 0,
             **json.loads(os.environ.get("STUB_SCENARIO", "{}"))}
 OUTPUTS = {
     "AZURE_FUNCTION_APP_NAME": "func-abc123",
@@ -31,6 +36,23 @@ OUTPUTS = {
     "AZURE_TENANT_ID": "11111111-2222-3333-4444-555555555555",
 }
 SIGNIN_APP_ID = "abababab-cdcd-efef-0101-232323232323"
+DEPLOYER_OID = "99999999-8888-7777-6666-555555555555"
+
+
+def _fake_jwt(claims: dict) -> str:
+    import base64
+
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+def _count(name: str) -> int:
+    """How many times this stub ran ``name`` before (kept in STUB_DIR)."""
+    counter = STUB_DIR / f"count-{name}"
+    seen = int(counter.read_text()) if counter.exists() else 0
+    counter.write_text(str(seen + 1))
+    return seen
 
 
 def option(argv, name):
@@ -41,11 +63,15 @@ def main(argv):
     with open(STUB_DIR / "calls.jsonl", "a", encoding="utf-8") as log:
         log.write(json.dumps({"tool": "az", "argv": argv}) + "\n")
     command = " ".join(a for a in argv[:4] if not a.startswith("-"))
-    if command.startswith("account show"):
+    if command.startswith("version"):
+        print(SCENARIO["az_version"])
+    elif command.startswith("account show"):
         if not SCENARIO["logged_in"]:
             print("Please run 'az login' to setup account.", file=sys.stderr)
             return 1
-        print("00000000-1111-2222-3333-444444444444\tContoso Sub\tdeployer@contoso.example\tuser")
+        print(f"00000000-1111-2222-3333-444444444444\tContoso Sub\tdeployer@contoso.example\t{SCENARIO['account_type']}")
+    elif command.startswith("account get-access-token"):
+        print(_fake_jwt({"oid": DEPLOYER_OID, "aud": "https://management.core.windows.net/"}))
     elif command.startswith("account set"):
         pass
     elif command.startswith("bicep version"):
@@ -96,7 +122,13 @@ def main(argv):
             source = option(argv, "--parameters").removeprefix("@")
             shutil.copy(source, STUB_DIR / "federated-credential.json")
     elif command.startswith("functionapp deployment source"):
+        if _count("upload") < SCENARIO["upload_failures"]:
+            print("Failed to deploy: (AuthorizationPermissionMismatch) This request is not authorized to perform"
+                  " this operation using this permission.", file=sys.stderr)
+            return 1
         shutil.copy(option(argv, "--src"), STUB_DIR / "deployed.zip")
+    elif command.startswith("functionapp restart"):
+        (STUB_DIR / "restarted").write_text("1")
     else:
         print(f"stub az: unexpected command {argv}", file=sys.stderr)
         return 2

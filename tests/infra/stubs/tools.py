@@ -1,7 +1,9 @@
 """Stand-ins for curl and scimctl, recording their calls like stubs/az.py.
 
 Run as ``tools.py curl ARGS...`` (answers 401, the app's answer without a
-token) or ``tools.py scimctl ARGS...`` (``tenant list`` answers the tenants
+token; at ``/oauth/token`` 401 ``invalid_client`` once the app reads its
+signing key: after a restart when ``$STUB_SCENARIO`` has ``key_needs_restart``,
+never when ``oauth_off``) or ``tools.py scimctl ARGS...`` (``tenant list`` answers the tenants
 of ``$STUB_SCENARIO``'s ``tenants``; ``tenant create`` and ``token issue``
 answer a new token; ``client issue`` a new client).
 """
@@ -20,6 +22,12 @@ def main(tool, argv):
     with open(STUB_DIR / "calls.jsonl", "a", encoding="utf-8") as log:
         log.write(json.dumps({"tool": tool, "argv": argv}) + "\n")
     if tool == "curl":
+        if argv[-1].endswith("/oauth/token"):
+            off = SCENARIO.get("oauth_off") or (SCENARIO.get("key_needs_restart") and not (STUB_DIR / "restarted").exists())
+            status, body = (400, {"error": "unauthorized_client"}) if off else (401, {"error": "invalid_client"})
+            Path(argv[argv.index("--output") + 1]).write_text(json.dumps(body), encoding="utf-8")
+            print(status, end="")
+            return 0
         print("401", end="")
         return 0
     words = [a for a in argv if not a.startswith("--")]
