@@ -26,7 +26,7 @@ export PORT AZURITE_PORT AZURITE_QUEUE_PORT SCIM_DEV_TOKEN PYTEST_ARGS TEST_WORK
 help: ## list the targets
 	@echo "Targets:"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "Settings: PORT (7071), AZURITE_PORT (10002), AZURITE_QUEUE_PORT (10001), SCIM_DEV_TOKEN, PYTEST_ARGS, TEST_WORKERS (CPUs + 1), PYTHON (python3)"
+	@echo "Settings: PORT (7071), AZURITE_PORT (10002), AZURITE_QUEUE_PORT (10001), SCIM_DEV_TOKEN (32+ characters), PYTEST_ARGS, TEST_WORKERS (CPUs + 1), PYTHON (python3)"
 
 install: $(PY_STAMP) $(NODE_STAMP) ## create .venv and node_modules, only what is out of date
 

@@ -128,10 +128,20 @@ def storage_checks(results: dict) -> list[dict]:
     return checks
 
 
+READING = (
+    "PASS/FAIL say whether a goal of the code was reached in this run; FAIL is not an error of the run (errors "
+    "have their own targets, and a run that could not measure a figure reports SKIP). The absolute figures "
+    "(Entra cycle requests/s and p99 latency) are bound by Azurite on this machine as much as by the app: Azurite "
+    "is a single Node.js process sharing the cores with the app and the clients. The ratios are against a baseline "
+    "measured in the same run, and the storage-call budgets count calls, so neither depends on the machine's speed."
+)
+
+
 def print_checks(checks: list[dict]) -> None:
     width = max(len(c["target"]) for c in checks)
     for c in checks:
         print(f"  {c['verdict']:4}  {c['target']:<{width}}  {c['value']!s:>10}  (target {c['condition']})")
+    print(f"\n{READING}")
 
 
 def _table(rows: list[list], header: list[str]) -> str:
@@ -153,7 +163,7 @@ def markdown(results: dict, checks: list[dict]) -> str:
            *([f"- **Injected regression (test-only, bench/inject.py): {meta['injected_regression']}**"]
              if meta.get("injected_regression") else []), "",
            "Judged figures are ratios and medians against baselines measured in this same run, and storage "
-           "calls per request against their budgets (bench/budgets.py).", "",
+           "calls per request against their budgets (bench/budgets.py).", "", READING, "",
            "## Targets", "",
            _table([[c["verdict"], c["target"], c["value"], c["condition"]] for c in checks],
                   ["", "target", "value", "condition"]), ""]

@@ -127,12 +127,20 @@ class Dispatcher:
                 and (event.logged_out or not ends_sessions(event.change)))
 
     def _log_out(self, tenant_id: str, events: list[StoredEvent], marks: dict, report: DeliveryReport, now: float) -> None:
+        """End the sessions the events deprovision and send the logouts due
+        (:mod:`shared.delivery.backchannel`).  A storage failure here does not
+        stop the other channels: the events stay pending, a run is asked for
+        in a second."""
         logouts = LogoutReport()
-        end_sessions_of(self.signin_rows, tenant_id, events, marks, logouts)
-        if self.keys is not None:
-            deliver_logouts(self.signin_rows, self.apps, self.keys, tenant_id, logouts, now=now,
-                            timeout=self.settings.events_push_timeout_seconds,
-                            retry_seconds=self.settings.events_push_retry_seconds)
+        try:
+            end_sessions_of(self.signin_rows, tenant_id, events, marks, logouts)
+            if self.keys is not None:
+                deliver_logouts(self.signin_rows, self.apps, self.keys, tenant_id, logouts, now=now,
+                                timeout=self.settings.events_push_timeout_seconds,
+                                retry_seconds=self.settings.events_push_retry_seconds)
+        except StorageUnavailable:
+            log.warning("backchannel_logout_unavailable: storage failed; the next run ends the sessions")
+            logouts.later(now + 1)
         report.logouts_sent += logouts.sent
         report.logout_failures += logouts.failures
         if logouts.next_attempt is not None:
