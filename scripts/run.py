@@ -7,6 +7,11 @@ Steps, each failing with a message that says what to do:
    events' queue, ``SCIM_EVENTS_QUEUE``, ``scim-events`` unless set), data in
    ``.local/azurite`` (git-ignored, kept across restarts; ``make clean-data``
    empties it).  A port already taken is an error, not silently reused.
+   While the script runs, ``.local/storage.json`` (mode 0600) records where
+   they listen -- their connection string and endpoints -- for ``scimctl``,
+   which uses this Azurite when given no storage (:mod:`shared.admin`).  The
+   connection string holds Azurite's published development key, not a
+   secret, yet it is never printed or logged.
 2. The bearer token: ``SCIM_DEV_TOKEN`` when set, otherwise the one kept in
    ``.local/dev-token`` (created once, mode 0600, ``secrets.token_urlsafe(32)``).
 3. ``python -m shared.admin ensure-tenant --name local --token-file FILE``
@@ -26,18 +31,21 @@ Steps, each failing with a message that says what to do:
 Ctrl-C, SIGTERM or SIGHUP stop the app, then Azurite (each by the PID this
 script started, SIGKILL after 10 s), and the script exits 0.  The PID to
 signal is this script's; it is written to ``.local/run.pid`` while it runs.
-The Makefile starts it with ``exec``, and GNU make passes SIGTERM on to its
+Both files, ``run.pid`` and ``storage.json``, are removed on exit.  The
+Makefile starts it with ``exec``, and GNU make passes SIGTERM on to its
 children, so ``kill -TERM`` on the ``make run`` PID works as well.  If the app
 or Azurite dies on its own, the other is stopped and the exit status is 1.
 
 Environment: ``PORT``, ``AZURITE_PORT``, ``AZURITE_QUEUE_PORT``, ``SCIM_DEV_TOKEN``,
 ``DEVHOST_ACCESS_LOG=1`` (one log line per request from the dev host),
-``SCIM_RUN_DIR`` (instead of ``.local``: where the data, token and PID file
-live; the tests use it to run this script beside a developer's own).
+``SCIM_RUN_DIR`` (instead of ``.local``: where the data, token, PID and storage
+files live; the tests use it to run this script beside a developer's own, and
+scimctl reads it to find this Azurite).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -59,6 +67,8 @@ DATA_DIR = LOCAL / "azurite"
 TOKEN_FILE = LOCAL / "dev-token"
 SIGNING_KEY_FILE = LOCAL / "oauth-signing-key.pem"
 PID_FILE = LOCAL / "run.pid"
+STORAGE_FILE = LOCAL / "storage.json"  # read by scimctl (shared/admin/store.py)
+MIN_TOKEN_CHARS = 32  # shared.auth.credentials.MIN_TOKEN_LENGTH: a shorter token is not registered
 TENANT_NAME = "local"
 SCIM_BASE = "scim/v2"
 
@@ -85,9 +95,31 @@ def _write_secret(path: Path, text: str) -> None:
         handle.write(text + "\n")
 
 
+def storage_record(azurite, events_queue: str) -> str:
+    """The text of :data:`STORAGE_FILE`: where this run's Azurite listens and the
+    change events' queue, so that ``scimctl`` works on what the app works on."""
+    return json.dumps({
+        "pid": os.getpid(), "connection_string": azurite.connection_string, "table_endpoint": azurite.table_endpoint,
+        "queue_endpoint": azurite.queue.table_endpoint,  # the property's URL form serves both services
+        "events_queue": events_queue}, indent=2)
+
+
+def remove_own(path: Path, text: str) -> None:
+    """Delete ``path`` if it still holds the ``text`` this process wrote there
+    (another run with the same folder may have replaced it since)."""
+    try:
+        if path.read_text(encoding="utf-8").strip() == text.strip():
+            path.unlink()
+    except OSError:
+        pass
+
+
 def dev_token() -> tuple[str, Path, bool]:
     """The token, a file holding it, and whether that file is temporary."""
     given = os.environ.get("SCIM_DEV_TOKEN", "").strip()
+    if given and len(given) < MIN_TOKEN_CHARS:
+        raise Failure(f"SCIM_DEV_TOKEN is {len(given)} characters; a bearer token needs at least {MIN_TOKEN_CHARS} "
+                      "(unset it to use the generated one in .local/dev-token)")
     if given:
         scratch = LOCAL / f"dev-token.{os.getpid()}.tmp"
         _write_secret(scratch, given)
@@ -119,10 +151,7 @@ def dev_signing_key() -> str:
 
 
 def register_token(env: dict[str, str], token_file: Path) -> None:
-    """``shared.admin ensure-tenant`` for the local tenant (skipped if that module is missing)."""
-    if not (ROOT / "shared" / "admin.py").exists():
-        print("warning: shared/admin.py does not exist yet; the token is not registered", file=sys.stderr)
-        return
+    """``shared.admin ensure-tenant`` for the local tenant."""
     command = [sys.executable, "-m", "shared.admin", "ensure-tenant", "--name", TENANT_NAME,
                "--token-file", str(token_file)]
     result = subprocess.run(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
@@ -158,8 +187,11 @@ def main() -> int:
     LOCAL.mkdir(exist_ok=True)
     azurite = app = None
     scratch: Path | None = None
+    record = ""
     status = 0
     try:
+        token, token_file, temporary = dev_token()  # first: a token too short stops the run before anything starts
+        scratch = token_file if temporary else None
         if port_in_use(port):
             raise Failure(f"port {HOST}:{port} is already in use; stop that process or set PORT")
         try:
@@ -172,11 +204,11 @@ def main() -> int:
         env = dict(os.environ)
         env["SCIM_STORAGE_CONNECTION_STRING"] = azurite.connection_string
         env.setdefault("SCIM_EVENTS_QUEUE", "scim-events")
+        record = storage_record(azurite, env["SCIM_EVENTS_QUEUE"])
+        _write_secret(STORAGE_FILE, record)
         no_proxy = ",".join(filter(None, [env.get("NO_PROXY") or env.get("no_proxy"), HOST]))
         env["NO_PROXY"] = env["no_proxy"] = no_proxy
         env["SCIM_TOKEN_SIGNING_KEY"] = dev_signing_key()
-        token, token_file, temporary = dev_token()
-        scratch = token_file if temporary else None
         register_token(env, token_file)
         if scratch is not None:
             scratch.unlink(missing_ok=True)
@@ -194,13 +226,13 @@ def main() -> int:
             f"Bearer token:  {token}\n"
             f'Try: curl -H "Authorization: Bearer {token}" {base_url}/Users\n'
             f"OAuth token URL: {base_url}/oauth/token (client ids and secrets: scimctl client issue <tenant>)\n"
-            f"Admin: SCIM_STORAGE_CONNECTION_STRING='{azurite.connection_string}' .venv/bin/scimctl tenant list\n\n"
+            f"Admin: .venv/bin/scimctl tenant list (it finds this Azurite through {STORAGE_FILE})\n\n"
             f"Ctrl-C (or kill -TERM {os.getpid()}, also in {PID_FILE}) stops the app and Azurite.",
             flush=True,
         )
         while True:
             time.sleep(0.5)
-            if app.poll() is not None:
+            if not app.running():
                 raise Failure(f"the app exited with status {app.returncode}")
             if not azurite.running():
                 raise Failure(f"Azurite exited:\n{azurite.output()}")
@@ -212,17 +244,15 @@ def main() -> int:
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, lambda *_: None)
+        if record:
+            remove_own(STORAGE_FILE, record)  # first: scimctl then says make run is not running
         if app is not None:
             app.stop()
         if azurite is not None:
             azurite.stop()
         if scratch is not None:
             scratch.unlink(missing_ok=True)
-        try:
-            if PID_FILE.read_text(encoding="utf-8").strip() == str(os.getpid()):
-                PID_FILE.unlink()
-        except OSError:
-            pass
+        remove_own(PID_FILE, str(os.getpid()))
     return status
 
 

@@ -41,7 +41,7 @@
                    the sign-in routes and ``/Me``
 ``config``,        settings from the environment; the SDK loggers quieted for
 ``logs``           every entry point
-``admin``          ``scimctl``, the operator's command line
+``admin/``         ``scimctl``, the operator's command line
 =================  ============================================================
 
 The dev host that serves ``function_app.app`` without Core Tools runs only on

@@ -51,6 +51,8 @@ Variable                               Meaning
                                        identity as a federated credential (Azure)
 ``SCIM_SIGNIN_MANAGED_IDENTITY_CLIENT_ID``  the user-assigned managed identity to use for
                                        that (default: the system-assigned one)
+``SCIM_RUN_DIR``                       ``scimctl`` and ``make run`` only: make run's folder
+                                       (default ``.local`` in the repository)
 ``SCIM_SIGNIN_AUTHORITY``              the Entra authority (default
                                        ``https://login.microsoftonline.com``; tests: a
                                        local provider, http on loopback only)

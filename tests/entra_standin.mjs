@@ -52,23 +52,7 @@ const ROUTES = {
 
 // ---------------------------------------------------------------- start-up
 
-// oidc-provider 9 warns once, at import, when Node.js is older than 22 LTS.
-// This project runs it on Node 20 (package.json "engines"), where it works;
-// drop that one notice so that stderr carries errors only.
-const { Provider, interactionPolicy } = await (async () => {
-  const warn = console.warn;
-  console.warn = (...args) => {
-    if (typeof args[0] === 'string' && args[0].startsWith('oidc-provider WARNING: Unsupported runtime')) {
-      return;
-    }
-    warn.apply(console, args);
-  };
-  try {
-    return await import('oidc-provider');
-  } finally {
-    console.warn = warn;
-  }
-})();
+const { Provider, interactionPolicy } = await import('oidc-provider');
 const { Prompt } = interactionPolicy;
 
 function fail(message) {

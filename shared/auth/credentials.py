@@ -51,6 +51,14 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
+def format_time(moment: datetime) -> str:
+    """``moment`` as RFC 3339 UTC with milliseconds (``2026-12-02T10:18:23.123Z``), the
+    form :func:`~shared.scim.records.now_iso` writes, so that every stored time looks
+    alike; a naive ``moment`` is taken as UTC."""
+    utc = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
 @dataclass(frozen=True, slots=True)
 class Credential:
     """A token or an OAuth client as listed by the CLI (never its secret)."""

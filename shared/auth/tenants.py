@@ -69,6 +69,7 @@ from .credentials import (
     SCOPES,
     Credential,
     CredentialCache,
+    format_time,
     new_token,
     parse_time,
     secret_hash,
@@ -180,8 +181,11 @@ class TenantRegistry:
 
     # ------------------------------------------------------------ tenants
     def create_tenant(self, name: str, modes: tuple[str, ...] = DEFAULT_MODES, entra_tenant: str | None = None,
-                      audiences: tuple[str, ...] = ()) -> str:
-        """A new enabled tenant; with ``entra_tenant`` its Entra-issued JWTs are accepted."""
+                      audiences: tuple[str, ...] = (), unique_name: bool = False) -> str:
+        """A new enabled tenant; with ``entra_tenant`` its Entra-issued JWTs are accepted.
+        With ``unique_name`` a name another tenant has is refused (``scimctl tenant
+        create`` asks for that: a name is how people tell tenants apart); the check
+        is not atomic, two creations racing can both pass it."""
         problem = refused_character(name)
         if problem:  # an argv byte that is not UTF-8 arrives as a lone surrogate
             raise RegistryError(f"the tenant name holds {problem}")
@@ -190,6 +194,10 @@ class TenantRegistry:
             raise RegistryError(f"unknown authentication modes: {', '.join(sorted(unknown))}")
         if "entra" in modes and not entra_tenant:
             raise RegistryError("the entra mode needs the Entra tenant id (--entra-tenant-id)")
+        taken = self.tenants_named(name) if unique_name else []
+        if taken:
+            raise RegistryError(f"a tenant named {name!r} exists already: {', '.join(taken)} "
+                                "(--allow-duplicate-name creates another)")
         tenant_id = uuid.uuid4().hex
         if entra_tenant:
             self._bind_entra(entra_tenant.lower(), tenant_id)
@@ -243,11 +251,19 @@ class TenantRegistry:
             raise RegistryError(f"no tenant {tenant_id}")
         return found
 
+    def tenants_named(self, name: str) -> list[str]:
+        """The ids of the tenants called ``name``, oldest first (a name that
+        cannot be stored, see :func:`refused_character`, names none)."""
+        if refused_character(name):
+            return []
+        rows = self._table.query_entities("PartitionKey eq @p and name eq @n", parameters={"p": TENANT, "n": name},
+                                          select=["RowKey", "created"])
+        return [row["RowKey"] for row in sorted(each_row(rows), key=lambda row: row.get("created", ""))]
+
     def find_tenant(self, name: str) -> str | None:
-        rows = self._table.query_entities("PartitionKey eq @p and name eq @n", parameters={"p": TENANT, "n": name})
-        for row in each_row(rows):
-            return row["RowKey"]
-        return None
+        """The oldest tenant called ``name``, if any."""
+        named = self.tenants_named(name)
+        return named[0] if named else None
 
     def tenants(self) -> list[Tenant]:
         rows = self._table.query_entities("PartitionKey eq @p", parameters={"p": TENANT})
@@ -345,7 +361,7 @@ class TenantRegistry:
             raise RegistryError("a token with this id prefix belongs to another tenant; use a fresh token")
         self._table.upsert_entity({
             "PartitionKey": TOKEN, "RowKey": token_id, "tenant": tenant_id, "hash": secret_hash(token),
-            "created": now_iso(), "expires": expires.isoformat() if expires else "", "revoked": "",
+            "created": now_iso(), "expires": format_time(expires) if expires else "", "revoked": "",
         })
         return token_id
 
@@ -435,7 +451,7 @@ class TenantRegistry:
         old = Credential.from_row(self._get(TOKEN, old_token_id))
         issued = self.issue_token(tenant_id, old.scope)
         expires = datetime.now(timezone.utc) + grace
-        self._table.update_entity({"PartitionKey": TOKEN, "RowKey": old_token_id, "expires": expires.isoformat()})
+        self._table.update_entity({"PartitionKey": TOKEN, "RowKey": old_token_id, "expires": format_time(expires)})
         self._cache.clear()
         return issued
 

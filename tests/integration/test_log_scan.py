@@ -88,7 +88,7 @@ def test_short_common_and_partial_values_are_not_leaks(log_capture):
 
 def test_a_string_constant_of_the_service_code_is_not_personal():
     """Hypothesis draws constants of the code it sees as values: a fuzzed ``userName`` may be
-    ``seconds`` (``timespec="seconds"``) or a key of scimctl's output (shared/admin.py)."""
+    ``seconds`` (``timespec="seconds"``) or a key of scimctl's output (shared/admin/)."""
     capture = LogCapture()
     for value in ("seconds", "reads_refused_within_seconds", "reads_refused_within_hours"):
         capture.register_personal(value)

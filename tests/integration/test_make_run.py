@@ -96,3 +96,15 @@ def test_run_in_background_prints_url_and_token_and_stops_on_sigterm(tmp_path):
             continue
         raise AssertionError(f"something still listens on {p} after SIGTERM")
     assert (tmp_path / "azurite").is_dir()  # data kept for the next run
+
+
+def test_a_dev_token_shorter_than_32_characters_stops_the_run_at_once(tmp_path):
+    """The README's rule: SCIM_DEV_TOKEN needs at least 32 characters (a bearer
+    token's minimum); a shorter one is refused before Azurite or the app start."""
+    env = {**os.environ, "SCIM_RUN_DIR": str(tmp_path), "SCIM_DEV_TOKEN": "too-short-token", "PORT": str(free_port()),
+           "AZURITE_PORT": str(free_port()), "AZURITE_QUEUE_PORT": str(free_port())}
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "run.py")], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1
+    assert "SCIM_DEV_TOKEN is 15 characters; a bearer token needs at least 32" in result.stderr
+    assert "Azurite" not in result.stdout and not (tmp_path / "azurite").exists()

@@ -1,169 +1,32 @@
-"""``scimctl``: administer tenants, their credentials, change events, sign-in and audit trail.
-
-Installed as the ``scimctl`` command (``pip install .``, done by ``make
-install``); ``python -m shared.admin`` is the same program.  Storage comes
-from ``--connection-string`` (Azurite) or ``--table-endpoint`` (Azure, with
-``DefaultAzureCredential``: ``az login`` locally, a managed identity in
-Azure), else from ``SCIM_STORAGE_CONNECTION_STRING`` /
-``SCIM_STORAGE_TABLE_ENDPOINT``.
-
-Secrets (tokens, client secrets) are printed once, when issued; only their
-SHA-256 is stored.  ``--json`` prints one JSON object, for scripts.  Every
-change is written to the tenant's audit trail with the actor
-``cli:<user name>``.
-"""
+"""The commands of scimctl: one method of :class:`Admin` per command, over one
+registry and audit log; the times and credentials as they are printed."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import getpass
 import json
 import sys
 from datetime import timedelta
-from pathlib import Path
-
-from azure.core.exceptions import AzureError
-
-from .storage.audit import AuditEntry, AuditLog, enforce_retention
-from .config import Settings
-from .logs import quiet_sdk_loggers
-from .scim.records import now_iso
-from .storage.outcomes import StorageUnavailable
-from .storage.store_check import check_tenant
-from .storage.tables import RESOURCES, Tables
-from .auth.credentials import SCIM_SCOPE, SCOPES, parse_time
-from .auth.signing_keys import SigningKeys
-from .delivery.dispatch import Dispatcher
-from .delivery.push import authorization_problem, endpoint_problem, shown_url
-from .storage.event_queue import EventQueue
-from .storage.outbox import Outbox
-from .auth.tenants import CLIENT, EVENT_FORMS, MODES, SIGNIN_LINKS, TOKEN, RegistryError, TenantRegistry
-from .auth.signin_directory import DirectoryError, SignInDirectory
-from .scim.ids import GROUP
-from .signin.apps import AppError, AppRegistry
-from .storage.table_store import TenantStore
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scimctl", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--connection-string", help="storage connection string (Azurite)")
-    parser.add_argument("--table-endpoint", help="https://<account>.table.core.windows.net (Azure identity)")
-    parser.add_argument("--table-prefix", help="table name prefix (default: SCIM_TABLE_PREFIX or scim)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+from ..storage.audit import AuditEntry, AuditLog, enforce_retention
+from ..config import Settings
+from ..scim.records import now_iso
+from ..storage.store_check import check_tenant
+from ..storage.tables import RESOURCES, Tables
+from ..auth.credentials import Credential, format_time, parse_time
+from ..auth.signing_keys import SigningKeys
+from ..delivery.dispatch import Dispatcher
+from ..delivery.push import authorization_problem, endpoint_problem, shown_url
+from ..storage.event_queue import EventQueue
+from ..storage.outbox import Outbox
+from ..auth.tenants import CLIENT, TOKEN, RegistryError, TenantRegistry
+from ..auth.signin_directory import SignInDirectory
+from ..scim.ids import GROUP
+from ..signin.apps import AppError, AppRegistry
+from ..storage.table_store import TenantStore
 
-    tenant = groups.add_parser("tenant", help="create, list, show, disable, enable, delete tenants")
-    tenant_cmd = tenant.add_subparsers(dest="action", required=True)
-    create = tenant_cmd.add_parser("create", help="create a tenant (and its first token)")
-    create.add_argument("--name", required=True)
-    create.add_argument("--auth", default="token,oauth", help=f"enabled modes, comma-separated, of {', '.join(MODES)}")
-    create.add_argument("--entra-tenant-id", help="accept JWTs Entra issues for this Entra tenant (mode entra)")
-    create.add_argument("--audience", action="append", default=[], help="extra accepted aud of Entra JWTs (gallery app id)")
-    create.add_argument("--no-token", action="store_true", help="do not issue a first bearer token")
-    tenant_cmd.add_parser("list", help="every tenant")
-    for action, text in (("show", "one tenant with its credentials"), ("disable", "reject its requests"),
-                         ("enable", "accept its requests again")):
-        tenant_cmd.add_parser(action, help=text).add_argument("tenant")
-    delete = tenant_cmd.add_parser("delete", help="delete a tenant, its credentials and all its identities")
-    delete.add_argument("tenant")
-    delete.add_argument("--yes", action="store_true", help="confirm")
-    domains = tenant_cmd.add_parser("domains", help="the email domains that route a sign-in's login_hint to the tenant")
-    domains_cmd = domains.add_subparsers(dest="domains_action", required=True)
-    for action in ("add", "remove"):
-        domain_cmd = domains_cmd.add_parser(action, help=f"{action} a domain (like contoso.com)")
-        domain_cmd.add_argument("tenant")
-        domain_cmd.add_argument("domain")
-    domains_cmd.add_parser("list", help="the tenant's domains").add_argument("tenant")
-
-    app = groups.add_parser("app", help="applications that sign their users in here (OpenID Connect clients)")
-    app_cmd = app.add_subparsers(dest="action", required=True)
-    register = app_cmd.add_parser("register", help="a new application; its client secret is shown once")
-    register.add_argument("--name", required=True)
-    register.add_argument("--redirect-uri", action="append", required=True,
-                          help="where sign-in answers (exact match; repeat for several)")
-    register.add_argument("--backchannel-logout-uri", help="where deprovisioning logs sessions out (OIDC Back-Channel Logout)")
-    register.add_argument("--jwks", type=Path, help="a file with the application's public JWK Set: it authenticates with "
-                                                   "private_key_jwt (signed assertions) and gets no secret")
-    app_cmd.add_parser("list", help="registered applications, never secrets")
-    app_cmd.add_parser("remove", help="remove an application").add_argument("client_id")
-
-    signin = groups.add_parser("signin", help="a tenant's sign-in: its Entra tenant, how users are linked")
-    signin_cmd = signin.add_subparsers(dest="action", required=True)
-    configure_signin = signin_cmd.add_parser("configure", help="bind the tenant's Entra tenant id, choose the link")
-    configure_signin.add_argument("tenant")
-    configure_signin.add_argument("--entra-tenant-id", help="the customer's Entra tenant id (a GUID)")
-    configure_signin.add_argument("--link", choices=SIGNIN_LINKS,
-                                  help="oid (default): externalId = the token's oid, with Entra's mapping externalId <- objectId; "
-                                       "userName: userName = preferred_username")
-
-    roles = groups.add_parser("roles", help="application roles of a tenant's groups")
-    roles_cmd = roles.add_subparsers(dest="action", required=True)
-    for action, text in (("map", "give a group's members a role"), ("unmap", "take a role (default: all) from a group")):
-        role_cmd = roles_cmd.add_parser(action, help=text)
-        role_cmd.add_argument("tenant")
-        role_cmd.add_argument("--group", dest="group_ref", required=True, help="the group's displayName or id")
-        role_cmd.add_argument("--role", required=action == "map")
-    roles_cmd.add_parser("list", help="the tenant's role map").add_argument("tenant")
-
-    for kind, text in ((TOKEN, "bearer tokens (Entra's Secret Token)"), (CLIENT, "OAuth clients (client credentials)")):
-        group = groups.add_parser(kind, help=text)
-        cmd = group.add_subparsers(dest="action", required=True)
-        issue = cmd.add_parser("issue", help=f"a new {kind}, its secret shown once")
-        issue.add_argument("tenant")
-        issue.add_argument("--scope", choices=SCOPES, default=SCIM_SCOPE,
-                           help="scim: the SCIM routes (Entra's credential, the default); "
-                                "events: the change-event feed (POST /Events) for the application")
-        cmd.add_parser("list", help="ids and dates, never secrets").add_argument("tenant")
-        revoke = cmd.add_parser("revoke", help=f"revoke a {kind} (refused everywhere within SCIM_AUTH_CACHE_SECONDS)")
-        revoke.add_argument("tenant")
-        revoke.add_argument("id")
-        if kind == TOKEN:
-            rotate = cmd.add_parser("rotate", help="issue a new token; the old one expires after --grace-hours")
-            rotate.add_argument("tenant")
-            rotate.add_argument("id")
-            rotate.add_argument("--grace-hours", type=float, default=24.0,
-                                help="how long the old token keeps working (at least SCIM_AUTH_CACHE_SECONDS; default 24)")
-
-    events = groups.add_parser("events", help="a tenant's change events (RFC 9967 SETs)")
-    events_cmd = events.add_subparsers(dest="action", required=True)
-    configure = events_cmd.add_parser("configure", help="how its SETs look: notice or full form, audience")
-    configure.add_argument("tenant")
-    configure.add_argument("--form", choices=EVENT_FORMS, help="notice: changed attribute names (default); "
-                                                                "full: the data as stored, never a password")
-    configure.add_argument("--audience", help="the SETs' aud (default: the tenant id); '' resets it")
-    push = events_cmd.add_parser("push", help="the RFC 8935 push endpoint").add_subparsers(dest="push_action", required=True)
-    push_set = push.add_parser("set", help="POST each SET to URL")
-    push_set.add_argument("tenant")
-    push_set.add_argument("--url", required=True, help="https://... (http:// only on the loopback interface)")
-    push_set.add_argument("--auth-header", default="",
-                          help="the Authorization value the receiver expects (a secret); '-' reads it from standard input, "
-                               "which keeps it out of the process list and the shell history")
-    push.add_parser("clear", help="stop pushing").add_argument("tenant")
-    events_cmd.add_parser("status", help="what waits for delivery, parked pushes, the last push error").add_argument("tenant")
-    deliver = events_cmd.add_parser("deliver", help="deliver pending events now (what the app's timer does every minute)")
-    deliver.add_argument("tenant", nargs="?", help="default: every tenant")
-    replay = events_cmd.add_parser("replay", help="deliver again the events since a time, for a consumer that lost its state")
-    replay.add_argument("tenant")
-    replay.add_argument("--since", required=True, help="ISO 8601 time, e.g. 2026-12-01T00:00:00Z")
-
-    audit = groups.add_parser("audit", help="read or prune audit entries")
-    audit_cmd = audit.add_subparsers(dest="action", required=True)
-    show = audit_cmd.add_parser("show", help="a tenant's newest entries")
-    show.add_argument("tenant")
-    show.add_argument("--limit", type=int, default=20)
-    prune = audit_cmd.add_parser("prune", help="delete entries older than the retention period")
-    prune.add_argument("--days", type=int, help="default: SCIM_AUDIT_RETENTION_DAYS or 90")
-
-    check = groups.add_parser("check-store", help="check a tenant's rows for broken invariants (shared/storage/store_check.py)")
-    check.add_argument("tenant")
-    check.add_argument("--repair", action="store_true", help="fix what can be fixed")
-
-    ensure = groups.add_parser("ensure-tenant", help="for scripts: create tenant NAME if missing, register the token in FILE")
-    ensure.add_argument("--name", required=True)
-    ensure.add_argument("--token-file", required=True, type=Path)
-    return parser
 
 
 class Admin:
@@ -179,6 +42,24 @@ class Admin:
         self.as_json = as_json
         self.actor = f"cli:{_user()}"
 
+    def run(self, command: str, args) -> int | None:
+        """Run one command, its ``tenant`` argument (an id or a name) made an id first."""
+        if getattr(args, "tenant", None):
+            args.tenant = self._tenant_id(args.tenant)
+        return getattr(self, command)(args)
+
+    def _tenant_id(self, ref: str) -> str:
+        """The id of the tenant ``ref`` names: ``ref`` itself when a tenant has that
+        id, else the one tenant called ``ref`` (several are an error listing them).
+        Otherwise ``ref`` as given: a deleted tenant's id still has audit entries,
+        and any other command says there is no such tenant."""
+        if self.registry.tenant(ref) is not None:
+            return ref
+        named = self.registry.tenants_named(ref)
+        if len(named) > 1:
+            raise RegistryError(f"{len(named)} tenants are named {ref!r}: {', '.join(named)}; give the id")
+        return named[0] if named else ref
+
     def _out(self, data: dict, text: str) -> None:
         print(json.dumps(data) if self.as_json else text)
 
@@ -189,7 +70,8 @@ class Admin:
         modes = tuple(m.strip() for m in args.auth.split(",") if m.strip())
         if args.entra_tenant_id and "entra" not in modes:
             modes += ("entra",)
-        tenant_id = self.registry.create_tenant(args.name, modes, args.entra_tenant_id, tuple(args.audience))
+        tenant_id = self.registry.create_tenant(args.name, modes, args.entra_tenant_id, tuple(args.audience),
+                                                unique_name=not args.allow_duplicate_name)
         self._audit(tenant_id, "tenant.create", "Tenant", tenant_id, "auth=" + ",".join(modes))
         result = {"tenant_id": tenant_id, "name": args.name, "auth": list(modes)}
         text = f"tenant {args.name} created: {tenant_id} (auth: {', '.join(modes)})"
@@ -202,23 +84,23 @@ class Admin:
 
     def tenant_list(self, _args) -> None:
         tenants = self.registry.tenants()
-        rows = [{"tenant_id": t.id, "name": t.name, "created": t.created, "disabled": t.disabled, "auth": list(t.modes),
-                 "entra_tenant": t.entra_tenant} for t in tenants]
-        lines = [f"{t.id}  {t.created}  {'disabled' if t.disabled else 'enabled '}  {','.join(t.modes):18} {t.name}" for t in tenants]
+        rows = [{"tenant_id": t.id, "name": t.name, "created": _time(t.created), "disabled": t.disabled,
+                 "auth": list(t.modes), "entra_tenant": t.entra_tenant} for t in tenants]
+        lines = [f"{t.id}  {_time(t.created)}  {'disabled' if t.disabled else 'enabled '}  {','.join(t.modes):18} {t.name}"
+                 for t in tenants]
         self._out({"tenants": rows}, "\n".join(lines) or "no tenants")
 
     def tenant_show(self, args) -> None:
         t = self.registry.require_tenant(args.tenant)
-        creds = {kind: [dataclasses.asdict(c) for c in self.registry.credentials(t.id, kind)] for kind in (TOKEN, CLIENT)}
-        data = {"tenant_id": t.id, "name": t.name, "created": t.created, "disabled": t.disabled, "auth": list(t.modes),
-                "entra_tenant": t.entra_tenant, "audiences": list(t.audiences), **{k + "s": v for k, v in creds.items()}}
-        lines = [f"tenant {t.id} {t.name!r}, created {t.created}, {'disabled' if t.disabled else 'enabled'}, auth {','.join(t.modes)}"]
+        creds = {kind: [_credential(c) for c in self.registry.credentials(t.id, kind)] for kind in (TOKEN, CLIENT)}
+        data = {"tenant_id": t.id, "name": t.name, "created": _time(t.created), "disabled": t.disabled,
+                "auth": list(t.modes), "entra_tenant": t.entra_tenant, "audiences": list(t.audiences),
+                **{k + "s": v for k, v in creds.items()}}
+        lines = [f"tenant {t.id} {t.name!r}, created {_time(t.created)}, {'disabled' if t.disabled else 'enabled'}, "
+                 f"auth {','.join(t.modes)}"]
         if t.entra_tenant:
             lines.append(f"  Entra tenant {t.entra_tenant}; extra audiences: {', '.join(t.audiences) or '-'}")
-        for kind, items in creds.items():
-            for c in items:
-                state = "revoked " + c["revoked"] if c["revoked"] else ("expires " + c["expires"] if c["expires"] else "active")
-                lines.append(f"  {kind:6} {c['id']}  created {c['created']}  {state}")
+        lines += [f"  {kind:6} {_credential_line(c)}" for kind, items in creds.items() for c in items]
         self._out(data, "\n".join(lines))
 
     def _set_disabled(self, args, disabled: bool) -> None:
@@ -268,9 +150,9 @@ class Admin:
 
     def app_list(self, _args) -> None:
         apps = AppRegistry(self.tables).apps()
-        rows = [{"client_id": a.client_id, "name": a.name, "created": a.created, "redirect_uris": list(a.redirect_uris),
+        rows = [{"client_id": a.client_id, "name": a.name, "created": _time(a.created), "redirect_uris": list(a.redirect_uris),
                  "backchannel_logout_uri": a.backchannel_logout_uri} for a in apps]
-        lines = [f"{a.client_id}  {a.created}  {a.name}  {' '.join(a.redirect_uris)}" for a in apps]
+        lines = [f"{a.client_id}  {_time(a.created)}  {a.name}  {' '.join(a.redirect_uris)}" for a in apps]
         self._out({"apps": rows}, "\n".join(lines) or "no applications")
 
     def app_remove(self, args) -> None:
@@ -383,7 +265,10 @@ class Admin:
         self._out(data, ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in data.items()))
 
     def events_replay(self, args) -> None:
-        since = parse_time(args.since)
+        try:
+            since = parse_time(args.since)
+        except ValueError:
+            since = None
         if since is None or since.tzinfo is None:
             raise RegistryError("--since: give an ISO 8601 time with its zone, e.g. 2026-12-01T00:00:00Z")
         self.registry.require_tenant(args.tenant)
@@ -404,10 +289,8 @@ class Admin:
 
     def _list(self, args, kind: str) -> None:
         self.registry.require_tenant(args.tenant)
-        items = self.registry.credentials(args.tenant, kind)
-        lines = [f"{c.id}  created {c.created}  " + ("revoked " + c.revoked if c.revoked else "expires " + c.expires if c.expires else "active")
-                 for c in items]
-        self._out({kind + "s": [dataclasses.asdict(c) for c in items]}, "\n".join(lines) or f"no {kind}s")
+        items = [_credential(c) for c in self.registry.credentials(args.tenant, kind)]
+        self._out({kind + "s": items}, "\n".join(map(_credential_line, items)) or f"no {kind}s")
 
     def token_list(self, args) -> None:
         self._list(args, TOKEN)
@@ -418,7 +301,8 @@ class Admin:
     def _revoke(self, args, kind: str) -> None:
         self.registry.revoke(args.tenant, kind, args.id)
         self._audit(args.tenant, f"{kind}.revoke", kind.capitalize(), args.id)
-        self._out({"tenant_id": args.tenant, f"{kind}_id": args.id, "revoked": True, "refused_within_seconds": self.bound},
+        self._out({"tenant_id": args.tenant, f"{kind}_id": args.id, "revoked": True,
+                   "requests_refused_within_seconds": self.bound},
                   f"{kind} {args.id} revoked; every instance refuses it within {self.bound} s (SCIM_AUTH_CACHE_SECONDS)")
 
     def token_revoke(self, args) -> None:
@@ -434,7 +318,7 @@ class Admin:
                   f"token {token_id} (shown once):\n{token}\nthe old token {args.id} stops working in {args.grace_hours:g} h")
 
     def audit_show(self, args) -> None:
-        entries = self.audit.recent(args.tenant, args.limit)
+        entries = [dataclasses.replace(e, time=_time(e.time)) for e in self.audit.recent(args.tenant, args.limit)]
         lines = [f"{e.time}  {e.actor:40} {e.operation:14} {e.resource_type:8} {e.resource_id:32} {e.outcome:4} {e.attributes}"
                  for e in entries]
         self._out({"entries": [dataclasses.asdict(e) for e in entries]}, "\n".join(lines) or "no audit entries")
@@ -460,7 +344,10 @@ class Admin:
         return 1 if remaining else 0
 
     def ensure_tenant(self, args) -> None:
-        token = args.token_file.read_text(encoding="utf-8").strip()
+        try:
+            token = args.token_file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise RegistryError(f"--token-file: cannot read {args.token_file} ({error.strerror})") from None
         if not token:
             raise RegistryError("the token file is empty")
         tenant_id = self.registry.find_tenant(args.name) or self.registry.create_tenant(args.name)
@@ -475,32 +362,24 @@ def _user() -> str:
         return "unknown"
 
 
-def _settings(args) -> Settings:
-    settings = Settings.from_env()
-    if args.connection_string:
-        settings = dataclasses.replace(settings, connection_string=args.connection_string, table_endpoint=None)
-    elif args.table_endpoint:
-        settings = dataclasses.replace(settings, connection_string=None, table_endpoint=args.table_endpoint)
-    if args.table_prefix:
-        settings = dataclasses.replace(settings, table_prefix=args.table_prefix)
-    return settings
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    quiet_sdk_loggers()  # the SDK would log each storage URL (tenant ids, names) at INFO
-    command = args.group.replace("-", "_") if args.group in ("ensure-tenant", "check-store") else f"{args.group}_{args.action}"
+def _time(value: str | None) -> str | None:
+    """A stored time as scimctl prints every time: RFC 3339 UTC with milliseconds
+    (``2026-12-02T10:18:23.123Z``, :func:`format_time`).  Older rows hold other
+    ISO 8601 forms (a token's expiry was ``...23.123456+00:00``); what is empty
+    or not a time is shown as stored."""
     try:
-        admin = Admin(_settings(args), args.json)
-        status = getattr(admin, command)(args)
-    except (RegistryError, AppError, DirectoryError) as error:
-        print(f"scimctl: {error}", file=sys.stderr)
-        return 1
-    except (RuntimeError, StorageUnavailable, AzureError) as error:  # no storage configured, or unreachable
-        print(f"scimctl: storage: {error}", file=sys.stderr)
-        return 2
-    return status or 0
+        moment = parse_time(value)
+    except ValueError:
+        return value
+    return format_time(moment) if moment else value
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _credential(credential: Credential) -> dict:
+    """A token or client as printed: its fields, its times in the one format."""
+    return {**dataclasses.asdict(credential), "created": _time(credential.created),
+            "expires": _time(credential.expires), "revoked": _time(credential.revoked)}
+
+
+def _credential_line(c: dict) -> str:
+    state = "revoked " + c["revoked"] if c["revoked"] else "expires " + c["expires"] if c["expires"] else "active"
+    return f"{c['id']}  created {c['created']}  {state}"
