@@ -57,6 +57,12 @@ def evaluate(results: dict) -> list[dict]:
         _check("Entra cycle errors", _get(results, "entra_cycle/total/errors"), "==", 0),
         _check("Entra cycle p99 latency (ms)", _get(results, "entra_cycle/total/p99_ms"), "<", 1000, " ms"),
         _check("SCIM / storage-floor throughput", _get(results, "storage_floor/scim_over_floor"), ">=", 0.7),
+        _check("App CPU per Entra-cycle request / raw storage round trip",
+               _get(results, "entra_cycle/app_cpu_over_round_trip"), "<=", 12),
+        _check("App CPU per Entra-cycle request / raw storage round trip (stretch)",
+               _get(results, "entra_cycle/app_cpu_over_round_trip"), "<=", 6),
+        _check("SDK CPU: 2-entity transaction / create_entity",
+               _get(results, "entra_cycle/sdk_calls/cpu_us/transaction_2_over_create"), "<=", 1.5),
     ]
     probes = _get(results, "large_groups/probes") or {}
     largest = (_get(results, "large_groups/sizes") or ["?"])[-1]
@@ -150,6 +156,36 @@ def _table(rows: list[list], header: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _cpu_section(entra: dict) -> list[str]:
+    """The app's CPU per request (its own counters), the raw round trip and SDK calls beside it, the profile."""
+    raw = entra.get("raw_round_trip") or {}
+    out = ["## CPU per request", "",
+           f"The app process used {entra['app_cpu']['seconds']} s of CPU in {entra['app_cpu']['wall_seconds']} s of "
+           f"the cycle: **{entra['app_cpu']['ms_per_request']} ms per request**, against "
+           f"**{raw.get('cpu_us_per_round_trip')} us** for one raw keep-alive round trip to the same storage "
+           f"({raw.get('client')}, measured in this run): **{entra.get('app_cpu_over_round_trip')}x**.", "",
+           _table([[name, p.get("requests"), p.get("app_cpu_ms_per_request")] for name, p in entra["phases"].items()],
+                  ["cycle phase", "requests", "app CPU ms/request"]), "",
+           "Each request type alone (one client, one type after another; the cycle mixes types within a phase):", "",
+           _table([[op, f["requests"], f["app_cpu_ms_per_request"]] for op, f in (entra.get("cpu_per_operation") or {}).items()],
+                  ["request", "requests", "app CPU ms/request"]), ""]
+    sdk = (entra.get("sdk_calls") or {}).get("cpu_us") or {}
+    if sdk:
+        out += ["Straight through azure-data-tables from the bench process (CPU us per call, medians):", "",
+                _table([[name, value] for name, value in sdk.items()], ["call", "CPU us"]), ""]
+    profile = entra.get("profile") or {}
+    if profile.get("error"):
+        out += [f"Profile: not taken ({profile['error']}).", ""]
+    elif profile:
+        out += [f"Profile of the app during the cycle: py-spy, {profile['rate_per_s']} samples/s while the GIL is held, "
+                f"{profile['samples']} samples, collapsed stacks in `{profile['file']}` beside this report.", "",
+                _table([[area, share] for area, share in profile.get("areas", [])], ["where (a frame on the stack)", "% of samples"]), "",
+                _table([[frame, share] for frame, share in profile["top_inclusive"]],
+                       ["frame (inclusive; the HTTP server's and dev host's frames left out)", "% of samples"]), "",
+                _table([[frame, share] for frame, share in profile["top_self"]], ["frame (self)", "% of samples"]), ""]
+    return out
+
+
 def markdown(results: dict, checks: list[dict]) -> str:
     """A human-readable report of every figure and target."""
     meta = results["meta"]
@@ -179,6 +215,8 @@ def markdown(results: dict, checks: list[dict]) -> str:
                        ["requests/s (median)", "per round", "p50 ms", "p99 ms", "dev host CPU us/request", "errors",
                         "storage calls: requests"]), ""]
     entra = results.get("entra_cycle")
+    if entra and entra.get("app_cpu"):
+        out += _cpu_section(entra)
     if entra:
         out += ["## Entra cycle", "", f"{entra['threads']} concurrent keep-alive clients.", "",
                 _table([[n, p["requests"], p["seconds"], p["requests_per_s"], p["errors"]] for n, p in entra["phases"].items()]

@@ -42,6 +42,7 @@ import shlex
 import sys
 import time
 import traceback
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -49,6 +50,8 @@ from .harness import INJECT_ENV, INJECTIONS, ROOT, Client, ClientPool, DevHost, 
 from . import report
 from .scenarios.cold_start import run_cold_start
 from .scenarios.devhost_throughput import run_devhost_throughput
+from .cpu import Profile, raw_round_trip_cpu, sdk_call_cpu, summarise
+from .scenarios.cpu_probes import run_cpu_probes
 from .scenarios.entra_cycle import run_entra_cycle
 from .scenarios.entra_plan import entra_plan
 from .scenarios.event_delivery import run_event_delivery
@@ -60,10 +63,10 @@ from .scenarios.storage_floor import run_storage_floor
 SCENARIOS = ("cold", "devhost", "entra", "events", "floor", "groups", "paging")
 NORMAL = dict(users=5000, groups=200, members_per_group=60, threads=8, large_members=20000, paging_users=50000,
               repetitions=30, cold_runs=7, scenario_seconds=300, walks=1, devhost_rounds=7, devhost_requests=3000,
-              event_backlog=10000, event_probes=200)
+              event_backlog=10000, event_probes=200, cpu_probes=100)
 QUICK = dict(users=300, groups=24, members_per_group=40, threads=8, large_members=2000, paging_users=5000,
              repetitions=15, cold_runs=7, scenario_seconds=90, walks=3, devhost_rounds=5, devhost_requests=1000,
-             event_backlog=2000, event_probes=50)
+             event_backlog=2000, event_probes=50, cpu_probes=30)
 
 
 EXTERNAL_STORAGE = "BENCH_STORAGE_CONNECTION_STRING"
@@ -109,6 +112,10 @@ def parse_args(argv):
                         help=f"events in the delivery backlog ({NORMAL['event_backlog']}; quick {QUICK['event_backlog']})")
     parser.add_argument("--event-probes", type=int,
                         help=f"commits timed to their poll ({NORMAL['event_probes']}; quick {QUICK['event_probes']})")
+    parser.add_argument("--cpu-probes", type=int,
+                        help=f"requests of each type timed alone for the app's CPU per type ({NORMAL['cpu_probes']}; "
+                             f"quick {QUICK['cpu_probes']})")
+    parser.add_argument("--no-profile", action="store_true", help="do not sample the app with py-spy during the Entra cycle")
     parser.add_argument("--cold-runs", type=int, help=f"fresh interpreters per import variant ({NORMAL['cold_runs']})")
     parser.add_argument("--scenario-seconds", type=int,
                         help=f"time budget per scenario; work not started by then is skipped ({NORMAL['scenario_seconds']}; quick {QUICK['scenario_seconds']})")
@@ -156,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "quick" if args.quick else "normal", "sizes": sizes, "scenarios": sorted(args.only),
         "injected_regression": args.inject, "loadavg_start": _loadavg()}}
     failures: dict[str, str] = {}
+    folder = args.out / stamp  # the report's folder (the profile is written there too)
 
     def attempt(name, fn):
         print(f"== {name}", flush=True)
@@ -223,12 +231,28 @@ def main(argv: list[str] | None = None) -> int:
             def entra():
                 pool = ClientPool(devhost.base, token, args.threads)
                 try:
-                    with RssSampler(devhost.pid) as rss:
-                        figures = run_entra_cycle(pool, plan, time.monotonic() + args.scenario_seconds)
+                    folder.mkdir(parents=True, exist_ok=True)
+                    profile = Profile(devhost.pid, folder / "profile.txt") if not args.no_profile else nullcontext()
+                    with RssSampler(devhost.pid) as rss, profile:
+                        figures = run_entra_cycle(pool, plan, time.monotonic() + args.scenario_seconds, devhost.pid)
                     figures["memory"] = rss.summary()
-                    return figures
+                    if isinstance(profile, Profile):
+                        figures["profile"] = ({"error": profile.error} if profile.error else
+                                              {"file": "profile.txt", "rate_per_s": Profile.RATE,
+                                               **summarise(folder / "profile.txt")})
                 finally:
                     pool.close()
+                client = Client(devhost.base, token)
+                try:
+                    figures["cpu_per_operation"] = run_cpu_probes(client, devhost.pid, args.cpu_probes)
+                finally:
+                    client.close()
+                figures["raw_round_trip"] = raw_round_trip_cpu(table.url)
+                figures["sdk_calls"] = sdk_call_cpu(table)
+                app_ms = (figures.get("app_cpu") or {}).get("ms_per_request")
+                raw_us = figures["raw_round_trip"]["cpu_us_per_round_trip"]
+                figures["app_cpu_over_round_trip"] = round(app_ms * 1000 / raw_us, 1) if app_ms and raw_us else None
+                return figures
             attempt("entra_cycle", entra)
         floor, entra_fig = results.get("storage_floor"), results.get("entra_cycle")
         if floor and entra_fig:
@@ -301,7 +325,6 @@ def main(argv: list[str] | None = None) -> int:
     if failures:
         results["failures"] = failures
     checks = report.evaluate(results)
-    folder = args.out / stamp
     report.write(results, checks, folder)
     print("\nTargets:")
     report.print_checks(checks)

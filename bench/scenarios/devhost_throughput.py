@@ -20,21 +20,12 @@ from __future__ import annotations
 import os
 import time
 
+from ..cpu import cpu_seconds
 from ..harness import ClientPool, Recorder, median, percentile
 from .common import rounded
 
 OP = "GET /ServiceProviderConfig"
 PATH = "/ServiceProviderConfig"
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux ``/proc``), None when unavailable."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_devhost_throughput(pool: ClientPool, pid: int, rounds: int, requests: int, deadline: float) -> dict:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from .. import budgets
+from ..cpu import AppCpu
 from ..harness import ClientPool, Recorder, percentile
 from .common import chunks, patch, rounded
 from .entra_plan import MANAGER_PATH, MEMBERS_PER_PATCH, EntraPlan, group_body, phase_tasks, user_body
 
 
-def run_entra_cycle(pool: ClientPool, plan: EntraPlan, deadline: float) -> dict:
+def run_entra_cycle(pool: ClientPool, plan: EntraPlan, deadline: float, app_pid: int | None = None) -> dict:
     """Drive the plan over HTTP with ``pool.threads`` concurrent clients.
 
     Phases (each waits for the previous one, as Entra's cycle does):
@@ -16,7 +19,9 @@ def run_entra_cycle(pool: ClientPool, plan: EntraPlan, deadline: float) -> dict:
     (filter by displayName excluding members, POST, member-add PATCHes of up
     to 50), ``initial.managers`` (manager PATCHes), ``incremental`` (user
     updates, disables, member removals and GETs by id, shuffled).
-    Returns figures per phase and per operation type.
+    Returns figures per phase and per operation type; with ``app_pid``, the
+    app process's CPU per request of each phase and of the whole cycle (its
+    own counters, :mod:`bench.cpu`).
     """
     recorder = Recorder()
     user_ids: list[str | None] = [None] * len(plan.users)
@@ -93,13 +98,18 @@ def run_entra_cycle(pool: ClientPool, plan: EntraPlan, deadline: float) -> dict:
     steps = phase_tasks(plan, create_user, create_group, set_manager, update_user, disable_user, remove_member,
                         read_user)
     total_wall = 0.0
+    total_cpu = 0.0
     for name, tasks in steps:
         before, errors_before = recorder.total(), recorder.errors()
-        wall, skipped = pool.run(tasks, deadline)
+        with AppCpu(app_pid) if app_pid else nullcontext() as cpu:
+            wall, skipped = pool.run(tasks, deadline)
         total_wall += wall
         done = recorder.total() - before
         phases[name] = {"requests": done, "seconds": round(wall, 2), "requests_per_s": round(done / wall, 1) if wall else None,
                         "errors": recorder.errors() - errors_before, "tasks_skipped_by_time_limit": skipped}
+        if cpu is not None and cpu.seconds is not None:
+            total_cpu += cpu.seconds
+            phases[name].update(app_cpu_seconds=round(cpu.seconds, 3), app_cpu_ms_per_request=cpu.per_request_ms(done))
     latencies = [x * 1000 for x in recorder.all_latencies()]
     return {
         "threads": pool.threads,
@@ -111,4 +121,7 @@ def run_entra_cycle(pool: ClientPool, plan: EntraPlan, deadline: float) -> dict:
                   "p50_ms": rounded(percentile(latencies, 50)), "p95_ms": rounded(percentile(latencies, 95)),
                   "p99_ms": rounded(percentile(latencies, 99))},
         "complete": all(p["tasks_skipped_by_time_limit"] == 0 for p in phases.values()),
+        **({"app_cpu": {"seconds": round(total_cpu, 3), "wall_seconds": round(total_wall, 2),
+                        "ms_per_request": round(total_cpu / recorder.total() * 1000, 3) if recorder.total() else None}}
+           if app_pid else {}),
     }

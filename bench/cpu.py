@@ -1,0 +1,206 @@
+"""CPU time, the resource an instance serves with and Azure bills: the app
+process's CPU per request, the CPU of a raw HTTP round trip to the same
+storage, and a sampling profile of the app.
+
+* :func:`cpu_seconds`: a process's user + system CPU so far, from its own
+  counters (Linux ``/proc/<pid>/stat``), never wall time;
+* :func:`raw_round_trip_cpu`: what one keep-alive HTTP round trip to the
+  storage endpoint costs a Python client (urllib3, the transport under
+  azure-core), measured on this thread's CPU clock in the same run as the
+  app: the floor an app request cannot go below by much, since every
+  request makes at least one;
+* :func:`sdk_call_cpu`: the same clock around single azure-data-tables calls
+  (``get_entity``, ``create_entity``, transactions of 2, 5 and 20 entities);
+* :class:`Profile`: py-spy (https://github.com/benfred/py-spy) sampling the
+  app process while it runs a scenario, only when it holds the GIL
+  (``--gil``: time waiting on sockets is not CPU), written as collapsed
+  stacks beside the report and summarised by :func:`summarise`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux ``/proc``), None when unavailable."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class AppCpu:
+    """The app's CPU between two points: ``with AppCpu(pid) as cpu: ...`` then ``cpu.seconds``."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.seconds = pid, None
+
+    def __enter__(self) -> "AppCpu":
+        self._start = cpu_seconds(self.pid)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        end = cpu_seconds(self.pid)
+        self.seconds = None if self._start is None or end is None else end - self._start
+
+    def per_request_ms(self, requests: int) -> float | None:
+        return round(self.seconds / requests * 1000, 3) if self.seconds is not None and requests else None
+
+
+def _thread_cpu_per_call(call, calls: int, rounds: int) -> float:
+    """Median over ``rounds`` of this thread's CPU per ``call()``, in microseconds."""
+    call()  # warm: the connection is open, the code paths loaded
+    per_round = []
+    for _ in range(rounds):
+        start = time.thread_time()
+        for _ in range(calls):
+            call()
+        per_round.append((time.thread_time() - start) / calls * 1e6)
+    return round(statistics.median(per_round), 1)
+
+
+def raw_round_trip_cpu(url: str, calls: int = 500, rounds: int = 5) -> dict:
+    """This thread's CPU per keep-alive GET of ``url`` (urllib3, one pooled
+    connection; the storage answers whatever it answers, a 4xx is fine: it
+    is a round trip)."""
+    import urllib3
+
+    pool = urllib3.PoolManager(maxsize=1, retries=False)
+    try:
+        us = _thread_cpu_per_call(lambda: pool.request("GET", url, preload_content=True), calls, rounds)
+    finally:
+        pool.clear()
+    return {"client": f"urllib3 {urllib3.__version__}", "url": url, "calls_per_round": calls, "rounds": rounds,
+            "cpu_us_per_round_trip": us}
+
+
+def sdk_call_cpu(table, calls: int = 100, rounds: int = 3) -> dict:
+    """This thread's CPU per azure-data-tables call against ``table`` (medians, microseconds)."""
+    partition = "cpu-" + uuid.uuid4().hex[:12]
+    made = iter(range(10**9))
+
+    def entity(i: int) -> dict:
+        return {"PartitionKey": partition, "RowKey": f"r{i:09d}", "k": "U", "data": "x" * 200}
+
+    table.create_entity(entity(-1))
+    figures = {
+        "get_entity": _thread_cpu_per_call(lambda: table.get_entity(partition, "r-00000001"), calls, rounds),
+        "create_entity": _thread_cpu_per_call(lambda: table.create_entity(entity(next(made))), calls, rounds),
+    }
+    for size in (2, 5, 20):
+        figures[f"transaction_{size}"] = _thread_cpu_per_call(
+            lambda: table.submit_transaction([("create", entity(next(made))) for _ in range(size)]),
+            max(10, calls // size), rounds)
+    figures["transaction_2_over_create"] = round(figures["transaction_2"] / figures["create_entity"], 2)
+    return {"cpu_us": figures, "calls_per_round": calls, "rounds": rounds}
+
+
+class Profile:
+    """py-spy recording the app process (``pid``) into ``path`` until closed."""
+
+    RATE = 250  # samples per second
+
+    def __init__(self, pid: int, path: Path) -> None:
+        self.pid, self.path, self.error = pid, path, None
+        self._process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Profile":
+        spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+        if spy is None:
+            self.error = "py-spy is not installed (requirements-dev.txt)"
+            return self
+        self._log = open(self.path.with_suffix(".log"), "wb")
+        self._process = subprocess.Popen(
+            [spy, "record", "--pid", str(self.pid), "--gil", "--rate", str(self.RATE), "--format", "raw",
+             "--output", str(self.path), "--nonblocking"], stdout=self._log, stderr=subprocess.STDOUT)
+        time.sleep(0.5)  # attached before the scenario starts
+        if self._process.poll() is not None:
+            self.error = f"py-spy exited with {self._process.returncode} (see {self.path.with_suffix('.log').name})"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGINT)  # py-spy writes the profile on SIGINT
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+                self.error = "py-spy did not stop within 30 s"
+        self._log.close()
+        if not self.error and not self.path.exists():
+            self.error = f"py-spy wrote no profile (see {self.path.with_suffix('.log').name})"
+
+
+#: Frames every request passes through (threads, the HTTP server, the dev host,
+#: the trigger): on nearly every stack, they would fill the inclusive top list.
+SERVING_MODULES = frozenset({"threading.py", "socketserver.py", "server.py", "serving.py", "devhost.py",
+                             "devhost_routing.py", "function_app.py"})
+#: Where the samples go, by a frame on the stack: (area, test on the frame).
+AREAS = (
+    ("azure-data-tables entity-group transactions (TableClient.submit_transaction)",
+     lambda frame: frame.startswith("TableClient.submit_transaction ")),
+    ("other azure-data-tables calls (TableClient.get_entity, create_entity, query_entities, ...)",
+     lambda frame: frame.startswith("TableClient.") and not frame.startswith("TableClient.submit_transaction ")),
+    ("the standard library's email package (multipart bodies)",
+     lambda frame: frame.endswith(("(feedparser.py)", "(generator.py)", "(headerregistry.py)", "(_header_value_parser.py)",
+                                   "(_policybase.py)", "(policy.py)"))),
+    ("the web edge and the SCIM service (shared.web.service.ScimService.handle)",
+     lambda frame: frame.startswith("ScimService.handle ")),
+)
+
+
+def summarise(path: Path, top: int = 15) -> dict:
+    """A collapsed-stack profile (``a;b;c N`` per line) in figures: the share
+    of samples of each of :data:`AREAS`; the top frames by inclusive samples
+    (the frame anywhere on the stack; the serving frames of
+    :data:`SERVING_MODULES` left out) and by self samples (the frame on top)."""
+    inclusive: Counter = Counter()
+    own: Counter = Counter()
+    areas: Counter = Counter()
+    total = 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        samples = int(count)
+        frames = [_frame(f) for f in stack.split(";") if f]
+        total += samples
+        for frame in dict.fromkeys(frames):  # once per stack, in stack order (ties rank alike in every run)
+            inclusive[frame] += samples
+        if frames:
+            own[frames[-1]] += samples
+        for area, test in AREAS:
+            if any(test(frame) for frame in frames):
+                areas[area] += samples
+    share = (lambda n: round(100 * n / total, 1)) if total else (lambda n: 0.0)
+    serving = [(frame, n) for frame, n in inclusive.most_common() if _module(frame) not in SERVING_MODULES]
+    return {"samples": total,
+            "areas": [[area, share(areas[area])] for area, _ in AREAS],
+            "top_inclusive": [[frame, share(n)] for frame, n in serving[:top]],
+            "top_self": [[frame, share(n)] for frame, n in own.most_common(top)]}
+
+
+def _module(frame: str) -> str:
+    return frame.rpartition(" (")[2].rstrip(")") if " (" in frame else ""
+
+
+def _frame(text: str) -> str:
+    """``function (path/to/module.py:123)`` as ``function (module.py)``: one entry per function."""
+    name, _, where = text.partition(" (")
+    module = where.rsplit(":", 1)[0].rsplit("/", 1)[-1] if where else ""
+    return f"{name} ({module})" if module else name

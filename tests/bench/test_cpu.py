@@ -1,0 +1,58 @@
+"""The bench's CPU figures (bench/cpu.py): the counters they come from, the
+round trip they are compared with, and the profile's summary."""
+
+from __future__ import annotations
+
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from bench.cpu import AREAS, AppCpu, cpu_seconds, raw_round_trip_cpu, summarise
+
+
+def test_the_app_cpu_comes_from_the_process_counters_not_the_clock():
+    with AppCpu(os.getpid()) as cpu:
+        sum(i * i for i in range(2_000_000))  # CPU, whatever the wall time
+    assert cpu.seconds is not None and cpu.seconds > 0
+    assert cpu.per_request_ms(10) == round(cpu.seconds / 10 * 1000, 3)
+    assert cpu_seconds(2**22 + 12345) is None  # no such process
+
+
+class _Answer(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802 - the http.server name
+        self.send_response(403)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_raw_round_trip_is_measured_on_a_kept_alive_connection():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        figures = raw_round_trip_cpu(f"http://127.0.0.1:{server.server_port}/devstoreaccount1", calls=50, rounds=3)
+    finally:
+        server.shutdown()
+    assert 0 < figures["cpu_us_per_round_trip"] < 100_000 and figures["client"].startswith("urllib3")
+
+
+def test_the_profile_summary_counts_areas_and_leaves_the_serving_frames_out(tmp_path):
+    profile = tmp_path / "profile.txt"
+    serve = "run (threading.py:1);handle (server.py:2);ScimService.handle (service.py:3)"
+    profile.write_text("\n".join([
+        f"{serve};TableClient.submit_transaction (_table_client.py:4);_parsegen (feedparser.py:5) 6",
+        f"{serve};TableClient.get_entity (_table_client.py:6) 3",
+        "run (threading.py:1);idle (thread.py:7) 1",
+        "not a profile line",
+    ]) + "\n")
+    summary = summarise(profile, top=3)
+    assert summary["samples"] == 10
+    assert dict(summary["areas"]) == {AREAS[0][0]: 60.0, AREAS[1][0]: 30.0, AREAS[2][0]: 60.0, AREAS[3][0]: 90.0}
+    assert summary["top_inclusive"] == [["ScimService.handle (service.py)", 90.0],
+                                        ["TableClient.submit_transaction (_table_client.py)", 60.0],
+                                        ["_parsegen (feedparser.py)", 60.0]]
+    assert summary["top_self"][0] == ["_parsegen (feedparser.py)", 60.0]
