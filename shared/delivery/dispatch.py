@@ -96,12 +96,15 @@ class Dispatcher:
         self.queue = queue
         self.signin_rows = SignInRows(tables)
         self.apps = AppRegistry(tables)
+        self._logouts_waiting: set[str] = set()  # tenants whose logouts this process left due
 
     def _outbox(self, tenant_id: str) -> Outbox:
         return Outbox(self.tables.table(RESOURCES), tenant_id)
 
-    def deliver(self, tenant_id: str, now: float | None = None) -> DeliveryReport:
-        """One delivery run of a tenant's pending events (the module docstring)."""
+    def deliver(self, tenant_id: str, now: float | None = None, sweep: bool = False) -> DeliveryReport:
+        """One delivery run of a tenant's pending events (the module docstring);
+        ``sweep``: the timer's run, which also looks for logouts left due by
+        another process (:meth:`_log_out`)."""
         report = DeliveryReport()
         tenant = self.registry.tenant(tenant_id)
         if tenant is None:
@@ -113,7 +116,7 @@ class Dispatcher:
         if self.keys is not None:
             self._queue_all(tenant, events, marks, report)
             self._push_in_order(tenant, events, marks, report, now)
-        self._log_out(tenant_id, events, marks, report, now)
+        self._log_out(tenant_id, events, marks, report, now, sweep)
         done = [(e, marks[e.jti]) for e in events if self._delivered(tenant, e)]
         settled = outbox.settle(done)
         outbox.mark({jti: props for jti, props in marks.items() if props and jti not in settled})
@@ -126,18 +129,26 @@ class Dispatcher:
                 and (event.queued or self.queue is None)
                 and (event.logged_out or not ends_sessions(event.change)))
 
-    def _log_out(self, tenant_id: str, events: list[StoredEvent], marks: dict, report: DeliveryReport, now: float) -> None:
+    def _log_out(self, tenant_id: str, events: list[StoredEvent], marks: dict, report: DeliveryReport, now: float,
+                 sweep: bool) -> None:
         """End the sessions the events deprovision and send the logouts due
-        (:mod:`shared.delivery.backchannel`).  A storage failure here does not
-        stop the other channels: the events stay pending, a run is asked for
-        in a second."""
+        (:mod:`shared.delivery.backchannel`).  The sessions are read for due
+        logouts only when this run ended some, when this process left some
+        due (a failed send, :attr:`_logouts_waiting`), or on the timer's
+        sweep (another process's), so a run after an ordinary change costs no
+        extra storage call.  A storage failure here does not stop the other
+        channels: the events stay pending, a run is asked for in a second."""
         logouts = LogoutReport()
         try:
             end_sessions_of(self.signin_rows, tenant_id, events, marks, logouts)
-            if self.keys is not None:
+            if self.keys is not None and (sweep or logouts.ended or tenant_id in self._logouts_waiting):
                 deliver_logouts(self.signin_rows, self.apps, self.keys, tenant_id, logouts, now=now,
                                 timeout=self.settings.events_push_timeout_seconds,
                                 retry_seconds=self.settings.events_push_retry_seconds)
+                if logouts.next_attempt is None:
+                    self._logouts_waiting.discard(tenant_id)
+                else:
+                    self._logouts_waiting.add(tenant_id)
         except StorageUnavailable:
             log.warning("backchannel_logout_unavailable: storage failed; the next run ends the sessions")
             logouts.later(now + 1)
@@ -224,7 +235,7 @@ class Dispatcher:
             if tenant.disabled:
                 continue
             try:
-                total.add(self.deliver(tenant.id))
+                total.add(self.deliver(tenant.id, sweep=True))
             except StorageUnavailable:
                 log.warning("event_delivery_unavailable: storage failed during a tenant's delivery run")
             except Exception:  # noqa: BLE001 - one tenant's failure must not stop the others' delivery
