@@ -4,8 +4,11 @@ After a change commits, the web edge nudges this worker for the tenant
 (:meth:`DeliveryWorker.nudge`, when the tenant pushes or the deployment
 queues events); a daemon thread runs the tenant's delivery
 (:meth:`~shared.delivery.dispatch.Dispatcher.deliver`) soon after, off the
-request's path, and again when a failed push is due.  Nothing depends on it:
-if the process stops first, the app's timer (every minute) delivers.
+request's path, and again when a failed push is due.  A run that fails
+(storage failing mid-run) is tried again after :data:`RETRY_AFTER_FAILURE_SECONDS`
+doubling up to :data:`MAX_RETRY_AFTER_FAILURE_SECONDS`, so delivery does not
+wait for the timer (which a local dev host does not run).  Nothing depends on
+it: if the process stops first, the app's timer (every minute) delivers.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import time
 from .dispatch import Dispatcher
 
 log = logging.getLogger("scim.events")
+RETRY_AFTER_FAILURE_SECONDS = 1.0
+MAX_RETRY_AFTER_FAILURE_SECONDS = 60.0
 
 
 class DeliveryWorker:
@@ -25,6 +30,7 @@ class DeliveryWorker:
     def __init__(self, dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
         self._due: dict[str, float] = {}  # tenant -> when to run (epoch seconds)
+        self._failures: dict[str, int] = {}  # tenant -> consecutive failed runs
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
 
@@ -53,9 +59,14 @@ class DeliveryWorker:
             tenant_id = self._next()
             try:
                 report = self.dispatcher.deliver(tenant_id)
-            except Exception:  # noqa: BLE001 - the timer delivers what this run could not
-                log.exception("event_delivery_failed: the timer delivers what this run could not")
+            except Exception:  # noqa: BLE001 - a failed run is tried again, the change stands
+                failures = self._failures[tenant_id] = self._failures.get(tenant_id, 0) + 1
+                retry_in = min(MAX_RETRY_AFTER_FAILURE_SECONDS, RETRY_AFTER_FAILURE_SECONDS * 2 ** (failures - 1))
+                log.exception("event_delivery_failed: tried again in %g s", retry_in)
+                with self._changed:
+                    self._due.setdefault(tenant_id, time.time() + retry_in)
                 continue
+            self._failures.pop(tenant_id, None)
             if report.next_attempt is not None:
                 with self._changed:
                     self._due.setdefault(tenant_id, report.next_attempt)

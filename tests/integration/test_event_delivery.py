@@ -271,3 +271,34 @@ def test_a_push_header_that_cannot_be_sent_is_refused_and_urls_are_shown_without
     assert authorization_problem("Bearer abc") is None and authorization_problem("Bearer é")
     assert authorization_problem("a\r\nb")
     assert shown_url("https://user:pw@app.example.com:8443/api/events?code=secret") == "https://app.example.com:8443/api/events?…"
+
+
+def test_a_delivery_run_that_fails_is_tried_again_without_waiting_for_the_timer(scim, registry, scim_app, receiver,
+                                                                                monkeypatch):
+    """Storage failing in the middle of a run: the worker runs the tenant again
+    after 1 s (doubling), so the dev host, which has no timer, still delivers."""
+    from shared.delivery.worker import DeliveryWorker
+    from shared.storage.outcomes import StorageUnavailable
+
+    service = scim_app._get_service()
+    dispatcher = Dispatcher(service.settings, service.tables, registry, service.keys, None)
+    runs = []
+    deliver = dispatcher.deliver
+
+    def flaky(tenant_id, now=None, sweep=False):
+        runs.append(time.monotonic())
+        if len(runs) == 1:
+            raise StorageUnavailable("injected: the first run's storage call times out")
+        return deliver(tenant_id, now, sweep)
+
+    monkeypatch.setattr(dispatcher, "deliver", flaky)
+    client = _pushing_client(scim, registry, receiver.url)
+    worker = DeliveryWorker(dispatcher)
+    service.delivery, original = worker, service.delivery  # this test's worker takes the nudge
+    try:
+        client.post("/Users", {"schemas": [USER], "userName": "after-a-failed-run"})
+        (token,) = receiver.wait_for(1, timeout=10)
+    finally:
+        service.delivery = original
+    assert len(runs) >= 2 and 0.9 <= runs[1] - runs[0] < 5
+    assert next(iter(_claims(scim, token, scim.tenant_id)["events"])).startswith("urn:ietf:params:scim:event:prov:create")
