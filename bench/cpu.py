@@ -9,8 +9,9 @@ storage, and a sampling profile of the app.
   azure-core), measured on this thread's CPU clock in the same run as the
   app: the floor an app request cannot go below by much, since every
   request makes at least one;
-* :func:`sdk_call_cpu`: the same clock around single azure-data-tables calls
-  (``get_entity``, ``create_entity``, transactions of 2, 5 and 20 entities);
+* :func:`sdk_call_cpu`: the same clock around single storage calls
+  (``get_entity``, ``create_entity``, transactions of 2, 5 and 20 entities,
+  on the app's lean path and on the SDK's own);
 * :class:`Profile`: py-spy (https://github.com/benfred/py-spy) sampling the
   app process while it runs a scenario, only when it holds the GIL
   (``--gil``: time waiting on sockets is not CPU), written as collapsed
@@ -87,7 +88,11 @@ def raw_round_trip_cpu(url: str, calls: int = 500, rounds: int = 5) -> dict:
 
 
 def sdk_call_cpu(table, calls: int = 100, rounds: int = 3) -> dict:
-    """This thread's CPU per azure-data-tables call against ``table`` (medians, microseconds)."""
+    """This thread's CPU per storage call against ``table``, the app's client
+    (medians, microseconds): ``get_entity``, ``create_entity``, transactions
+    of 2, 5 and 20 entities as the app sends them (the lean path,
+    :mod:`shared.storage.changesets`) and, beside them, through the SDK's
+    own ``TableClient.submit_transaction``."""
     partition = "cpu-" + uuid.uuid4().hex[:12]
     made = iter(range(10**9))
 
@@ -99,11 +104,13 @@ def sdk_call_cpu(table, calls: int = 100, rounds: int = 3) -> dict:
         "get_entity": _thread_cpu_per_call(lambda: table.get_entity(partition, "r-00000001"), calls, rounds),
         "create_entity": _thread_cpu_per_call(lambda: table.create_entity(entity(next(made))), calls, rounds),
     }
+    paths = {"transaction": table.submit_transaction, "sdk_transaction": table.sdk_client.submit_transaction}
     for size in (2, 5, 20):
-        figures[f"transaction_{size}"] = _thread_cpu_per_call(
-            lambda: table.submit_transaction([("create", entity(next(made))) for _ in range(size)]),
-            max(10, calls // size), rounds)
-    figures["transaction_2_over_create"] = round(figures["transaction_2"] / figures["create_entity"], 2)
+        for name, submit in paths.items():
+            figures[f"{name}_{size}"] = _thread_cpu_per_call(
+                lambda: submit([("create", entity(next(made))) for _ in range(size)]), max(10, calls // size), rounds)
+    for name in paths:
+        figures[f"{name}_2_over_create"] = round(figures[f"{name}_2"] / figures["create_entity"], 2)
     return {"cpu_us": figures, "calls_per_round": calls, "rounds": rounds}
 
 
@@ -152,6 +159,8 @@ SERVING_MODULES = frozenset({"threading.py", "socketserver.py", "server.py", "se
                              "devhost_routing.py", "function_app.py"})
 #: Where the samples go, by a frame on the stack: (area, test on the frame).
 AREAS = (
+    ("entity-group transactions on the lean path (shared.storage.changesets)",
+     lambda frame: frame.endswith(" (changesets.py)")),
     ("azure-data-tables entity-group transactions (TableClient.submit_transaction)",
      lambda frame: frame.startswith("TableClient.submit_transaction ")),
     ("other azure-data-tables calls (TableClient.get_entity, create_entity, query_entities, ...)",

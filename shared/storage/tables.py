@@ -23,6 +23,7 @@ from azure.core.exceptions import (
 
 from ..config import Settings
 from .calls import count_storage_call, drop_lost_answer
+from .changesets import LeanTableClient
 from .outcomes import StorageUnavailable
 
 RESOURCES = "resources"
@@ -66,7 +67,8 @@ def client_options(settings: Settings) -> dict:
 
 
 class Tables:
-    """Lazily built, memoised ``TableClient`` objects for the app's tables."""
+    """Lazily built, memoised table clients for the app's tables: the SDK's
+    ``TableClient``, with transactions on the lean path (:mod:`shared.storage.changesets`)."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -100,6 +102,6 @@ class Tables:
                 if self._service is None:
                     self._service = self._build_service()
                 full_name = self._settings.table_prefix + name
-                client = storage_call(self._service.create_table_if_not_exists, full_name)
+                client = LeanTableClient(storage_call(self._service.create_table_if_not_exists, full_name))
                 self._clients[name] = client
         return client
