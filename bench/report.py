@@ -164,8 +164,9 @@ def _cpu_section(entra: dict) -> list[str]:
            f"the cycle: **{entra['app_cpu']['ms_per_request']} ms per request**, against "
            f"**{raw.get('cpu_us_per_round_trip')} us** for one raw keep-alive round trip to the same storage "
            f"({raw.get('client')}, measured in this run): **{entra.get('app_cpu_over_round_trip')}x**.", "",
-           _table([[name, p.get("requests"), p.get("app_cpu_ms_per_request")] for name, p in entra["phases"].items()],
-                  ["cycle phase", "requests", "app CPU ms/request"]), "",
+           _table([[name, p.get("requests"), p.get("seconds"), p.get("app_cpu_ms_per_request"), p.get("app_cpu_seconds"),
+                    p.get("storage_cpu_seconds")] for name, p in entra["phases"].items()],
+                  ["cycle phase", "requests", "wall s", "app CPU ms/request", "app CPU s", "storage (Azurite) CPU s"]), "",
            "Each request type alone (one client, one type after another; the cycle mixes types within a phase):", "",
            _table([[op, f["requests"], f["app_cpu_ms_per_request"]] for op, f in (entra.get("cpu_per_operation") or {}).items()],
                   ["request", "requests", "app CPU ms/request"]), ""]

@@ -234,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
                     folder.mkdir(parents=True, exist_ok=True)
                     profile = Profile(devhost.pid, folder / "profile.txt") if not args.no_profile else nullcontext()
                     with RssSampler(devhost.pid) as rss, profile:
-                        figures = run_entra_cycle(pool, plan, time.monotonic() + args.scenario_seconds, devhost.pid)
+                        figures = run_entra_cycle(pool, plan, time.monotonic() + args.scenario_seconds, devhost.pid,
+                                                  azurite.pid if azurite is not None else None)
                     figures["memory"] = rss.summary()
                     if isinstance(profile, Profile):
                         figures["profile"] = ({"error": profile.error} if profile.error else

@@ -11,7 +11,8 @@ from .common import chunks, patch, rounded
 from .entra_plan import MANAGER_PATH, MEMBERS_PER_PATCH, EntraPlan, group_body, phase_tasks, user_body
 
 
-def run_entra_cycle(pool: ClientPool, plan: EntraPlan, deadline: float, app_pid: int | None = None) -> dict:
+def run_entra_cycle(pool: ClientPool, plan: EntraPlan, deadline: float, app_pid: int | None = None,
+                    storage_pid: int | None = None) -> dict:
     """Drive the plan over HTTP with ``pool.threads`` concurrent clients.
 
     Phases (each waits for the previous one, as Entra's cycle does):
@@ -21,7 +22,9 @@ def run_entra_cycle(pool: ClientPool, plan: EntraPlan, deadline: float, app_pid:
     updates, disables, member removals and GETs by id, shuffled).
     Returns figures per phase and per operation type; with ``app_pid``, the
     app process's CPU per request of each phase and of the whole cycle (its
-    own counters, :mod:`bench.cpu`).
+    own counters, :mod:`bench.cpu`); with ``storage_pid`` (Azurite), the
+    storage process's CPU per phase beside it, which tells which of the two
+    a phase waited for.
     """
     recorder = Recorder()
     user_ids: list[str | None] = [None] * len(plan.users)
@@ -98,10 +101,11 @@ def run_entra_cycle(pool: ClientPool, plan: EntraPlan, deadline: float, app_pid:
     steps = phase_tasks(plan, create_user, create_group, set_manager, update_user, disable_user, remove_member,
                         read_user)
     total_wall = 0.0
-    total_cpu = 0.0
+    total_cpu = total_storage_cpu = 0.0
     for name, tasks in steps:
         before, errors_before = recorder.total(), recorder.errors()
-        with AppCpu(app_pid) if app_pid else nullcontext() as cpu:
+        with AppCpu(app_pid) if app_pid else nullcontext() as cpu, \
+                AppCpu(storage_pid) if storage_pid else nullcontext() as storage_cpu:
             wall, skipped = pool.run(tasks, deadline)
         total_wall += wall
         done = recorder.total() - before
@@ -110,6 +114,9 @@ def run_entra_cycle(pool: ClientPool, plan: EntraPlan, deadline: float, app_pid:
         if cpu is not None and cpu.seconds is not None:
             total_cpu += cpu.seconds
             phases[name].update(app_cpu_seconds=round(cpu.seconds, 3), app_cpu_ms_per_request=cpu.per_request_ms(done))
+        if storage_cpu is not None and storage_cpu.seconds is not None:
+            total_storage_cpu += storage_cpu.seconds
+            phases[name].update(storage_cpu_seconds=round(storage_cpu.seconds, 3))
     latencies = [x * 1000 for x in recorder.all_latencies()]
     return {
         "threads": pool.threads,
@@ -124,4 +131,6 @@ def run_entra_cycle(pool: ClientPool, plan: EntraPlan, deadline: float, app_pid:
         **({"app_cpu": {"seconds": round(total_cpu, 3), "wall_seconds": round(total_wall, 2),
                         "ms_per_request": round(total_cpu / recorder.total() * 1000, 3) if recorder.total() else None}}
            if app_pid else {}),
+        **({"storage_cpu": {"seconds": round(total_storage_cpu, 3), "wall_seconds": round(total_wall, 2)}}
+           if storage_pid else {}),
     }

@@ -43,6 +43,7 @@ SDK's PATCH-to-POST rewriting, is handed to the SDK's own path.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -64,6 +65,8 @@ _KINDS = ("create", "upsert", "update", "delete")
 _TOO_LARGE = "The transaction request was too large"
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
+_ETAG = re.compile(rb"^etag:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
+_CONTENT_TYPE = re.compile(rb"^content-type:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
 
 
 def submit_transaction(table: TableClient, operations) -> list[dict]:
@@ -155,7 +158,7 @@ def _request_of(kind: str, entity, table_name: str, version: str, *, mode=Update
     (the ETag, or ``*``); delete ``DELETE`` with ``If-Match``."""
     common = f"x-ms-version: {version}\r\nDataServiceVersion: 3.0\r\n"
     if kind == "create":
-        body = _entity_json(entity)
+        body = json.dumps(_add_entity_properties(entity))
         return "POST", f"/{_url_part(table_name)}", _json_headers(body) + common + f"Accept: {_ACCEPT_MINIMAL}\r\n", body
     if kind == "delete":
         if match_condition and not etag and isinstance(entity, TableEntity):
@@ -164,8 +167,12 @@ def _request_of(kind: str, entity, table_name: str, version: str, *, mode=Update
         return "DELETE", _entity_path(table_name, entity), common + f"Accept: {_ACCEPT_MINIMAL}\r\n{condition}", ""
     if kind == "upsert" and (etag is not None or match_condition is not None):
         raise ValueError("an upsert takes no etag or match_condition (an update does)")
-    path = _entity_path(table_name, entity)
-    body = _entity_json(entity)
+    if kind == "upsert":
+        path, properties = _entity_path(table_name, entity), _add_entity_properties(entity)
+    else:  # the SDK's update serialises the entity first, and takes the keys from that
+        properties = _add_entity_properties(entity)
+        path = _entity_path(table_name, properties)
+    body = json.dumps(properties)
     condition = _if_match(etag, match_condition) if kind == "update" else ""
     if mode == UpdateMode.REPLACE:
         method = "PUT"
@@ -176,13 +183,9 @@ def _request_of(kind: str, entity, table_name: str, version: str, *, mode=Update
     return method, path, _json_headers(body) + common + f"Accept: {_ACCEPT}\r\n{condition}", body
 
 
-def _entity_json(entity) -> str:
-    """The entity with its EDM type annotations (the SDK's serialiser), as
-    azure-core writes a JSON body (``json.dumps`` defaults)."""
-    return json.dumps(_add_entity_properties(entity))
-
-
 def _json_headers(body: str) -> str:
+    """The headers of a JSON body (the entity with its EDM type annotations,
+    written with ``json.dumps`` defaults, as azure-core writes a JSON body)."""
     return f"Content-Type: application/json\r\nContent-Length: {len(body.encode('utf-8'))}\r\n"
 
 
@@ -229,15 +232,35 @@ def _quoted(etag: str) -> str:
 # ------------------------------------------------------------------ decoding
 class ChangesetPart:
     """One operation's answer inside the changeset response: an HTTP response
-    with the attributes the SDK's error decoding reads."""
+    with the attributes the SDK's error decoding reads.  Its headers are
+    parsed only when asked for (a failure); a success needs its ETag only."""
 
-    def __init__(self, status_code: int, reason: str, headers: CaseInsensitiveDict, content: bytes) -> None:
+    def __init__(self, status_code: int, reason: str, head: bytes, content: bytes) -> None:
         self.status_code = status_code
         self.reason = reason
-        self.headers = headers
+        self.head = head
         self.content = content
-        self.content_type = headers.get("Content-Type")
         self.request = None
+
+    @functools.cached_property
+    def headers(self) -> CaseInsensitiveDict:
+        """The part's headers, as ``http.client`` reads them (a repeated one: its last value)."""
+        headers = CaseInsensitiveDict()
+        for line in self.head.splitlines()[1:]:
+            name, sep, value = line.decode("latin-1").partition(":")
+            if sep:
+                headers[name] = value.lstrip(" \t")
+        return headers
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("Content-Type")
+
+    @property
+    def etag(self) -> str | None:
+        """The ``ETag`` header's value (the last one), None without one."""
+        found = _ETAG.findall(self.head)
+        return found[-1].decode("latin-1") if found else None
 
     def body(self) -> bytes:
         return self.content
@@ -252,8 +275,7 @@ def decode_batch(content_type: str, body: bytes) -> list[ChangesetPart]:
     own parts, each read as an HTTP response (RFC 2046 §5.1.1; line breaks
     CRLF or bare LF)."""
     parts = []
-    for headers, content in _multipart(content_type, body):
-        inner = headers.get("Content-Type", "")
+    for inner, content in _multipart(content_type, body):
         if inner.lower().startswith("multipart/mixed"):
             parts.extend(_http_response(part) for _, part in _multipart(inner, content))
         else:
@@ -261,13 +283,12 @@ def decode_batch(content_type: str, body: bytes) -> list[ChangesetPart]:
     return parts
 
 
-def _multipart(content_type: str, body: bytes) -> list[tuple[CaseInsensitiveDict, bytes]]:
-    """The (headers, content) of each part of a multipart body."""
+def _multipart(content_type: str, body: bytes) -> list[tuple[str, bytes]]:
+    """The (Content-Type, content) of each part of a multipart body."""
     match = _BOUNDARY.search(content_type or "")
     if not content_type.lower().startswith("multipart/mixed") or match is None:
         raise DecodeError(f"the transaction's answer is not multipart/mixed: {content_type!r}")
-    delimiter = b"--" + match.group(1).encode("ascii")
-    pieces = body.split(delimiter)
+    pieces = body.split(b"--" + match.group(1).encode("ascii"))
     parts = []
     for piece in pieces[1:]:
         if piece.startswith(b"--"):
@@ -275,36 +296,29 @@ def _multipart(content_type: str, body: bytes) -> list[tuple[CaseInsensitiveDict
         piece = piece[2:] if piece.startswith(b"\r\n") else piece.removeprefix(b"\n")
         piece = piece[:-2] if piece.endswith(b"\r\n") else piece.removesuffix(b"\n")
         head, content = _head_and_rest(piece)
-        parts.append((_headers(head.splitlines()), content))
+        found = _CONTENT_TYPE.findall(head)
+        parts.append((found[-1].decode("latin-1") if found else "", content))
     raise DecodeError("the transaction's answer ends before its closing boundary")
 
 
 def _head_and_rest(block: bytes) -> tuple[bytes, bytes]:
+    """A block's header lines and what follows the blank line after them."""
     found = _BLANK_LINE.search(block)
     if found is None:
         return block, b""
     return block[: found.start()], block[found.end():]
 
 
-def _headers(lines) -> CaseInsensitiveDict:
-    headers = CaseInsensitiveDict()
-    for line in lines:
-        name, sep, value = line.decode("latin-1").partition(":")
-        if sep:
-            headers[name.strip()] = value.strip()
-    return headers
-
-
 def _http_response(block: bytes) -> ChangesetPart:
     """One ``application/http`` part: status line, headers, body."""
     head, content = _head_and_rest(block)
-    status_line, *lines = head.splitlines()
+    status_line = head.split(b"\n", 1)[0].rstrip(b"\r")
     try:
         _, code, reason = (status_line.decode("latin-1").split(" ", 2) + [""])[:3]
         status = int(code)
     except ValueError as exc:
         raise DecodeError(f"a transaction part is not an HTTP response: {status_line[:80]!r}") from exc
-    return ChangesetPart(status, reason.strip(), _headers(lines), content)
+    return ChangesetPart(status, reason.strip(), head, content)
 
 
 def _results(response, table_name: str) -> list[dict]:
@@ -325,7 +339,7 @@ def _results(response, table_name: str) -> list[dict]:
         decoded = _decode_error(response=failed, error_type=TableTransactionError)
         _validate_tablename_error(decoded, table_name)
         raise decoded
-    return [{"etag": part.headers["Etag"]} if "Etag" in part.headers else {} for part in parts]
+    return [{"etag": etag} if (etag := part.etag) is not None else {} for part in parts]
 
 
 class LeanTableClient:

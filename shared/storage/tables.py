@@ -3,11 +3,14 @@
 One ``TableServiceClient`` (one connection pool) serves every request.  The
 transport ignores proxy environment variables (``use_env_settings=False``):
 azure-core otherwise looks them up on every request, which costs more than
-Azurite's own work per call.  Timeouts and retries are deliberate: a
-connect timeout of 3 s, a read timeout of ``SCIM_STORAGE_TIMEOUT_SECONDS``
-(10 s) and at most 2 retries with short back-off, so a request facing a
-storage outage answers 503 within about half a minute, well inside Entra's
-60 s limit, instead of hanging.  Tables are created on first use.
+Azurite's own work per call; for the same reason the user agent is not
+extended from ``AZURE_HTTP_USER_AGENT`` (``user_agent_use_env=False``),
+which azure-core would otherwise read from the environment on every
+request.  Timeouts and retries are deliberate: a connect timeout of 3 s, a
+read timeout of ``SCIM_STORAGE_TIMEOUT_SECONDS`` (10 s) and at most 2
+retries with short back-off, so a request facing a storage outage answers
+503 within about half a minute, well inside Entra's 60 s limit, instead of
+hanging.  Tables are created on first use.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from azure.core.exceptions import (
 from ..config import Settings
 from .calls import count_storage_call, drop_lost_answer
 from .changesets import LeanTableClient
+from . import header_parsing
 from .outcomes import StorageUnavailable
 
 RESOURCES = "resources"
@@ -53,11 +57,14 @@ def storage_call(fn, *args, **kwargs):
 def client_options(settings: Settings) -> dict:
     """The azure-core options of every storage client (tables and the event
     queue): the transport without proxy look-ups, the timeouts and retries
-    of this module's docstring, the storage-call counter's hooks."""
+    of this module's docstring, the storage-call counter's hooks.  Installs
+    the lean header parsing of :mod:`shared.storage.header_parsing`."""
     from azure.core.pipeline.transport import RequestsTransport
 
+    header_parsing.install()
     return dict(
         transport=RequestsTransport(use_env_settings=False, connection_timeout=3, read_timeout=settings.storage_timeout_seconds),
+        user_agent_use_env=False,  # AZURE_HTTP_USER_AGENT, read on every request otherwise
         raw_request_hook=count_storage_call,
         raw_response_hook=drop_lost_answer,
         retry_total=2,
