@@ -49,6 +49,8 @@ _NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _NAME_CHARS = _NAME_START | frozenset("0123456789-_")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+#: One decoder for every string literal (``json.loads`` with an option builds a new one per call).
+_STRINGS = json.JSONDecoder(strict=False)
 _LITERALS = {"true": True, "false": False, "null": None}
 
 
@@ -325,7 +327,7 @@ class _Parser:
             raise FilterError(f"unterminated string starting at position {start}")
         self.pos = match.end()
         try:
-            value = json.loads(match.group(), strict=False)
+            value = _STRINGS.decode(match.group())
         except json.JSONDecodeError as exc:
             raise FilterError(
                 f"invalid escape at position {start + exc.pos} in the string starting at position {start}"
