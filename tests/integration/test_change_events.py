@@ -169,13 +169,24 @@ def test_poll_acknowledges_redelivers_and_keeps_the_order_of_each_resource(scim,
 
 
 def test_a_long_poll_returns_when_a_change_commits(scim, feed):
-    drain(scim, feed)
-    timer = threading.Timer(0.5, lambda: scim.post("/Users", user("late")))
-    started = time.monotonic()
-    timer.start()
-    answer = poll(feed, {"maxEvents": 10})
-    timer.join()
-    assert len(answer["sets"]) == 1 and time.monotonic() - started < 2.0
+    """The poll answers when the change commits, before its bound (2 s
+    here).  A POST that itself takes most of the bound (a loaded machine:
+    Azurite slows down as the suite's table grows) proves nothing either
+    way, so the case is tried again, at most three times."""
+    for attempt in range(3):
+        drain(scim, feed)
+        posted: list[float] = []
+        timer = threading.Timer(0.5, lambda: (scim.post("/Users", user(f"late{attempt}")), posted.append(time.monotonic())))
+        started = time.monotonic()
+        timer.start()
+        answer = poll(feed, {"maxEvents": 10})
+        answered = time.monotonic()
+        timer.join()
+        if posted[0] - started < 1.5:  # committed well inside the poll's bound: conclusive
+            break
+    else:
+        pytest.fail("three times the POST took most of the poll's bound: the machine is too loaded to tell")
+    assert len(answer["sets"]) == 1 and answered - started < 2.0
     empty_started = time.monotonic()
     assert poll(feed, {"maxEvents": 10, "ack": list(answer["sets"])})["sets"] == {}
     assert 1.5 <= time.monotonic() - empty_started < 10  # waited its bound (2 s here), then answered empty
