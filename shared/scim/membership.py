@@ -26,8 +26,11 @@ from .filter import Comparison, Filter, Or
 from .ids import kind_of
 from .matching import matches
 from .patch import Operation, PatchPath, path_names_attribute
-from .schemas import ResourceType
+from .schemas import GROUP_TYPE, ResourceType
 from .records import Member
+from .resource import coerce_single
+
+_MEMBERS = GROUP_TYPE.attribute(None, "members")
 
 
 @dataclass
@@ -35,7 +38,7 @@ class MembershipPlan:
     """The net effect of a PATCH on a group's members, in operation order."""
 
     clear: bool = False
-    add: dict[str, str | None] = field(default_factory=dict)
+    add: dict[str, None] = field(default_factory=dict)
     remove: dict[str, None] = field(default_factory=dict)
 
     @property
@@ -45,7 +48,7 @@ class MembershipPlan:
     def adding(self, members: list[Member]) -> None:
         for member in members:
             self.remove.pop(member.id, None)
-            self.add[member.id] = member.display
+            self.add[member.id] = None
 
     def removing(self, ids: list[str]) -> None:
         for member_id in ids:
@@ -66,10 +69,10 @@ def parse_members(value, group_id: str | None = None) -> list[Member]:
     members = []
     for item in items:
         if isinstance(item, str):
-            member_id, display = item, None
+            member_id = item
         elif isinstance(item, dict):
-            fields = {k.lower(): v for k, v in item.items()}
-            member_id, display = fields.get("value"), fields.get("display")
+            # checked as a POST checks its members: unknown sub-attributes refused, readOnly display dropped
+            member_id = coerce_single(_MEMBERS, item, "members").get("value")
         else:
             raise invalid_value(f"a member must be an object with a \"value\" (the member's id), not {item!r}"[:200])
         if not isinstance(member_id, str) or not member_id:
@@ -78,7 +81,7 @@ def parse_members(value, group_id: str | None = None) -> list[Member]:
             raise invalid_value(f'member "{member_id}" does not exist in this tenant')
         if member_id == group_id:
             raise invalid_value("a group cannot be a member of itself")
-        members.append(Member(member_id, display if isinstance(display, str) and display else None))
+        members.append(Member(member_id))
     return members
 
 
@@ -133,7 +136,7 @@ def plan_membership(
                 ids = [
                     m.id
                     for m in current_members()
-                    if matches(path.filter, {"value": m.id, "display": m.display, "type": "Group" if kind_of(m.id) == "G" else "User"}, sub_of)
+                    if matches(path.filter, {"value": m.id, "type": "Group" if kind_of(m.id) == "G" else "User"}, sub_of)
                 ]
             plan.removing(ids)
         elif path.sub is not None:

@@ -28,10 +28,11 @@ _last_micros = 0
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """One membership edge as stored: the member's id and a client display."""
+    """One membership edge as stored: the member's id.  (A member's
+    ``display`` is readOnly in the schema: what a client sends is ignored,
+    RFC 7644 §3.5.1, and none is returned, README "Deviations".)"""
 
     id: str
-    display: str | None = None
 
 
 @dataclass(slots=True)

@@ -46,7 +46,7 @@ def to_scim(rt: ResourceType, res: StoredResource, base_url: str) -> dict:
             {"value": gid, "$ref": f"{base_url}/Groups/{gid}", "type": "direct"} for gid in res.group_ids
         ]
     if res.members is not None and rt.schema.id.endswith(":Group"):
-        doc["members"] = [_member_json(m.id, m.display, base_url) for m in res.members]
+        doc["members"] = [_member_json(m.id, base_url) for m in res.members]
     doc["meta"] = {
         "resourceType": rt.name,
         "created": res.created,
@@ -57,12 +57,9 @@ def to_scim(rt: ResourceType, res: StoredResource, base_url: str) -> dict:
     return doc
 
 
-def _member_json(member_id: str, display: str | None, base_url: str) -> dict:
+def _member_json(member_id: str, base_url: str) -> dict:
     kind = kind_of(member_id) or GROUP
-    member = {"value": member_id, "$ref": f"{base_url}/{_KIND_ENDPOINT[kind]}/{member_id}", "type": _KIND_TYPE[kind]}
-    if display:
-        member["display"] = display
-    return member
+    return {"value": member_id, "$ref": f"{base_url}/{_KIND_ENDPOINT[kind]}/{member_id}", "type": _KIND_TYPE[kind]}
 
 
 def parse_attribute_list(text: str | list | None, param: str) -> list[tuple[str | None, str, str | None]]:

@@ -371,8 +371,10 @@ USER = Schema(
                 ),
                 _string(
                     "display",
-                    "A human-readable name, primarily used for display purposes. READ-ONLY.",
+                    "A human-readable name, primarily used for display purposes. READ-ONLY. "
+                    "Not returned by this service: it would cost a lookup per member.",
                     mutability="readOnly",
+                    returned="never",
                 ),
                 _string(
                     "type",
@@ -487,8 +489,10 @@ GROUP = Schema(
                 ),
                 _string(
                     "display",
-                    "A human-readable name, primarily used for display purposes. READ-ONLY.",
+                    "A human-readable name, primarily used for display purposes. READ-ONLY. "
+                    "Not returned by this service: it would cost a lookup per member.",
                     mutability="readOnly",
+                    returned="never",
                 ),
                 _string(
                     "type",

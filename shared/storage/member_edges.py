@@ -1,8 +1,7 @@
 """Group membership in Table Storage: the member edges and their writes.
 
 A member of a group is two rows in the tenant's partition, a forward edge
-(group -> member, with the member's ``display``) and a reverse edge
-(member -> group), keys from :mod:`shared.storage.keys`.  Adding one also
+(group -> member) and a reverse edge (member -> group), keys from :mod:`shared.storage.keys`.  Adding one also
 MERGEs (``If-Match: *``) the member's own row in the same transaction, so
 the transaction fails when the member does not exist -- existence checked
 without a read; every change of edges also touches the group's row (its new
@@ -52,8 +51,6 @@ class GroupMembership(TenantTransactions):
     def _add_member_ops(self, group_id: str, member: Member) -> list:
         kind = keys.kind_of(member.id)
         edge = self._row(keys.member_edge_key(group_id, member.id), k=ROW_EDGE)
-        if member.display:
-            edge["disp"] = member.display
         return [
             ("update", self._row(keys.resource_key(kind, member.id), mt=now_iso()), {"mode": UpdateMode.MERGE}),
             ("create", edge),

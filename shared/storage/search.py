@@ -117,7 +117,7 @@ def _document(rt: ResourceType, res: StoredResource) -> dict:
     if res.group_ids is not None:
         doc["groups"] = [{"value": gid, "type": "direct"} for gid in res.group_ids]
     if res.members is not None:
-        doc["members"] = [{"value": m.id, "display": m.display} for m in res.members]
+        doc["members"] = [{"value": m.id} for m in res.members]
     return doc
 
 

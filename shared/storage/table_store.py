@@ -111,7 +111,7 @@ class TenantStore(GroupMembership):
             elif entity.get("k") == ROW_REVERSE:
                 group_ids.append(row_key.rsplit(":", 1)[1])
             elif entity.get("k") == ROW_EDGE:
-                members.append(Member(row_key.rsplit(":", 1)[1], entity.get("disp")))
+                members.append(Member(row_key.rsplit(":", 1)[1]))
         if found is None:
             return None
         found.group_ids = group_ids
@@ -179,7 +179,7 @@ class TenantStore(GroupMembership):
             elif current is not None and row_kind == ROW_REVERSE:
                 current.group_ids.append(entity["RowKey"].rsplit(":", 1)[1])
             elif current is not None and row_kind == ROW_EDGE:
-                current.members.append(Member(entity["RowKey"].rsplit(":", 1)[1], entity.get("disp")))
+                current.members.append(Member(entity["RowKey"].rsplit(":", 1)[1]))
         if current is not None:
             yield current
 

@@ -265,7 +265,7 @@ class ResourceHandlers:
         written = None
         try:
             if plan.add:
-                members = [Member(mid, disp) for mid, disp in plan.add.items()]
+                members = [Member(mid) for mid in plan.add]
                 written = store.add_members(group_id, members, state, strict)
                 if written is not None:
                     state, strict = written, False

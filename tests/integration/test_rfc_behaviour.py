@@ -796,3 +796,54 @@ def test_adding_existing_member_is_idempotent(scim):
     add_members(scim, gid, uid)
     assert [m["value"] for m in get_group(scim, gid)["members"]] == [uid]
     assert [g["value"] for g in get_user(scim, uid)["groups"]] == [gid]
+
+
+# ---------------------------------------------------------------------------
+# A member object: its readOnly display and its sub-attributes (RFC 7643
+# §4.2, §7; RFC 7644 §3.5.1: readOnly values sent are ignored)
+# ---------------------------------------------------------------------------
+
+
+def _displays(group: dict) -> list:
+    return [member.get("display") for member in group.get("members", [])]
+
+
+def test_a_members_display_is_never_stored_or_returned_whatever_the_request(scim):
+    """One behaviour on POST, PUT, PATCH add (path and path-less) and in
+    every answer: ``members[].display`` is readOnly, so a client's value is
+    ignored, and the service, which does not look names up, returns none."""
+    ada, bob = create_user(scim)["id"], create_user(scim, "bob@example.com")["id"]
+    member = {"value": ada, "display": "Ada"}
+    created = body_of(scim.post("/Groups", {"schemas": [GROUP], "displayName": "G", "members": [member]}), 201)
+    gid = created["id"]
+    replaced = body_of(scim.put(f"/Groups/{gid}", {"schemas": [GROUP], "displayName": "G", "members": [member]}), 200)
+    answers = [created, replaced, get_group(scim, gid)]
+    scim.patch(f"/Groups/{gid}", patch_op({"op": "add", "path": "members", "value": [{"value": bob, "display": "Bob"}]}))
+    answers.append(get_group(scim, gid))
+    scim.patch(f"/Groups/{gid}", patch_op({"op": "replace", "value": {"members": [member, {"value": bob, "display": "B"}]}}))
+    answers.append(get_group(scim, gid))
+    answers += resources(scim.get("/Groups", params={"filter": f'members.value eq "{ada}"'}))
+    assert all(_displays(answer) and set(_displays(answer)) == {None} for answer in answers), answers
+    assert member_ids(get_group(scim, gid)) == {ada, bob}
+
+
+@pytest.mark.parametrize("request_form", ["POST", "PUT", "PATCH add", "PATCH path-less", "PATCH remove"])
+def test_an_unknown_sub_attribute_of_a_member_is_400_in_every_request(scim, request_form):
+    """As ``name.foo`` is: 400 invalidValue naming it, and nothing changes;
+    ``type`` and ``$ref`` are known sub-attributes and accepted."""
+    uid = create_user(scim)["id"]
+    gid = create_group(scim, members=[uid])["id"]
+    bad = [{"value": uid, "foo": "x"}]
+    send = {
+        "POST": lambda: scim.post("/Groups", {"schemas": [GROUP], "displayName": "Other", "members": bad}),
+        "PUT": lambda: scim.put(f"/Groups/{gid}", {"schemas": [GROUP], "displayName": "Tour Guides", "members": bad}),
+        "PATCH add": lambda: scim.patch(f"/Groups/{gid}", patch_op({"op": "add", "path": "members", "value": bad})),
+        "PATCH path-less": lambda: scim.patch(f"/Groups/{gid}", patch_op({"op": "replace", "value": {"members": bad}})),
+        "PATCH remove": lambda: scim.patch(f"/Groups/{gid}", patch_op({"op": "remove", "path": "members", "value": bad})),
+    }[request_form]
+    err = scim_error(send(), 400, "invalidValue")
+    assert err["detail"] == 'unknown sub-attribute "foo" in "members"'
+    assert member_ids(get_group(scim, gid)) == {uid}
+    assert [g["displayName"] for g in resources(scim.get("/Groups"))] == ["Tour Guides"]
+    known = [{"value": uid, "type": "User", "$ref": f"{scim.base}/Users/{uid}", "display": "x"}]
+    assert scim.patch(f"/Groups/{gid}", patch_op({"op": "add", "path": "members", "value": known})).status_code in (200, 204)
