@@ -270,3 +270,26 @@ def test_h25_manager_cleared_by_empty_value_forms(scim, empty):
     patched(scim.patch(f"/Users/{uid}", patch_op({"op": "add", "path": MANAGER_PATH, "value": boss})))
     patched(scim.patch(f"/Users/{uid}", patch_op({"op": "replace", "path": MANAGER_PATH, "value": empty})))
     assert manager_value(get_user(scim, uid)) is None
+
+
+def test_binary_and_reference_attributes_are_advertised_as_rfc_7643_defines_them(scim):
+    """What the README tells an administrator to keep out of the target
+    attribute list for Microsoft's gallery validation, and why: the service
+    advertises x509Certificates' value as binary and profileUrl as a
+    reference, refuses plain text in the binary one and keeps a URI in the
+    reference one."""
+    user_schema = body_of(scim.get(f"/Schemas/{USER}"), 200)
+    by_name = {a["name"]: a for a in user_schema["attributes"]}
+    certificate_value = next(s for s in by_name["x509Certificates"]["subAttributes"] if s["name"] == "value")
+    assert certificate_value["type"] == "binary"
+    assert (by_name["profileUrl"]["type"], by_name["profileUrl"]["referenceTypes"]) == ("reference", ["external"])
+    uid = create_user(scim)["id"]
+    refused = scim.patch(f"/Users/{uid}", patch_op({"op": "replace", "path": "x509Certificates",
+                                                     "value": [{"value": "plain text"}]}))
+    assert refused.status_code == 400 and refused.json()["scimType"] == "invalidValue"
+    assert "x509Certificates" in refused.json()["detail"]
+    patched(scim.patch(f"/Users/{uid}", patch_op(
+        {"op": "replace", "path": "x509Certificates", "value": [{"value": "TUlJQ2R6Q0NBZUNn"}]},
+        {"op": "replace", "path": "profileUrl", "value": "https://example.com/dale"})))
+    user = get_user(scim, uid)
+    assert user["x509Certificates"] == [{"value": "TUlJQ2R6Q0NBZUNn"}] and user["profileUrl"] == "https://example.com/dale"
