@@ -72,7 +72,10 @@ def parse_members(value, group_id: str | None = None) -> list[Member]:
             member_id = item
         elif isinstance(item, dict):
             # checked as a POST checks its members: unknown sub-attributes refused, readOnly display dropped
-            member_id = coerce_single(_MEMBERS, item, "members").get("value")
+            fields = coerce_single(_MEMBERS, item, "members")
+            if not isinstance(fields, dict):  # {}, only nulls, only the ignored display: unassigned (RFC 7643 §2.5)
+                continue
+            member_id = fields.get("value")
         else:
             raise invalid_value(f"a member must be an object with a \"value\" (the member's id), not {item!r}"[:200])
         if not isinstance(member_id, str) or not member_id:

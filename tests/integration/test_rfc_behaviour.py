@@ -847,3 +847,25 @@ def test_an_unknown_sub_attribute_of_a_member_is_400_in_every_request(scim, requ
     assert [g["displayName"] for g in resources(scim.get("/Groups"))] == ["Tour Guides"]
     known = [{"value": uid, "type": "User", "$ref": f"{scim.base}/Users/{uid}", "display": "x"}]
     assert scim.patch(f"/Groups/{gid}", patch_op({"op": "add", "path": "members", "value": known})).status_code in (200, 204)
+
+
+@pytest.mark.parametrize("member", [{}, {"value": None}, {"display": "Ada"}, {"value": None, "type": None}])
+@pytest.mark.parametrize("request_form", ["POST", "PUT", "PATCH add"])
+def test_an_empty_member_object_is_unassigned_in_every_request(scim, request_form, member):
+    """A member object that is empty, or holds only nulls or the ignored
+    display, is an unassigned value (RFC 7643 §2.5): it names no member and
+    changes nothing, in a PUT or PATCH as in a POST (the HTTP fuzz found
+    a PUT that failed on it)."""
+    uid = create_user(scim)["id"]
+    gid = create_group(scim, members=[uid])["id"]
+    if request_form == "POST":
+        created = body_of(scim.post("/Groups", {"schemas": [GROUP], "displayName": "Other", "members": [member]}), 201)
+        assert member_ids(get_group(scim, created["id"])) == set()
+        return
+    if request_form == "PUT":
+        body_of(scim.put(f"/Groups/{gid}", {"schemas": [GROUP], "displayName": "Tour Guides",
+                                            "members": [{"value": uid}, member]}), 200)
+    else:
+        answer = scim.patch(f"/Groups/{gid}", patch_op({"op": "add", "path": "members", "value": [member]}))
+        assert answer.status_code in (200, 204), answer.text
+    assert member_ids(get_group(scim, gid)) == {uid}
