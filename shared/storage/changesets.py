@@ -35,10 +35,12 @@ raises exactly what ``TableClient.submit_transaction`` does for the same
 answer: ``tests/integration/test_changesets.py`` proves both, by property
 tests against the SDK and against Azurite.
 
-Two deliberate differences: an empty list of operations returns ``[]``
+Three deliberate differences: an empty list of operations returns ``[]``
 without a request (the SDK sends one, which Azure refuses with 400 and it
-then returns ``[]``), and a Cosmos DB Table endpoint, which needs the
-SDK's PATCH-to-POST rewriting, is handed to the SDK's own path.
+then returns ``[]``); an upsert with an ETag or a match condition is
+refused (the SDK passes them on as ``If-Match``, which makes it an update);
+and a Cosmos DB Table endpoint, which needs the SDK's PATCH-to-POST
+rewriting, is handed to the SDK's own path.
 """
 
 from __future__ import annotations

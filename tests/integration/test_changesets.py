@@ -34,6 +34,7 @@ from unittest import mock
 
 import pytest
 from azure.core import MatchConditions
+from azure.core.credentials import AzureNamedKeyCredential
 from azure.data.tables import EdmType, EntityProperty, TableClient, TableEntity, TableServiceClient, UpdateMode
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -260,6 +261,17 @@ def test_an_upsert_with_a_condition_is_refused_by_the_lean_path_only(recorded_ta
     ops = [("upsert", {"PartitionKey": P, "RowKey": "a"}, {"etag": WEAK_ETAG, "match_condition": MatchConditions.IfNotModified})]
     with pytest.raises(ValueError, match="an upsert takes no etag"):
         changesets.submit_transaction(recorded_table, ops)
+
+
+def test_a_cosmos_db_table_endpoint_takes_the_sdks_own_path():
+    """Cosmos DB's Table API needs the SDK's PATCH-to-POST rewriting: its
+    transactions are handed to ``TableClient.submit_transaction``."""
+    credential = AzureNamedKeyCredential(ACCOUNT_NAME, ACCOUNT_KEY)
+    table = TableClient("https://account.table.cosmos.azure.com", "t", credential=credential)
+    ops = [("upsert", {"PartitionKey": P, "RowKey": "a"})]
+    with mock.patch.object(TableClient, "submit_transaction", return_value=[{"etag": "sdk"}]) as sdk_path:
+        assert changesets.submit_transaction(table, ops) == [{"etag": "sdk"}]
+    sdk_path.assert_called_once_with(ops)
 
 
 def test_no_operations_sends_nothing(recorder, recorded_table):
