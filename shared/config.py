@@ -16,6 +16,8 @@ Variable                               Meaning
 ``SCIM_MAX_BODY_BYTES``                request body limit, 413 above (default 1 MiB)
 ``SCIM_MAX_PAGE_SIZE``                 largest ``count`` honoured (default 1000)
 ``SCIM_DEFAULT_PAGE_SIZE``             ``count`` when none is given (default 100)
+``SCIM_CURSOR_TIMEOUT_SECONDS``        how long a pagination cursor (RFC 9865) stays
+                                       valid (default 3600)
 ``SCIM_STORAGE_TIMEOUT_SECONDS``       per-call storage read timeout (default 10)
 ``SCIM_AUTH_CACHE_SECONDS``            how long a verified token is cached (default 30)
 ``SCIM_EXPOSE_STORAGE_CALLS``          ``1``: add ``X-Storage-Calls`` to responses
@@ -89,6 +91,7 @@ class Settings:
     rate_limit_per_second: float = 0.0
     trust_forwarded_headers: bool = False
     token_signing_key_previous: str | None = None
+    cursor_timeout_seconds: int = 3600
     events_poll_wait_seconds: int = 20
     events_poll_interval_seconds: float = 1.0
     events_queue: str = ""
@@ -110,6 +113,7 @@ class Settings:
             max_body_bytes=_int("SCIM_MAX_BODY_BYTES", 1024 * 1024),
             max_page_size=_int("SCIM_MAX_PAGE_SIZE", 1000),
             default_page_size=_int("SCIM_DEFAULT_PAGE_SIZE", 100),
+            cursor_timeout_seconds=_int("SCIM_CURSOR_TIMEOUT_SECONDS", 3600),
             storage_timeout_seconds=_int("SCIM_STORAGE_TIMEOUT_SECONDS", 10),
             auth_cache_seconds=_int("SCIM_AUTH_CACHE_SECONDS", 30),
             expose_storage_calls=os.environ.get("SCIM_EXPOSE_STORAGE_CALLS") == "1",

@@ -19,6 +19,7 @@ A key's ``kid`` is the first 16 hex digits of the SHA-256 of its public key
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 
@@ -83,6 +84,14 @@ class SigningKeys:
             return self.current.public
         key = self._keys.get(kid) if isinstance(kid, str) else None
         return key.public if key else None
+
+    def derived_secret(self, purpose: str) -> bytes:
+        """A 32-byte secret for ``purpose`` (an HMAC key), derived from the
+        current private key: the same on every instance, unknown to anyone
+        without the key, and changed by a rotation."""
+        der = self.current.private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption())
+        return hmac.new(hashlib.sha256(der).digest(), purpose.encode(), hashlib.sha256).digest()
 
     def jwks(self) -> dict:
         """The JWK Set (RFC 7517 §5) of every key that verifies, current first."""

@@ -122,6 +122,8 @@ def service_provider_config_json(
     max_operations: int = 0,
     etag: bool = True,
     documentation_uri: str | None = None,
+    default_page_size: int | None = None,
+    cursor_timeout: int | None = None,
 ) -> dict:
     """The ``/ServiceProviderConfig`` resource (RFC 7643 §5, RFC 7644 §4).
 
@@ -129,6 +131,10 @@ def service_provider_config_json(
     not.  ``max_payload_size`` (bytes) is the request body limit; RFC 7643 §5
     only has a place for it under ``bulk``, so it is reported there although
     bulk itself is unsupported.  ``documentationUri`` is omitted unless given.
+
+    ``pagination`` (RFC 9865 §4): paging by index always, by cursor when
+    ``cursor_timeout`` (seconds a cursor stays valid) is given; index is the
+    default method, as RFC 7644 clients (Entra among them) expect.
     """
     out: dict = {"schemas": [SERVICE_PROVIDER_CONFIG_URN]}
     if documentation_uri:
@@ -142,6 +148,7 @@ def service_provider_config_json(
                 "maxPayloadSize": max_payload_size,
             },
             "filter": {"supported": True, "maxResults": max_results},
+            "pagination": _pagination(max_results, default_page_size, cursor_timeout),
             "changePassword": {"supported": False},
             "sort": {"supported": True},
             "etag": {"supported": etag},
@@ -161,6 +168,17 @@ def service_provider_config_json(
             },
         }
     )
+    return out
+
+
+def _pagination(max_page_size: int, default_page_size: int | None, cursor_timeout: int | None) -> dict:
+    """The ``pagination`` attribute of ``/ServiceProviderConfig`` (RFC 9865 §4)."""
+    out: dict = {"cursor": cursor_timeout is not None, "index": True, "defaultPaginationMethod": "index"}
+    if default_page_size is not None:
+        out["defaultPageSize"] = default_page_size
+    out["maxPageSize"] = max_page_size
+    if cursor_timeout is not None:
+        out["cursorTimeout"] = cursor_timeout
     return out
 
 

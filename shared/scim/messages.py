@@ -60,6 +60,7 @@ class SearchRequest(_Message):
     sortorder: StrictStr | None = None
     startindex: StrictInt | None = None
     count: StrictInt | None = None
+    cursor: StrictStr | None = None  # RFC 9865 §2
 
 
 _NAMES = {"operations": "Operations", "excludedattributes": "excludedAttributes", "sortby": "sortBy",

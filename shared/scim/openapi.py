@@ -36,8 +36,8 @@ _JSON_TYPES = {
     "reference": {"type": "string"},
 }
 
-#: Query parameters of a list request (RFC 7644 §3.4.2).
-LIST_PARAMETERS = ("filter", "sortBy", "sortOrder", "startIndex", "count", "attributes", "excludedAttributes")
+#: Query parameters of a list request (RFC 7644 §3.4.2; ``cursor``: RFC 9865 §2).
+LIST_PARAMETERS = ("filter", "sortBy", "sortOrder", "startIndex", "count", "cursor", "attributes", "excludedAttributes")
 #: Query parameters of every request returning resources (RFC 7644 §3.4.2.5).
 PROJECTION_PARAMETERS = ("attributes", "excludedAttributes")
 
@@ -78,14 +78,16 @@ def _message_schemas() -> dict:
     """ListResponse, SearchRequest, PatchOp and Error (RFC 7644 §3.4.2, §3.4.3, §3.5.2, §3.12)."""
     urns = lambda urn: {"type": "array", "items": {"type": "string", "enum": [urn]}}  # noqa: E731
     return {
-        "ListResponse": {"type": "object", "required": ["schemas", "totalResults"], "properties": {
-            "schemas": urns(LIST_RESPONSE_URN), "totalResults": {"type": "integer"},
+        "ListResponse": {"type": "object", "required": ["schemas"], "properties": {
+            "schemas": urns(LIST_RESPONSE_URN),
+            "totalResults": {"type": "integer", "description": "always with index paging; with a cursor when known (RFC 9865 §2)"},
             "startIndex": {"type": "integer"}, "itemsPerPage": {"type": "integer"},
+            "nextCursor": {"type": "string"}, "previousCursor": {"type": "string"},
             "Resources": {"type": "array", "items": {"type": "object"}}}},
         "SearchRequest": {"type": "object", "required": ["schemas"], "properties": {
             "schemas": urns(SEARCH_REQUEST_URN), "filter": {"type": "string"}, "sortBy": {"type": "string"},
             "sortOrder": {"type": "string", "enum": ["ascending", "descending"]},
-            "startIndex": {"type": "integer"}, "count": {"type": "integer"},
+            "startIndex": {"type": "integer"}, "count": {"type": "integer"}, "cursor": {"type": "string"},
             "attributes": {"type": "array", "items": {"type": "string"}},
             "excludedAttributes": {"type": "array", "items": {"type": "string"}}}},
         "PatchOp": {"type": "object", "required": ["schemas", "Operations"], "properties": {
@@ -223,6 +225,8 @@ def _parameters() -> dict:
         "sortOrder": query("sortOrder", {"type": "string", "enum": ["ascending", "descending"]}, "RFC 7644 §3.4.2.3"),
         "startIndex": query("startIndex", {"type": "integer", "minimum": 1}, "RFC 7644 §3.4.2.4"),
         "count": query("count", {"type": "integer", "minimum": 0}, "RFC 7644 §3.4.2.4"),
+        "cursor": query("cursor", {"type": "string", "pattern": "^[A-Za-z0-9._~-]*$"},
+                        "RFC 9865 §2: empty for the first page, then a nextCursor or previousCursor"),
         "attributes": query("attributes", listed, "RFC 7644 §3.4.2.5"),
         "excludedAttributes": query("excludedAttributes", listed, "RFC 7644 §3.4.2.5"),
     }

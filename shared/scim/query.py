@@ -1,9 +1,11 @@
-"""List and search parameters (RFC 7644 §3.4.2, §3.4.3).
+"""List and search parameters (RFC 7644 §3.4.2, §3.4.3; RFC 9865 §2).
 
 ``filter``, ``sortBy``, ``sortOrder``, ``startIndex``, ``count``,
-``attributes`` and ``excludedAttributes``, from a query string (GET) or a
-SearchRequest body (POST ``.search``), into one :class:`ListQuery`.
-Parameter names are matched case-insensitively.
+``cursor``, ``attributes`` and ``excludedAttributes``, from a query string
+(GET) or a SearchRequest body (POST ``.search``), into one :class:`ListQuery`.
+Parameter names are matched case-insensitively.  A ``cursor`` (empty for the
+first page) asks for cursor pagination (RFC 9865); without one, paging is by
+index (RFC 7644 §3.4.2.4), this service's ``defaultPaginationMethod``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class ListQuery:
     count: int
     attributes: list
     excluded: list
+    cursor: str | None = None  # None: index paging; "": the first page by cursor (RFC 9865 §2)
 
 
 def _parse_filter(text) -> Filter | None:
@@ -76,6 +79,9 @@ def _build(params: dict, settings: PageLimits) -> ListQuery:
     order = str(params.get("sortorder") or "ascending").strip().lower()
     if order not in ("ascending", "descending"):
         raise invalid_value('"sortOrder" must be "ascending" or "descending"')
+    cursor = params.get("cursor")
+    if cursor is not None and start is not None:
+        raise invalid_value('give "cursor" or "startIndex", not both: they are two ways of paging (RFC 9865 §2)')
     return ListQuery(
         filter=_parse_filter(params.get("filter")),
         sort_by=sort_path,
@@ -84,6 +90,7 @@ def _build(params: dict, settings: PageLimits) -> ListQuery:
         count=min(max(0, count), settings.max_page_size) if count is not None else settings.default_page_size,
         attributes=parse_attribute_list(params.get("attributes"), "attributes"),
         excluded=parse_attribute_list(params.get("excludedattributes"), "excludedAttributes"),
+        cursor=cursor,
     )
 
 

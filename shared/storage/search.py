@@ -99,13 +99,20 @@ def _needs_edges(rt: ResourceType, flt: Filter | None) -> bool:
     return any(_is_attr(p, rt, edge) or _is_attr(p, rt, edge, p.sub) for p in filter_paths(flt))
 
 
-def _resources(store: TenantStore, rt: ResourceType, flt: Filter | None) -> Iterable[StoredResource]:
-    kind = _kind(rt)
+def _resources(store: TenantStore, rt: ResourceType, flt: Filter | None, after: str | None = None,
+               page_size: int = 1000) -> Iterable[StoredResource]:
+    """The resources of ``rt`` a filter may match, in id order (those after
+    the id ``after`` only, when given), read in pages of ``page_size`` rows."""
+    kind = resource_kind(rt)
     edges = _needs_edges(rt, flt)
     ids = _candidates(store, rt, flt)
     if ids is None:
-        return store.scan_with_edges(kind) if edges else store.scan(kind)
-    found = (store.get(kind, rid, edges=edges) for rid in ids if keys.kind_of(rid) == kind)
+        start = keys.after_resource(kind, after) if after is not None else None
+        if edges:
+            return store.scan_with_edges(kind, start_key=start)
+        return store.scan(kind, page_size=page_size, start_key=start)
+    found = (store.get(kind, rid, edges=edges) for rid in sorted(ids)
+             if keys.kind_of(rid) == kind and (after is None or rid > after))
     return [res for res in found if res is not None]
 
 
@@ -121,7 +128,8 @@ def _document(rt: ResourceType, res: StoredResource) -> dict:
     return doc
 
 
-def _sort_key(rt: ResourceType, res: StoredResource, sort_by):
+def sort_key(rt: ResourceType, res: StoredResource, sort_by) -> tuple:
+    """The key ``res`` sorts by for ``sortBy`` (RFC 7644 §3.4.2.3): missing values after present ones."""
     schema, attr, sub = sort_by
     urn = None
     if schema is not None:
@@ -164,7 +172,7 @@ def find_resources(store: TenantStore, types: list[ResourceType], query: ListQue
         return Found(counter[0], page)
     pick = heapq.nlargest if query.descending else heapq.nsmallest
     try:
-        first = pick(start + query.count, matches, key=lambda pair: _sort_key(pair[0], pair[1], query.sort_by))
+        first = pick(start + query.count, matches, key=lambda pair: sort_key(pair[0], pair[1], query.sort_by))
     except TypeError as exc:
         raise bad_request(f"cannot sort by {query.sort_by[1]}: values of different types", "invalidValue") from exc
     for _ in matches:  # nsmallest(0, ...) reads nothing; the total needs every match
@@ -179,25 +187,25 @@ def _unfiltered_page(store: TenantStore, types: list[ResourceType], start: int, 
     version says so, whichever instance wrote (:mod:`shared.storage.paging`) --
     otherwise the total from the counters and the rows up to the page."""
     if len(types) == 1 and start == 0 and count > 0:
-        total, version, page = store.count_and_first(_kind(types[0]), count)
+        total, version, page = store.count_and_first(resource_kind(types[0]), count)
         _remember_next(store, types[0], start, Position("", total, version), page)
         return Found(total, [(types[0], res) for res in page])
     rt = types[0]
     if len(types) == 1 and count > 0:
-        total, version = store.count_and_version(_kind(rt))
-        known = POSITIONS.get(store.scope, _kind(rt), start)
+        total, version = store.count_and_version(resource_kind(rt))
+        known = POSITIONS.get(store.scope, resource_kind(rt), start)
         if known is not None and known.version == version:
-            page = list(itertools.islice(store.scan(_kind(rt), page_size=count, start_key=known.row_key), count))
+            page = list(itertools.islice(store.scan(resource_kind(rt), page_size=count, start_key=known.row_key), count))
             _remember_next(store, rt, start, known, page)
             return Found(total, [(rt, res) for res in page])
     else:
-        total, version = sum(store.count(_kind(t)) for t in types), ()
+        total, version = sum(store.count(resource_kind(t)) for t in types), ()
     if count == 0 or start >= total:
         return Found(total, [])
     if len(types) > 1:
-        rows = ((t, res) for t in types for res in store.scan(_kind(t), page_size=start + count))
+        rows = ((t, res) for t in types for res in store.scan(resource_kind(t), page_size=start + count))
         return Found(total, list(itertools.islice(rows, start, start + count)))
-    page = list(itertools.islice(store.scan(_kind(rt), page_size=start + count), start, start + count))
+    page = list(itertools.islice(store.scan(resource_kind(rt), page_size=start + count), start, start + count))
     _remember_next(store, rt, start, Position("", total, version), page)
     return Found(total, [(rt, res) for res in page])
 
@@ -206,19 +214,33 @@ def _remember_next(store: TenantStore, rt: ResourceType, start: int, listed: Pos
     """Record where the page after this one begins, with the total and the
     counters' version it was served with (:mod:`shared.storage.paging`)."""
     if page:
-        kind = _kind(rt)
+        kind = resource_kind(rt)
         POSITIONS.put(store.scope, kind, start + len(page), listed._replace(row_key=keys.after_resource(kind, page[-1].id)))
 
 
-def _kind(rt: ResourceType) -> str:
+def resource_kind(rt: ResourceType) -> str:
+    """The storage kind (:mod:`shared.storage.keys`) of a resource type."""
     return keys.USER if rt.name == "User" else keys.GROUP
 
 
 def _matching(store: TenantStore, types: list[ResourceType], flt: Filter | None) -> Iterator[tuple[ResourceType, StoredResource]]:
-    for rt, qualified, test in _plans(types, flt):
-        for res in _resources(store, rt, qualified):
+    for _index, rt, res in ordered_matches(store, types, flt):
+        yield rt, res
+
+
+def ordered_matches(store: TenantStore, types: list[ResourceType], flt: Filter | None,
+                    after: tuple[int, str] | None = None, page_size: int = 1000
+                    ) -> Iterator[tuple[int, ResourceType, StoredResource]]:
+    """Matches of ``flt`` as (place of the type in ``types``, type, resource),
+    in that order and then id order; only those after ``after`` (a place
+    and an id) when given, so a walk resumes without reading what it passed."""
+    for index, (rt, qualified, test) in enumerate(_plans(types, flt)):
+        if after is not None and index < after[0]:
+            continue
+        resume = after[1] if after is not None and index == after[0] else None
+        for res in _resources(store, rt, qualified, resume, page_size):
             if test is None or test(_document(rt, res)):
-                yield rt, res
+                yield index, rt, res
 
 
 def _counted(items: Iterator, counter: list[int]) -> Iterator:
@@ -273,4 +295,4 @@ def _lenient(rt: ResourceType, flt: Filter):
         return lambda _doc: False
 
 
-__all__ = ["Found", "find_resources"]
+__all__ = ["Found", "find_resources", "ordered_matches", "resource_kind", "sort_key"]

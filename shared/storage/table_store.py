@@ -163,11 +163,12 @@ class TenantStore(GroupMembership):
         for entity in self._range(start_key or lo, keys.prefix_end(lo), kind_filter=ROW_RESOURCE, page_size=page_size):
             yield self._from_row(entity)
 
-    def scan_with_edges(self, kind: str) -> Iterator[StoredResource]:
-        """Every resource of a kind with its edges (bounded: O(resources + edges))."""
+    def scan_with_edges(self, kind: str, start_key: str | None = None) -> Iterator[StoredResource]:
+        """Every resource of a kind with its edges (bounded: O(resources + edges)),
+        from ``start_key`` when given."""
         lo = kind + ":"
         current: StoredResource | None = None
-        for entity in self._range(lo, keys.prefix_end(lo)):
+        for entity in self._range(start_key or lo, keys.prefix_end(lo)):
             row_kind = entity.get("k")
             if row_kind == ROW_RESOURCE:
                 if current is not None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..config import Settings
+from ..scim.cursors import CursorCodec, binding, invalid_cursor
 from ..scim.errors import ScimError, conflict, invalid_value, not_found, printable
 from ..scim.http import Request, Response
 from ..scim.ids import GROUP, USER, kind_of, new_id
@@ -29,6 +30,7 @@ from ..scim.resource import check_immutable, parse_resource, protect_password
 from ..scim.schemas import GROUP_TYPE, LIST_RESPONSE_URN, USER_TYPE, ResourceType
 from ..storage.index_rows import index_keys
 from ..storage.outcomes import AlreadyExists, Changed, Missing
+from ..storage.cursor_pages import find_cursor_page
 from ..storage.search import find_resources
 from ..storage.member_edges import GroupState
 from ..storage.table_store import TenantStore
@@ -52,9 +54,10 @@ def optimistically(attempt: Callable[[], T], gave_up: str) -> T:
 class ResourceHandlers:
     """The handlers of the resource routes (:mod:`shared.scim.endpoints`)."""
 
-    def __init__(self, settings: Settings, base_url: Callable[[Request], str]) -> None:
+    def __init__(self, settings: Settings, base_url: Callable[[Request], str], cursors: CursorCodec | None = None) -> None:
         self.settings = settings
         self._base_url = base_url
+        self.cursors = cursors  # None: no signing key, so no cursor pagination (RFC 9865)
 
     def _projection(self, rt: ResourceType, request: Request) -> Projection:
         return Projection(
@@ -306,14 +309,10 @@ class ResourceHandlers:
         return self._query(request, store, list(types), query)
 
     def _query(self, request: Request, store: TenantStore, types: list[ResourceType], query: ListQuery) -> Response:
-        base = self._base_url(request)
+        if query.cursor is not None and query.count > 0:
+            return self._cursor_query(request, store, types, query)
         found = find_resources(store, types, query)
-        resources = []
-        for rt, res in found.page:
-            projection = Projection(rt, query.attributes, query.excluded)
-            if rt is GROUP_TYPE and res.members is None and projection.wants("members"):
-                res = store.get(GROUP, res.id, edges=True) or res
-            resources.append(projection.apply(to_scim(rt, res, base)))
+        resources = self._rendered(request, store, found.page, query)
         body = {
             "schemas": [LIST_RESPONSE_URN],
             "totalResults": found.total,
@@ -322,6 +321,40 @@ class ResourceHandlers:
             "Resources": resources,
         }
         return Response(200, body)
+
+    def _cursor_query(self, request: Request, store: TenantStore, types: list[ResourceType], query: ListQuery) -> Response:
+        """A page by cursor (RFC 9865 §2): an empty ``cursor`` is the first
+        page; ``nextCursor`` and ``previousCursor`` are given when there is
+        such a page; ``totalResults`` when the page's reads establish it."""
+        if self.cursors is None:
+            raise invalid_cursor("cursor pagination is not available: this deployment has no SCIM_TOKEN_SIGNING_KEY "
+                                 "to seal cursors with; page with startIndex")
+        bound = binding(store.tenant_id, [rt.name for rt in types], repr(query.filter) if query.filter else None,
+                        query.sort_by, query.descending)
+        position = self.cursors.open(query.cursor, bound) if query.cursor else None
+        found = find_cursor_page(store, types, query, position)
+        resources = self._rendered(request, store, found.page, query)
+        body: dict = {"schemas": [LIST_RESPONSE_URN]}
+        if found.total is not None:
+            body["totalResults"] = found.total
+        body["itemsPerPage"] = len(resources)
+        if found.next is not None:
+            body["nextCursor"] = self.cursors.issue(found.next, bound)
+        if found.previous is not None:
+            body["previousCursor"] = self.cursors.issue(found.previous, bound)
+        body["Resources"] = resources
+        return Response(200, body)
+
+    def _rendered(self, request: Request, store: TenantStore, page: list, query: ListQuery) -> list[dict]:
+        """A page's resources as the client asked for them (``attributes``, ``excludedAttributes``)."""
+        base = self._base_url(request)
+        resources = []
+        for rt, res in page:
+            projection = Projection(rt, query.attributes, query.excluded)
+            if rt is GROUP_TYPE and res.members is None and projection.wants("members"):
+                res = store.get(GROUP, res.id, edges=True) or res
+            resources.append(projection.apply(to_scim(rt, res, base)))
+        return resources
 
 
 def _id_in(row_key: str) -> str:

@@ -33,6 +33,7 @@ from ..delivery.dispatch import Dispatcher
 from ..delivery.signal import EventSignal
 from ..delivery.worker import DeliveryWorker
 from ..scim.endpoints import ENDPOINTS, EVENTS_SCOPE, JWKS_ROUTE, SIGNIN_ROUTES, TOKEN_ROUTE, UNAUTHENTICATED, Endpoint
+from ..scim.cursors import CursorCodec
 from ..scim.errors import ScimError, bad_request, invalid_value, printable, unavailable
 from ..scim.http import Request, Response
 from ..scim.openapi import openapi_document
@@ -77,6 +78,15 @@ def _signing_keys(settings: Settings) -> SigningKeys | None:
         return None
 
 
+def _cursor_codec(settings: Settings, keys: SigningKeys | None) -> CursorCodec | None:
+    """What seals pagination cursors (RFC 9865): a secret derived from the
+    signing key, so every instance opens every other's cursors; None
+    (cursor pagination off) without a key."""
+    if keys is None:
+        return None
+    return CursorCodec(keys.derived_secret("scim-pagination-cursor-v1"), settings.cursor_timeout_seconds)
+
+
 def _token_signer(settings: Settings, keys: SigningKeys | None) -> TokenSigner | None:
     """The OAuth token signer, or None (OAuth off) without keys or with a bad lifetime."""
     if keys is None:
@@ -108,7 +118,7 @@ class ScimService:
         self.audit = AuditLog(self.tables)
         rate = self.settings.rate_limit_per_second
         self.rate_limiter = RateLimiter(rate) if rate > 0 else None
-        self.resources = ResourceHandlers(self.settings, self.base_url)
+        self.resources = ResourceHandlers(self.settings, self.base_url, _cursor_codec(self.settings, self.keys))
         self.signin = SignInEndpoints(self.settings, self.tables, self.registry, self.keys, self.audit, self.resources,
                                       self.base_url)
         self._handlers = {name: getattr(self.resources, name, None) or getattr(self, name)
@@ -292,8 +302,11 @@ class ScimService:
     # ----------------------------------------------------------- discovery
     def service_provider_config(self, request: Request, _store, _id) -> Response:
         """GET /ServiceProviderConfig (RFC 7644 §4, RFC 7643 §5)."""
+        cursors = self.resources.cursors
         body = service_provider_config_json(
-            self.base_url(request), max_results=self.settings.max_page_size, max_payload_size=self.settings.max_body_bytes
+            self.base_url(request), max_results=self.settings.max_page_size, max_payload_size=self.settings.max_body_bytes,
+            default_page_size=self.settings.default_page_size,
+            cursor_timeout=cursors.timeout_seconds if cursors is not None else None,
         )
         return Response(200, body)
 

@@ -251,6 +251,24 @@ def test_a_paging_walk_across_instances_returns_every_user_once_with_the_right_t
     assert all(calls == 2 for calls in alone[1:])  # counters, then from the remembered position its own rows only
 
 
+def test_a_cursor_walk_across_instances_reads_one_page_of_rows_per_page(populated):
+    """RFC 9865 cursors are stateless: whichever instance serves a page, it
+    resumes at the row after the cursor's position, in one read of its own rows."""
+    scim, created = populated
+    ids, instances, calls, cursor = [], [], [], ""
+    while cursor is not None and len(calls) < 2 * USERS // PAGE:
+        response = scim.get("/Users", params={"cursor": cursor, "count": PAGE})
+        assert response.status_code == 200, response.text[:300]
+        body = response.json()
+        ids += [r["id"] for r in body["Resources"]]
+        instances.append(response.instance)
+        calls.append(int(response.headers["X-Storage-Calls"]))
+        cursor = body.get("nextCursor")
+    assert ids == sorted(created) and len(calls) == -(-USERS // PAGE)
+    assert all(a != b for a, b in zip(instances, instances[1:]))
+    assert _paging_calls([(None, None, c) for c in calls]) == [1] * len(calls), calls
+
+
 AUTH_CALLS = 2  # a credential not in the instance's cache: the token row and the tenant row
 
 
