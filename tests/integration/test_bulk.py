@@ -389,3 +389,23 @@ def test_events_and_audit_of_bulk_operations_equal_those_of_the_requests_alone(s
     assert sorted(c["txn"] for c in in_bulk) == sorted(bulk_txns) and sorted(c["txn"] for c in alone) == sorted(alone_txns)
     assert _audit(service, scim.tenant_id, bulk_ids) == _audit(service, other_tenant.tenant_id, alone_ids)
     assert {e.request_id for e in service.audit.recent(scim.tenant_id, 100)} == set(bulk_txns)
+
+
+def test_a_client_written_against_the_standard_works_unchanged(scim):
+    """scim2-client's own Bulk example (RFC 7644 §3.7.2), checked both ways by
+    scim2-models: the request it builds is accepted, the BulkResponse validates."""
+    from httpx2 import Client
+    from scim2_client.engines.httpx2 import SyncSCIMClient
+    from scim2_models import BulkOperation, BulkRequest, BulkResponse, Group, GroupMember, User
+
+    client = SyncSCIMClient(Client(base_url=f"{scim.base}/", headers={"Authorization": f"Bearer {scim.token}"}))
+    client.discover()
+    answer = client.bulk(BulkRequest[User | Group](operations=[
+        BulkOperation[User](method="POST", path="/Users", bulk_id="qwerty", data=User(user_name="Alice")),
+        BulkOperation[Group](method="POST", path="/Groups", bulk_id="ytrewq", data=Group(
+            display_name="Tour Guides", members=[GroupMember(type="User", value="bulkId:qwerty")])),
+    ]))
+    assert isinstance(answer, BulkResponse)
+    assert [(op.bulk_id, op.status) for op in answer.operations] == [("qwerty", 201), ("ytrewq", 201)]
+    alice = answer.operations[0].location.rsplit("/", 1)[1]
+    assert member_ids(get_group(scim, answer.operations[1].location.rsplit("/", 1)[1])) == {alice}
