@@ -7,10 +7,9 @@ tenant), refuses text storage cannot hold in the URL, dispatches to the
 resource handlers (:mod:`shared.web.resources`), Bulk requests
 (:mod:`shared.web.bulk`, each operation served here as its own request),
 the event feed (:mod:`shared.web.events`) or the discovery documents,
-checks that the
-credential's scope allows the route, gives every write the context of its
-change events (:mod:`shared.storage.event_rows`), records accepted changes
-in the audit trail and logs one line per request.
+checks that the credential's scope allows the route, gives every write the
+context of its change events (:mod:`shared.storage.event_rows`), records
+accepted changes in the audit trail and logs one line per request.
 Every failure becomes an RFC 7644 §3.12 error; nothing leaks a stack trace.
 """
 

@@ -88,6 +88,20 @@ def test_rfc_example_a_group_and_users_it_names_before_they_are_created(scim):
     assert {g["value"] for g in get_user(scim, alice)["groups"]} == {gid}
 
 
+def test_a_chain_of_forward_references_as_long_as_max_operations_runs_from_its_end(scim):
+    """Each user's manager is the user POSTed after it: the last runs first."""
+    operations = [post("/Users", f"u{i}", {"schemas": [USER, ENT], "userName": f"chain{i}@example.com",
+                                           ENT: {"manager": {"value": f"bulkId:u{i + 1}"}}})
+                  for i in range(MAX_OPERATIONS - 1)]
+    operations.append(post("/Users", f"u{MAX_OPERATIONS - 1}", user("top@example.com")))
+    results = sent(scim, bulk(*operations))
+    assert statuses(results) == ["201"] * MAX_OPERATIONS and [r["bulkId"] for r in results] == [f"u{i}" for i in range(MAX_OPERATIONS)]
+    ids = [id_of(r) for r in results]
+    listed = list_of(scim.get("/Users", params={"count": MAX_OPERATIONS}))["Resources"]
+    managers = {u["id"]: u.get(ENT, {}).get("manager", {}).get("value") for u in listed}
+    assert managers == {ids[i]: ids[i + 1] if i + 1 < MAX_OPERATIONS else None for i in range(MAX_OPERATIONS)}
+
+
 def test_bulk_ids_in_paths_for_put_patch_and_delete_of_users_and_groups(scim):
     """Every method on both resource types, each addressed by the bulkId of the POST that made it."""
     results = sent(scim, bulk(
