@@ -175,9 +175,11 @@ class ScimService:
                         request_id: str) -> Response:
         """Serve one operation of a Bulk request (:mod:`shared.web.bulk`) as
         the same request sent alone, for the caller already authenticated;
-        never raises: a failure is the operation's error response.  One log
-        line per operation, as :meth:`handle` writes per request."""
+        never raises: a failure is the operation's error response.  The
+        rate limit counts it as a request; one log line per operation, as
+        :meth:`handle` writes per request."""
         try:
+            self._check_rate(principal.tenant_id)
             response = self._serve_checked(request, route, resource_id, principal, request_id)
         except Exception as exc:  # noqa: BLE001 - every failure becomes the operation's RFC 7644 §3.12 error
             response = _failure(exc, request.method, route)
@@ -237,11 +239,16 @@ class ScimService:
             principal = self.authenticator.authenticate(request.header("authorization"))
         except AuthFailed as failure:
             raise _unauthorized(failure) from None
+        self._check_rate(principal.tenant_id)
+        return principal
+
+    def _check_rate(self, tenant_id: str) -> None:
+        """429 with Retry-After above the optional per-tenant rate limit,
+        which counts each request, and each operation of a Bulk request."""
         if self.rate_limiter is not None:
-            wait = self.rate_limiter.retry_after(principal.tenant_id)
+            wait = self.rate_limiter.retry_after(tenant_id)
             if wait:
                 raise ScimError(429, "too many requests for this tenant; retry later", headers={"Retry-After": str(wait)})
-        return principal
 
     def token(self, request: Request, request_id: str) -> Response:
         """``POST /oauth/token`` (RFC 6749 §4.4); an issued token is audited."""

@@ -8,6 +8,7 @@ with Entra's requests in both ``aadOptscim062020`` modes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -306,6 +307,18 @@ def test_a_tenant_whose_writes_are_closed_gets_401_per_operation(scim, backend, 
     assert refused.status == 200 and statuses(refused.body["Operations"]) == ["401", "401"]
     assert list_of(scim.get("/Users"))["totalResults"] == 1
     assert statuses(send(bulk(post("/Users", "a", user("a@example.com")))).body["Operations"]) == ["201"]
+
+
+def test_the_rate_limit_counts_each_operation_as_a_request(scim, request):
+    """An instance limited to 2 requests/s (a burst of 2): the Bulk request
+    takes one, its first operation the other, the next ones are 429."""
+    shared = request.getfixturevalue("memory_service")
+    limited = ScimService(dataclasses.replace(shared.settings, rate_limit_per_second=2), shared.tables)
+    body = bulk(*[post("/Users", f"r{i}", user(f"r{i}@example.com")) for i in range(4)])
+    headers = {"Authorization": f"Bearer {scim.token}", "Content-Type": "application/scim+json"}
+    answer = limited.handle(Request.build("POST", f"{scim.base}/Bulk", headers, json.dumps(body).encode()), "Bulk")
+    assert answer.status == 200 and statuses(answer.body["Operations"]) == ["201", "429", "429", "429"]
+    assert "retry later" in answer.body["Operations"][1]["response"]["detail"]
 
 
 def _creates(name: str) -> list[tuple[str, str, str, dict]]:
