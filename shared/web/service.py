@@ -218,7 +218,7 @@ class ScimService:
         handler = _HANDLERS.get(route)
         if handler is None:
             path = urlsplit(request.url).path
-            raise ScimError(404, f'no SCIM endpoint at "{path}"; the endpoints are /Users, /Groups, /Schemas, /ResourceTypes, /ServiceProviderConfig and .search')
+            raise ScimError(404, f'no SCIM endpoint at "{path}"; the endpoints are /Users, /Groups, /Bulk, /Schemas, /ResourceTypes, /ServiceProviderConfig and .search')
         methods, arguments, scope = handler
         if scope is not None and principal.scope != scope:
             return _wrong_scope(route, scope)
