@@ -19,7 +19,8 @@ alone.  What is decided here:
   ``invalidValue``.
 * **References** (§3.7.2): a string ``"bulkId:<id>"`` anywhere in an
   operation's ``data`` (a group's ``members[].value``, the enterprise
-  ``manager.value``, a PATCH value) or as the id of its ``path`` stands for
+  ``manager.value``, a PATCH value), as a ``/``-separated part of such a
+  string (a ``$ref`` URL) or as the id of its ``path`` stands for
   the id of the resource the POST with that ``bulkId`` created.  The
   operations run in request order, except that an operation runs after
   the POSTs it refers to, even when they come later in the request (the

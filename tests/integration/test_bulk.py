@@ -71,12 +71,14 @@ def id_of(result: dict) -> str:
 
 
 def test_rfc_example_a_group_and_users_it_names_before_they_are_created(scim):
-    """§3.7.2 with the group first: its members and a manager refer forward to
-    POSTs later in the request, which run first; the response keeps request order."""
+    """§3.7.2 with the group first: its members, a manager and a URL refer
+    forward to POSTs later in the request, which run first; the response
+    keeps request order."""
     results = sent(scim, bulk(
         post("/Groups", "ytrewq", group("Tour Guides", "bulkId:qwerty", "bulkId:bob")),
         post("/Users", "qwerty", user("Alice")),
-        post("/Users", "bob", {"schemas": [USER, ENT], "userName": "Bob", ENT: {"manager": {"value": "bulkId:qwerty"}}}),
+        post("/Users", "bob", {"schemas": [USER, ENT], "userName": "Bob", "profileUrl": "https://example.com/p/bulkId:qwerty",
+                               ENT: {"manager": {"value": "bulkId:qwerty"}}}),
     ))
     assert [(r["method"], r["bulkId"], r["status"]) for r in results] == [
         ("POST", "ytrewq", "201"), ("POST", "qwerty", "201"), ("POST", "bob", "201")]
@@ -86,6 +88,7 @@ def test_rfc_example_a_group_and_users_it_names_before_they_are_created(scim):
     created = scim.get(f"/Groups/{gid}")
     assert member_ids(created.json()) == {alice, bob} and results[0]["version"] == created.headers["ETag"]
     assert get_user(scim, bob)[ENT]["manager"]["value"] == alice
+    assert get_user(scim, bob)["profileUrl"] == f"https://example.com/p/{alice}"  # a part of a string, too
     assert {g["value"] for g in get_user(scim, alice)["groups"]} == {gid}
 
 
