@@ -6,7 +6,8 @@
                    ids, request bodies and text (``request_body``,
                    ``storable_text``), preconditions, the filter tree, its
                    grammar (``filter_parser``) and its evaluation, PATCH and
-                   membership plans, projection and responses, list queries,
+                   membership plans, Bulk plans (``bulk``), projection and
+                   responses, list queries,
                    discovery, OpenAPI, errors, the plain request and response
                    records (``http``), the stored-resource records and
                    versions (``records``), change events and their SET
@@ -36,7 +37,8 @@
                    outbox (``sets``), the wake-up of waiting polls (``signal``),
                    push, queue and back-channel logout delivery
 ``web/``           the web edge: ``service`` authenticates and dispatches,
-                   ``resources`` holds the User and Group handlers,
+                   ``resources`` holds the User and Group handlers, ``bulk``
+                   runs Bulk requests (each operation as its own request),
                    ``events`` the event feed and the key set, ``signin``
                    the sign-in routes and ``/Me``
 ``config``,        settings from the environment; the SDK loggers quieted for

@@ -14,6 +14,8 @@ Variable                               Meaning
                                        ``X-Forwarded-Host``/``X-Forwarded-Proto`` (behind
                                        a proxy or tunnel that sets them); default: ignored
 ``SCIM_MAX_BODY_BYTES``                request body limit, 413 above (default 1 MiB)
+``SCIM_BULK_MAX_OPERATIONS``           most operations in one ``POST /Bulk`` (RFC 7644
+                                       §3.7.4), 413 above (default 100)
 ``SCIM_MAX_PAGE_SIZE``                 largest ``count`` honoured (default 1000)
 ``SCIM_DEFAULT_PAGE_SIZE``             ``count`` when none is given (default 100)
 ``SCIM_CURSOR_TIMEOUT_SECONDS``        how long a pagination cursor (RFC 9865) stays
@@ -102,6 +104,7 @@ class Settings:
     signin_client_secret: str | None = None
     signin_managed_identity_client_id: str | None = None
     signin_authority: str | None = None
+    bulk_max_operations: int = 100
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -134,4 +137,5 @@ class Settings:
             signin_client_secret=os.environ.get("SCIM_SIGNIN_CLIENT_SECRET") or None,
             signin_managed_identity_client_id=os.environ.get("SCIM_SIGNIN_MANAGED_IDENTITY_CLIENT_ID", "").strip() or None,
             signin_authority=os.environ.get("SCIM_SIGNIN_AUTHORITY", "").strip() or None,
+            bulk_max_operations=_int("SCIM_BULK_MAX_OPERATIONS", 100),
         )

@@ -119,7 +119,7 @@ def service_provider_config_json(
     *,
     max_results: int,
     max_payload_size: int,
-    max_operations: int = 0,
+    max_operations: int,
     etag: bool = True,
     documentation_uri: str | None = None,
     default_page_size: int | None = None,
@@ -127,10 +127,10 @@ def service_provider_config_json(
 ) -> dict:
     """The ``/ServiceProviderConfig`` resource (RFC 7643 §5, RFC 7644 §4).
 
-    PATCH, filtering and sorting are supported, bulk and password change are
-    not.  ``max_payload_size`` (bytes) is the request body limit; RFC 7643 §5
-    only has a place for it under ``bulk``, so it is reported there although
-    bulk itself is unsupported.  ``documentationUri`` is omitted unless given.
+    PATCH, bulk, filtering and sorting are supported, password change is
+    not.  ``bulk`` gives the limits of RFC 7644 §3.7.4: ``max_operations``
+    per request and ``max_payload_size`` (bytes), which is the request body
+    limit of every route.  ``documentationUri`` is omitted unless given.
 
     ``pagination`` (RFC 9865 §4): paging by index always, by cursor when
     ``cursor_timeout`` (seconds a cursor stays valid) is given; index is the
@@ -143,7 +143,7 @@ def service_provider_config_json(
         {
             "patch": {"supported": True},
             "bulk": {
-                "supported": False,
+                "supported": True,
                 "maxOperations": max_operations,
                 "maxPayloadSize": max_payload_size,
             },

@@ -56,6 +56,7 @@ _SEARCH = (("POST", "search"),)
 TOKEN_ROUTE = "oauth/token"
 JWKS_ROUTE = ".well-known/jwks.json"
 EVENTS_ROUTE = "Events"
+BULK_ROUTE = "Bulk"
 ME_ROUTE = "Me"
 UNAUTHENTICATED = (TOKEN_ROUTE, JWKS_ROUTE)
 CATCH_ALL = "{*path}"
@@ -71,6 +72,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("Groups/.search", "groups_search", _SEARCH, ("Group",), scope=SCIM_SCOPE),
     Endpoint("Groups/{id}", "group", _RESOURCE, ("Group",), audited=True, scope=SCIM_SCOPE),
     Endpoint(".search", "root_search", _SEARCH, ("User", "Group"), scope=SCIM_SCOPE),
+    # RFC 7644 §3.7: each operation is served as its own request to the routes above.
+    Endpoint(BULK_ROUTE, "bulk", (("POST", "bulk"),), ("User", "Group"), audited=True, scope=SCIM_SCOPE),
     Endpoint("ServiceProviderConfig", "service_provider_config", (("GET", "service_provider_config"),)),
     Endpoint("Schemas", "schemas", (("GET", "schemas"),)),
     Endpoint("Schemas/{id}", "schema", (("GET", "schemas"),)),

@@ -1,5 +1,5 @@
 """SCIM request messages as pydantic v2 models (RFC 7644 §3.5.2 PatchOp,
-§3.4.3 SearchRequest).
+§3.4.3 SearchRequest, §3.7 BulkRequest).
 
 These models check a message's *envelope* -- which fields exist and their
 JSON types -- and report the first problem with its location
@@ -63,8 +63,33 @@ class SearchRequest(_Message):
     cursor: StrictStr | None = None  # RFC 9865 §2
 
 
+class BulkOperation(_Message):
+    """One operation of a BulkRequest (RFC 7644 §3.7): ``method`` and ``path``
+    are required of every operation; whether ``bulkId`` and ``data`` are
+    there as its method needs is checked per operation
+    (:mod:`shared.scim.bulk`), so that one bad operation fails alone."""
+
+    method: StrictStr
+    path: StrictStr
+    bulkid: StrictStr | None = None
+    version: StrictStr | None = None
+    data: Any = None
+
+    @property
+    def has_data(self) -> bool:
+        return "data" in self.model_fields_set and self.data is not None
+
+
+class BulkRequest(_Message):
+    """The BulkRequest message (RFC 7644 §3.7): ``failOnErrors`` and ``Operations``."""
+
+    schemas: list[StrictStr]
+    failonerrors: StrictInt | None = None
+    operations: list[BulkOperation] = Field(min_length=1)
+
+
 _NAMES = {"operations": "Operations", "excludedattributes": "excludedAttributes", "sortby": "sortBy",
-          "sortorder": "sortOrder", "startindex": "startIndex"}
+          "sortorder": "sortOrder", "startindex": "startIndex", "bulkid": "bulkId", "failonerrors": "failOnErrors"}
 
 
 def parse_message(model: type[_Message], body: Any, what: str, urn: str) -> _Message:

@@ -6,8 +6,8 @@ as the discovery endpoints of RFC 7644 §4) and used by the HTTP fuzz
 parameter.  The resource schemas are built from the same attribute
 definitions that ``/Schemas`` renders (RFC 7643 §7), so the description
 cannot drift from what the service enforces; the messages follow RFC 7644:
-ListResponse and SearchRequest (§3.4.2, §3.4.3), PatchOp (§3.5.2) and Error
-(§3.12).  OAuth's token endpoint is RFC 6749 §4.4.
+ListResponse and SearchRequest (§3.4.2, §3.4.3), PatchOp (§3.5.2),
+BulkRequest and BulkResponse (§3.7) and Error (§3.12).  OAuth's token endpoint is RFC 6749 §4.4.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 from .attribute import Attribute
 from .endpoints import CATCH_ALL, ENDPOINTS
 from .schemas import (
+    BULK_REQUEST_URN,
+    BULK_RESPONSE_URN,
     COMMON_ATTRIBUTES,
     ERROR_URN,
     LIST_RESPONSE_URN,
@@ -75,7 +77,8 @@ def resource_schema(rt: ResourceType) -> dict:
 
 
 def _message_schemas() -> dict:
-    """ListResponse, SearchRequest, PatchOp and Error (RFC 7644 §3.4.2, §3.4.3, §3.5.2, §3.12)."""
+    """ListResponse, SearchRequest, PatchOp, BulkRequest, BulkResponse and
+    Error (RFC 7644 §3.4.2, §3.4.3, §3.5.2, §3.7, §3.12)."""
     urns = lambda urn: {"type": "array", "items": {"type": "string", "enum": [urn]}}  # noqa: E731
     return {
         "ListResponse": {"type": "object", "required": ["schemas"], "properties": {
@@ -96,6 +99,23 @@ def _message_schemas() -> dict:
                 "type": "object", "required": ["op"], "properties": {
                     "op": {"type": "string", "enum": ["add", "replace", "remove"]},
                     "path": {"type": "string"}, "value": {}}}}}},
+        "BulkRequest": {"type": "object", "required": ["schemas", "Operations"], "properties": {
+            "schemas": urns(BULK_REQUEST_URN), "failOnErrors": {"type": "integer", "minimum": 1},
+            "Operations": {"type": "array", "minItems": 1, "items": {
+                "type": "object", "required": ["method", "path"], "properties": {
+                    "method": {"type": "string", "enum": ["POST", "PUT", "PATCH", "DELETE"]},
+                    "path": {"type": "string", "description": "/Users, /Groups, /Users/{id} or /Groups/{id}; "
+                                                              "an id may be bulkId:<bulkId>"},
+                    "bulkId": {"type": "string", "description": "required for POST"},
+                    "version": {"type": "string", "description": "an ETag, sent as If-Match"},
+                    "data": {"type": "object"}}}}}},
+        "BulkResponse": {"type": "object", "required": ["schemas", "Operations"], "properties": {
+            "schemas": urns(BULK_RESPONSE_URN),
+            "Operations": {"type": "array", "items": {
+                "type": "object", "required": ["method", "status"], "properties": {
+                    "method": {"type": "string"}, "bulkId": {"type": "string"}, "location": {"type": "string"},
+                    "version": {"type": "string"}, "status": {"type": "string"},
+                    "response": _ref("Error")}}}}},
         "Error": {"type": "object", "required": ["schemas", "status"], "properties": {
             "schemas": urns(ERROR_URN), "status": {"type": "string"},
             "scimType": {"type": "string"}, "detail": {"type": "string"}}},
@@ -239,6 +259,8 @@ def openapi_document(base_url: str = "/scim/v2") -> dict:
         described.update(_resource_paths(rt))
     described["/.search"] = {"post": _operation("Search all resource types (RFC 7644 §3.4.3)", "200",
                                                 _ref("ListResponse"), body="SearchRequest")}
+    described["/Bulk"] = {"post": _operation("Many operations on Users and Groups in one request (RFC 7644 §3.7)",
+                                             "200", _ref("BulkResponse"), body="BulkRequest")}
     described.update(_discovery_paths())
     described.update(_token_path())
     described.update(_event_paths())

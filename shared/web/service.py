@@ -4,11 +4,12 @@
 the route of the endpoint table (:mod:`shared.scim.endpoints`) it matched.
 This module authenticates the caller (a bearer token names exactly one
 tenant), refuses text storage cannot hold in the URL, dispatches to the
-resource handlers (:mod:`shared.web.resources`), the event feed
-(:mod:`shared.web.events`) or the discovery documents, checks that the
-credential's scope allows the route, gives every write the context of its
-change events (:mod:`shared.storage.event_rows`), records accepted changes
-in the audit trail and logs one line per request.
+resource handlers (:mod:`shared.web.resources`), Bulk requests
+(:mod:`shared.web.bulk`, each operation served here as its own request),
+the event feed (:mod:`shared.web.events`) or the discovery documents,
+checks that the credential's scope allows the route, gives every write the
+context of its change events (:mod:`shared.storage.event_rows`), records
+accepted changes in the audit trail and logs one line per request.
 Every failure becomes an RFC 7644 §3.12 error; nothing leaks a stack trace.
 """
 
@@ -28,11 +29,21 @@ from ..auth.rate_limit import RateLimiter
 from ..auth.tenants import TenantRegistry
 from ..config import Settings
 from ..scim import storable_text
+from ..scim.bulk import changed_anything
 from ..scim.discovery import list_response, resource_type_json, schema_json, service_provider_config_json
 from ..delivery.dispatch import Dispatcher
 from ..delivery.signal import EventSignal
 from ..delivery.worker import DeliveryWorker
-from ..scim.endpoints import ENDPOINTS, EVENTS_SCOPE, JWKS_ROUTE, SIGNIN_ROUTES, TOKEN_ROUTE, UNAUTHENTICATED, Endpoint
+from ..scim.endpoints import (
+    BULK_ROUTE,
+    ENDPOINTS,
+    EVENTS_SCOPE,
+    JWKS_ROUTE,
+    SIGNIN_ROUTES,
+    TOKEN_ROUTE,
+    UNAUTHENTICATED,
+    Endpoint,
+)
 from ..scim.cursors import CursorCodec
 from ..scim.errors import ScimError, bad_request, invalid_value, printable, unavailable
 from ..scim.http import Request, Response
@@ -46,6 +57,7 @@ from ..storage.event_rows import EventContext
 from ..storage.outcomes import StorageUnavailable, TooLarge, WritesClosed
 from ..storage.table_store import TenantStore
 from ..storage.tables import RESOURCES, Tables
+from .bulk import BulkEndpoint
 from .events import EventFeed
 from .resources import ResourceHandlers
 from .signin import SignInEndpoints
@@ -119,10 +131,12 @@ class ScimService:
         rate = self.settings.rate_limit_per_second
         self.rate_limiter = RateLimiter(rate) if rate > 0 else None
         self.resources = ResourceHandlers(self.settings, self.base_url, _cursor_codec(self.settings, self.keys))
+        self.bulk = BulkEndpoint(self.settings, self.serve_operation, self.base_url)
         self.signin = SignInEndpoints(self.settings, self.tables, self.registry, self.keys, self.audit, self.resources,
                                       self.base_url)
         self._handlers = {name: getattr(self.resources, name, None) or getattr(self, name)
                           for endpoint in ENDPOINTS if endpoint.route in _HANDLERS and endpoint.scope != EVENTS_SCOPE
+                          and endpoint.route != BULK_ROUTE
                           for name in endpoint.handlers.values()}
 
     # ------------------------------------------------------------ dispatch
@@ -131,8 +145,9 @@ class ScimService:
 
         One log line per request, ``key=value`` pairs: request id, method,
         route, status, storage calls and milliseconds -- never a header, a
-        body or a value.  An accepted change wakes its tenant's waiting polls and
-        starts the delivery of its events (its audit entry is its event).
+        body or a value.  An accepted change (for a Bulk request: one or more)
+        wakes its tenant's waiting polls and starts the delivery of its events
+        (its audit entry is its event), once per request.
         """
         started = time.perf_counter()
         request_id = _request_id(request)
@@ -147,19 +162,9 @@ class ScimService:
                     response = self.signin.handle(request, route, request_id)
                 else:
                     response = self._dispatch(request, route, resource_id, caller, request_id)
-            except ScimError as exc:
-                response = Response(exc.status, exc.body(), dict(exc.headers))
-            except StorageUnavailable:
-                exc = unavailable("storage is unavailable or slow; retry shortly")
-                response = Response(exc.status, exc.body(), dict(exc.headers))
-            except TooLarge as exc:
-                err = ScimError(413, f"the resource is too large to store: {exc}")
-                response = Response(413, err.body())
-            except Exception:  # noqa: BLE001 - the last line of defence: log, answer generic 500
-                log.exception("unhandled error on %s %s", request.method, route)
-                err = ScimError(500, "internal error; the request was not completed")
-                response = Response(500, err.body())
-            if caller and request.method in _CHANGES and route in _AUDITED_ROUTES and response.status < 300:
+            except Exception as exc:  # noqa: BLE001 - every failure becomes an RFC 7644 §3.12 error
+                response = _failure(exc, request.method, route)
+            if caller and _committed_change(request, route, response):
                 self._committed(caller[0])
         if self.settings.expose_storage_calls:
             response.headers["X-Storage-Calls"] = str(calls[0])
@@ -171,13 +176,35 @@ class ScimService:
         return response
 
     def _dispatch(self, request: Request, route: str, resource_id: str | None, caller: list, request_id: str) -> Response:
-        """Authenticate, then serve the route.  A write refused by the tenant's
-        write guard (:class:`WritesClosed`: the tenant was disabled or deleted
-        after this instance cached its credential) answers 401 like any
-        revoked credential; a guard missing from an enabled tenant is
-        restored and the request served once more (nothing was committed)."""
+        """Authenticate, then serve the route."""
         principal = self._authenticate(request)
         caller.append(principal)
+        return self._serve_checked(request, route, resource_id, principal, request_id)
+
+    def serve_operation(self, request: Request, route: str, resource_id: str | None, principal: Principal,
+                        request_id: str) -> Response:
+        """Serve one operation of a Bulk request (:mod:`shared.web.bulk`) as
+        the same request sent alone, for the caller already authenticated;
+        never raises: a failure is the operation's error response.  The
+        rate limit counts it as a request; one log line per operation, as
+        :meth:`handle` writes per request."""
+        try:
+            self._check_rate(principal.tenant_id)
+            response = self._serve_checked(request, route, resource_id, principal, request_id)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes the operation's RFC 7644 §3.12 error
+            response = _failure(exc, request.method, route)
+        log.info("bulk_operation request=%s method=%s route=%s status=%d", request_id, request.method, route,
+                 response.status)
+        return response
+
+    def _serve_checked(self, request: Request, route: str, resource_id: str | None, principal: Principal,
+                       request_id: str) -> Response:
+        """Refuse URL text storage cannot hold, then serve the route.  A write
+        refused by the tenant's write guard (:class:`WritesClosed`: the tenant
+        was disabled or deleted after this instance cached its credential)
+        answers 401 like any revoked credential; a guard missing from an
+        enabled tenant is restored and the request served once more (nothing
+        was committed)."""
         _check_url_text(request, resource_id)
         retried = False
         while True:
@@ -201,7 +228,7 @@ class ScimService:
         handler = _HANDLERS.get(route)
         if handler is None:
             path = urlsplit(request.url).path
-            raise ScimError(404, f'no SCIM endpoint at "{path}"; the endpoints are /Users, /Groups, /Schemas, /ResourceTypes, /ServiceProviderConfig and .search')
+            raise ScimError(404, f'no SCIM endpoint at "{path}"; the endpoints are /Users, /Groups, /Bulk, /Schemas, /ResourceTypes, /ServiceProviderConfig and .search')
         methods, arguments, scope = handler
         if scope is not None and principal.scope != scope:
             return _wrong_scope(route, scope)
@@ -209,6 +236,8 @@ class ScimService:
             raise ScimError(405, f"{request.method} is not allowed on {route}; use {', '.join(methods)}", headers={"Allow": ", ".join(methods)})
         if scope == EVENTS_SCOPE:
             return self.events.poll(request, principal)
+        if route == BULK_ROUTE:
+            return self.bulk.serve(request, principal, request_id)
         context = EventContext(request_id, principal.actor, self.base_url(request), principal.events.full)
         store = TenantStore(self.tables.table(RESOURCES), principal.tenant_id, context)
         return self._handlers[methods[request.method]](request, store, resource_id, *arguments)
@@ -220,11 +249,16 @@ class ScimService:
             principal = self.authenticator.authenticate(request.header("authorization"))
         except AuthFailed as failure:
             raise _unauthorized(failure) from None
+        self._check_rate(principal.tenant_id)
+        return principal
+
+    def _check_rate(self, tenant_id: str) -> None:
+        """429 with Retry-After above the optional per-tenant rate limit,
+        which counts each request, and each operation of a Bulk request."""
         if self.rate_limiter is not None:
-            wait = self.rate_limiter.retry_after(principal.tenant_id)
+            wait = self.rate_limiter.retry_after(tenant_id)
             if wait:
                 raise ScimError(429, "too many requests for this tenant; retry later", headers={"Retry-After": str(wait)})
-        return principal
 
     def token(self, request: Request, request_id: str) -> Response:
         """``POST /oauth/token`` (RFC 6749 §4.4); an issued token is audited."""
@@ -304,7 +338,8 @@ class ScimService:
         """GET /ServiceProviderConfig (RFC 7644 §4, RFC 7643 §5)."""
         cursors = self.resources.cursors
         body = service_provider_config_json(
-            self.base_url(request), max_results=self.settings.max_page_size, max_payload_size=self.settings.max_body_bytes,
+            self.base_url(request), max_results=self.settings.max_page_size,
+            max_payload_size=self.settings.max_body_bytes, max_operations=self.settings.bulk_max_operations,
             default_page_size=self.settings.default_page_size,
             cursor_timeout=cursors.timeout_seconds if cursors is not None else None,
         )
@@ -331,6 +366,30 @@ class ScimService:
             if id_of(item).lower() == wanted.lower():
                 return Response(200, render(item, base))
         raise ScimError(404, f'{what} "{printable(wanted)}" not found')
+
+
+def _failure(exc: Exception, method: str, route: str) -> Response:
+    """The RFC 7644 §3.12 error response for a failure: a :class:`ScimError`
+    as it says, 503 with Retry-After for a storage outage, 413 for a
+    resource too large to store, and a logged, generic 500 for the rest."""
+    if isinstance(exc, ScimError):
+        return Response(exc.status, exc.body(), dict(exc.headers))
+    if isinstance(exc, StorageUnavailable):
+        err = unavailable("storage is unavailable or slow; retry shortly")
+        return Response(err.status, err.body(), dict(err.headers))
+    if isinstance(exc, TooLarge):
+        return Response(413, ScimError(413, f"the resource is too large to store: {exc}").body())
+    log.error("unhandled error on %s %s", method, route, exc_info=exc)
+    return Response(500, ScimError(500, "internal error; the request was not completed").body())
+
+
+def _committed_change(request: Request, route: str, response: Response) -> bool:
+    """Whether the request committed a change: a 2xx answer to a change of
+    an audited route; for ``/Bulk``, a BulkResponse with an operation that
+    succeeded."""
+    if request.method not in _CHANGES or route not in _AUDITED_ROUTES or response.status >= 300:
+        return False
+    return route != BULK_ROUTE or changed_anything(response.body)
 
 
 def _unauthorized(failure: AuthFailed) -> ScimError:

@@ -3,15 +3,16 @@
 The description is read from the running app (``GET /scim/v2/openapi.json``);
 each documented (path, method) gets requests built by hypothesis strategies
 from it and from :mod:`tests.property.strategies`: valid and mutated
-resources, PATCH and search messages, random filters and query parameters,
+resources, PATCH, search and Bulk messages, random filters and query parameters,
 plus hostile input -- bad JSON, non-UTF-8, wrong media types, odd and
 oversized ids, undocumented methods, missing or wrong credentials.  Batches
 are sent concurrently from several keep-alive sessions to the dev host.
 
-Asserted: no response is a 5xx, no request fails at the connection level,
-every documented (path, method) was reached, and the dev host's thread is
-alive and answering at the end.  The seed and size come from ``FUZZ_SEED``
-(fixed by default, so ``make test`` is deterministic) and ``FUZZ_REQUESTS``,
+Asserted: no response is a 5xx (nor any operation inside a BulkResponse), no
+request fails at the connection level, every documented (path, method) was
+reached, and the dev host's thread is alive and answering at the end.  The
+seed and size come from ``FUZZ_SEED`` (fixed by default, so ``make test`` is
+deterministic) and ``FUZZ_REQUESTS``,
 sent as :data:`FUZZ_SHARDS` tests of an equal share each (seed
 ``FUZZ_SEED + shard``); ``make fuzz`` runs a longer one with a random seed
 (docs/reliability.md, "Fuzzing").
@@ -32,7 +33,7 @@ import requests
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from shared.scim.schemas import GROUP_TYPE, SEARCH_REQUEST_URN, USER_TYPE
+from shared.scim.schemas import BULK_REQUEST_URN, GROUP_TYPE, SEARCH_REQUEST_URN, USER_TYPE
 from tests.property.strategies import (
     ANY_JSON,
     ODD_TEXT,
@@ -98,16 +99,40 @@ def _member_patches(ids: list[str]) -> st.SearchStrategy:
     return st.lists(op | by_filter, min_size=1, max_size=3).map(patch_body)
 
 
+def _bulk_bodies(ids: list[str], resource: st.SearchStrategy, patches: st.SearchStrategy) -> st.SearchStrategy:
+    """BulkRequests (RFC 7644 §3.7): creates with bulkIds, changes of seeded
+    ids and of bulkId references (unknown, forward and circular ones among
+    them), and operations that are wrong in every field."""
+    bulk_ids = st.sampled_from(["a", "b", "c"]) | ODD_TEXT
+    refs = st.sampled_from(ids) | bulk_ids.map(lambda b: f"bulkId:{b}") | ODD_IDS
+    endpoints = st.sampled_from(["/Users", "/Groups"])
+    create = st.fixed_dictionaries({"method": st.just("POST"), "path": endpoints, "bulkId": bulk_ids, "data": resource})
+    change = st.fixed_dictionaries(
+        {"method": st.sampled_from(["PUT", "PATCH", "DELETE", "patch", "GET"]),
+         "path": st.tuples(endpoints, refs).map("/".join)},
+        optional={"version": st.sampled_from(['W/"x"', "*"]) | ODD_TEXT, "data": resource | patches})
+    odd = st.fixed_dictionaries({}, optional={
+        "method": ODD_TEXT | st.integers(), "bulkId": ANY_JSON, "data": ANY_JSON, "version": ANY_JSON,
+        "path": st.sampled_from(["/Bulk", "/Schemas", "Users", "/Users/a/b", "", "/Me"]) | ODD_TEXT})
+    return st.fixed_dictionaries(
+        {"schemas": st.just([BULK_REQUEST_URN]), "Operations": st.lists(create | change | _rarely(create, odd, 4),
+                                                                          max_size=6)},
+        optional={"failOnErrors": st.integers(-1, 4) | ODD_TEXT})
+
+
 def _json_bodies(ids: list[str]) -> dict[str, st.SearchStrategy]:
     """Request bodies by the name of the schema the description gives them."""
     patches = st.one_of([st.lists(patch_operations(rt) | hostile_operations(), min_size=1, max_size=4).map(patch_body)
                          for rt in (USER_TYPE, GROUP_TYPE)])
+    users, groups = resources(USER_TYPE, USER_NAMES), _group_bodies(ids)
     return {
-        "User": resources(USER_TYPE, USER_NAMES),
-        "Group": _group_bodies(ids),
+        "User": users,
+        "Group": groups,
         "PatchOp": patches | _member_patches(ids),
         "SearchRequest": _search_bodies(),
         "PollRequest": _poll_bodies(),
+        "BulkRequest": _bulk_bodies(ids, users | _group_bodies([*ids, "bulkId:a", "bulkId:b"]),
+                                    patches | _member_patches([*ids, "bulkId:a"])),
     }
 
 
@@ -223,11 +248,12 @@ class Runner:
             status = response.status_code
         except requests.RequestException as exc:
             status, response = 0, exc
+        inside = _server_errors_inside(response) if path == "/Bulk" and status == 200 else []
         with self.lock:
             self.statuses[status] += 1
             self.reached.add(documented)
-            if status == 0 or status >= 500:
-                detail = getattr(response, "text", repr(response))[:300]
+            if status == 0 or status >= 500 or inside:
+                detail = "; ".join(inside) or getattr(response, "text", repr(response))[:300]
                 self.failures.append(f"{status} {method} {url[:300]} body={body[:200]!r} -> {detail}")
 
     def submit(self, batch: list) -> None:
@@ -244,6 +270,12 @@ class Runner:
     @property
     def total(self) -> int:
         return sum(self.statuses.values())
+
+
+def _server_errors_inside(response) -> list[str]:
+    """The operations of a BulkResponse that answered 5xx: the Bulk request
+    itself answers 200 whatever its operations met (RFC 7644 §3.7.3)."""
+    return [json.dumps(r)[:300] for r in response.json()["Operations"] if int(r["status"]) >= 500]
 
 
 def _seed_resources(scim) -> list[str]:

@@ -236,11 +236,11 @@ def test_resource_types_list_response() -> None:
 
 
 def test_service_provider_config_json() -> None:
-    doc = service_provider_config_json(BASE, max_results=200, max_payload_size=1_048_576)
+    doc = service_provider_config_json(BASE, max_results=200, max_payload_size=1_048_576, max_operations=100)
     assert doc["schemas"] == [SERVICE_PROVIDER_CONFIG_URN]
     assert "documentationUri" not in doc
     assert doc["patch"] == {"supported": True}
-    assert doc["bulk"] == {"supported": False, "maxOperations": 0, "maxPayloadSize": 1_048_576}
+    assert doc["bulk"] == {"supported": True, "maxOperations": 100, "maxPayloadSize": 1_048_576}
     assert doc["filter"] == {"supported": True, "maxResults": 200}
     assert doc["changePassword"] == {"supported": False}
     assert doc["sort"] == {"supported": True}
@@ -267,13 +267,14 @@ def test_service_provider_config_options() -> None:
         BASE,
         max_results=50,
         max_payload_size=2048,
-        max_operations=0,
+        max_operations=7,
         etag=False,
         documentation_uri="https://docs.example.com/scim",
     )
     assert doc["documentationUri"] == "https://docs.example.com/scim"
     assert doc["etag"] == {"supported": False}
     assert doc["filter"]["maxResults"] == 50
+    assert doc["bulk"] == {"supported": True, "maxOperations": 7, "maxPayloadSize": 2048}
     _assert_clean(doc)
 
 

@@ -13,7 +13,7 @@ from shared.scim.endpoints import ENDPOINTS
 
 ROOT = Path(__file__).resolve().parents[2]
 SCIM_ROUTES = {
-    "Users", "Users/{id}", "Users/.search", "Groups", "Groups/{id}", "Groups/.search", ".search",
+    "Users", "Users/{id}", "Users/.search", "Groups", "Groups/{id}", "Groups/.search", ".search", "Bulk",
     "ServiceProviderConfig", "Schemas", "Schemas/{id}", "ResourceTypes", "ResourceTypes/{id}", "oauth/token", "openapi.json", "Events", ".well-known/jwks.json",
     "Me", "{*path}",
 }
