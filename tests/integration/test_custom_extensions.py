@@ -112,6 +112,8 @@ def test_another_tenant_neither_sees_nor_accepts_the_extension(contoso, other_te
     assert EXT not in created and EXT not in get_user(other_tenant, created["id"])
     scim_error(other_tenant.patch(f"/Users/{created['id']}", patch_op(
         {"op": "replace", "path": f"{EXT}:costCenter", "value": "CC-9"})), 400, "invalidPath")
+    scim_error(other_tenant.patch(f"/Users/{created['id']}", patch_op(
+        {"op": "Replace", "value": {f"{EXT}:costCenter": "CC-9"}})), 400, "invalidPath")
     scim_error(other_tenant.get("/Users", params={"filter": f'{EXT}:costCenter eq "CC-1"'}), 400, "invalidFilter")
 
 
