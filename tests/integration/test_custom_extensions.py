@@ -237,6 +237,17 @@ def test_filters_on_extension_attributes(contoso):
     assert [r["id"] for r in searched["Resources"]] == [gold["id"]]
 
 
+def test_a_name_two_extensions_define_must_be_qualified(scim, registry):
+    """``costCenter`` is the enterprise extension's and, here, Contoso's: alone
+    it names neither (RFC 7644 §3.10: URN-qualified names are the unambiguous form)."""
+    register(registry, scim, {"id": EXT, "name": "ContosoUser", "attributes": [_string("costCenter")]})
+    body_of(scim.post("/Users", {"schemas": [USER, ENT, EXT], "userName": "both@contoso.example",
+                                 ENT: {"costCenter": "E-1"}, EXT: {"costCenter": "C-1"}}), 201)
+    scim_error(scim.get("/Users", params={"filter": 'costCenter eq "E-1"'}), 400, "invalidFilter")
+    for urn, value in ((ENT, "E-1"), (EXT, "C-1")):
+        assert list_of(scim.get("/Users", params={"filter": f'{urn}:costCenter eq "{value}"'}))["totalResults"] == 1
+
+
 def test_sort_by_an_extension_attribute(contoso):
     for name, seat in (("b@contoso.example", 2), ("c@contoso.example", 3), ("a@contoso.example", 1)):
         new_user(contoso, name, seat=seat)
