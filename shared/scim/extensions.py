@@ -62,8 +62,9 @@ MAX_CANONICAL_VALUES = 50
 MAX_NAME_CHARS = 64
 MAX_URN_CHARS = 200
 MAX_TEXT_CHARS = 1000  # a description, a canonical value, a reference type
-#: All of a tenant's schemas as stored: a Table string property holds 64 KiB
-#: of UTF-16, 32,768 characters; the rest is headroom.
+#: All of a tenant's schemas as stored (ASCII JSON, defaults left out): a
+#: Table string property holds 64 KiB of UTF-16, 32,768 characters; the rest
+#: is headroom: room for some 450 simple attributes in all (nine schemas of 50).
 MAX_STORED_CHARS = 30000
 
 RESOURCE_TYPE_NAMES = ("User", "Group")
@@ -139,19 +140,36 @@ BUILT_IN = TenantSchemas()
 
 
 # ------------------------------------------------------------ stored form
+#: RFC 7643 §2.2's defaults, left out of the stored form (:func:`parse_schema` restores them).
+_DEFAULTS = {"description": "", "required": False, "caseExact": False, "mutability": "readWrite",
+             "returned": "default", "uniqueness": "none"}
+
+
+def _compact(attribute: dict) -> dict:
+    """An RFC 7643 §7 attribute definition without its default characteristics."""
+    out = {k: v for k, v in attribute.items() if k not in _DEFAULTS or _DEFAULTS[k] != v}
+    if "subAttributes" in out:
+        out["subAttributes"] = [_compact(sub) for sub in out["subAttributes"]]
+    return out
+
+
 def dump_extensions(extensions: tuple[Extension, ...]) -> str:
     """The stored form of a tenant's extensions: a JSON array of
-    ``{"resourceType", "required", "schema"}``, each schema in its RFC 7643
-    §7 representation; longer than :data:`MAX_STORED_CHARS` is a SchemaError."""
-    text = json.dumps([{"resourceType": e.resource_type, "required": e.required, "schema": schema_document(e.schema)}
-                       for e in extensions], separators=(",", ":"), ensure_ascii=False)
+    ``{"resourceType", "required", "schema"}``, each schema an RFC 7643 §7
+    definition less its default characteristics, in ASCII JSON (one UTF-16
+    code unit per character, what a Table property counts); longer than
+    :data:`MAX_STORED_CHARS` is a SchemaError."""
+    text = json.dumps([{"resourceType": e.resource_type, "required": e.required,
+                        "schema": {**schema_document(e.schema),
+                                   "attributes": [_compact(a) for a in schema_document(e.schema)["attributes"]]}}
+                       for e in extensions], separators=(",", ":"))
     if len(text) > MAX_STORED_CHARS:
         raise SchemaError(f"a tenant's schemas may hold at most {MAX_STORED_CHARS} characters of JSON together; "
                           f"these would hold {len(text)} (shorten descriptions or split attributes off)")
     return text
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=1024)
 def load_extensions(text: str) -> TenantSchemas:
     """The :class:`TenantSchemas` of a stored form (:func:`dump_extensions`);
     cached by text, so a tenant's types are built once per process and

@@ -57,10 +57,18 @@ def test_the_schemas_are_stored_on_the_tenant_row(registry, scim_app):
     register(registry, client.tenant_id)
     row = scim_app._get_service().tables.table(TENANTS).get_entity(TENANT, client.tenant_id)
     stored = json.loads(row["ext"])
-    assert stored == [{"resourceType": "User", "required": False, "schema": {
-        "id": EXT, "name": "ContosoUser", "description": "", "attributes": [{
-            "name": "costCenter", "type": "string", "multiValued": False, "description": "", "required": False,
-            "caseExact": False, "mutability": "readWrite", "returned": "default", "uniqueness": "none"}]}}]
+    assert stored == [{"resourceType": "User", "required": False, "schema": {  # RFC 7643 §2.2 defaults left out
+        "id": EXT, "name": "ContosoUser", "description": "", "attributes": [
+            {"name": "costCenter", "type": "string", "multiValued": False}]}}]
+
+
+def test_non_ascii_text_is_stored_as_ascii_json(registry, scim_app):
+    """A Table property counts UTF-16 code units: escaped, every character is one."""
+    client = new_tenant_client("http://unused", registry)
+    register(registry, client.tenant_id, {**DOCUMENT, "description": "Kostenstelle \U0001F4BC"})
+    row = scim_app._get_service().tables.table(TENANTS).get_entity(TENANT, client.tenant_id)
+    assert row["ext"].isascii() and "\\ud83d\\udcbc" in row["ext"]
+    assert json.loads(row["ext"])[0]["schema"]["description"] == "Kostenstelle \U0001F4BC"
 
 
 def test_the_limits_hold(registry):
