@@ -26,11 +26,13 @@ from ..auth.signin_directory import SignInDirectory
 from ..scim.ids import GROUP
 from ..signin.apps import AppError, AppRegistry
 from ..storage.table_store import TenantStore
+from .schema_commands import SchemaCommands
 
 
 
-class Admin:
-    """The commands, over one registry and audit log."""
+class Admin(SchemaCommands):
+    """The commands, over one registry and audit log (the ``schema``
+    commands are :class:`~shared.admin.schema_commands.SchemaCommands`')."""
 
     def __init__(self, settings: Settings, as_json: bool) -> None:
         self.settings = settings
@@ -320,7 +322,7 @@ class Admin:
     def audit_show(self, args) -> None:
         entries = [dataclasses.replace(e, time=_time(e.time)) for e in self.audit.recent(args.tenant, args.limit)]
         lines = [f"{e.time}  {e.actor:40} {e.operation:14} {e.resource_type:8} {e.resource_id:32} {e.outcome:4} {e.attributes}"
-                 for e in entries]
+                 + (f"  ignored: {e.ignored}" if e.ignored else "") for e in entries]
         self._out({"entries": [dataclasses.asdict(e) for e in entries]}, "\n".join(lines) or "no audit entries")
 
     def audit_prune(self, args) -> None:

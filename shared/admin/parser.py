@@ -163,6 +163,30 @@ def build_parser() -> argparse.ArgumentParser:
     _tenant(replay)
     replay.add_argument("--since", required=True, help="ISO 8601 time, e.g. 2026-12-01T00:00:00Z")
 
+    schema = _command(groups, "schema", "a tenant's extension schemas (RFC 7643 §7): custom attributes Entra maps to",
+                      "schema add contoso --file contoso-user.json", "schema list contoso")
+    schema_cmd = schema.add_subparsers(dest="action", required=True)
+    add = _command(schema_cmd, "add", "register an extension schema (an RFC 7643 §7 schema definition in a JSON file)",
+                   "schema add contoso --file contoso-user.json",
+                   "schema add contoso --file team.json --resource-type Group --required")
+    _tenant(add)
+    add.add_argument("--file", type=Path, required=True, help="the schema definition: id (a URN), name, attributes")
+    add.add_argument("--resource-type", choices=("User", "Group"),
+                     help="the resource type it extends (default: from the URN's last segment, :User or :Group)")
+    add.add_argument("--required", action="store_true",
+                     help="every resource of that type must carry the extension (RFC 7643 §6 schemaExtensions)")
+    _tenant(_command(schema_cmd, "list", "the tenant's extension schemas", "schema list contoso"))
+    for action, text, example in (
+            ("show", "one extension schema as registered", "schema show contoso {urn}"),
+            ("remove", "remove an extension schema; refused while resources hold values under it, unless --force",
+             "schema remove contoso {urn} --force")):
+        urn = "urn:ietf:params:scim:schemas:extension:Contoso:2.0:User"
+        cmd = _command(schema_cmd, action, text, example.format(urn=urn))
+        _tenant(cmd)
+        cmd.add_argument("urn", help="the schema's id (scimctl schema list)")
+    schema_cmd.choices["remove"].add_argument("--force", action="store_true",
+                                              help="remove it even so, and drop those values from the resources")
+
     audit = _command(groups, "audit", "read or prune audit entries", "audit show contoso")
     audit_cmd = audit.add_subparsers(dest="action", required=True)
     show = _command(audit_cmd, "show", "a tenant's newest entries (a deleted tenant's too, by its id)",

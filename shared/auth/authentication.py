@@ -25,9 +25,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .entra_jwt import CUSTOM_APP_AUDIENCE, EntraKeys, InvalidJwt, unverified_entra_tenant, verify_entra_jwt
+from ..scim.extensions import BUILT_IN, TenantSchemas, load_extensions
 from .credentials import SCIM_SCOPE
 from .oauth import TokenSigner
-from .tenants import EventSettings, TenantRegistry
+from .tenants import EventSettings, Tenant, TenantRegistry
 
 log = logging.getLogger("scim.auth")
 REALM = 'Bearer realm="scim"'
@@ -36,13 +37,20 @@ REALM = 'Bearer realm="scim"'
 @dataclass(frozen=True, slots=True)
 class Principal:
     """An authenticated caller: its tenant, who it is (for the audit trail),
-    what its credential may do (``scope``, :mod:`shared.auth.credentials`)
-    and its tenant's change-event settings."""
+    what its credential may do (``scope``, :mod:`shared.auth.credentials`),
+    its tenant's change-event settings and its tenant's schemas (built-in
+    plus registered extensions, :mod:`shared.scim.extensions`)."""
 
     tenant_id: str
     actor: str
     scope: str = SCIM_SCOPE
     events: EventSettings = EventSettings()
+    schemas: TenantSchemas = BUILT_IN
+
+
+def _principal(tenant: Tenant, actor: str, scope: str) -> Principal:
+    """The caller ``actor`` of ``tenant`` with a credential of ``scope``."""
+    return Principal(tenant.id, actor, scope, tenant.events, load_extensions(tenant.extensions))
 
 
 class AuthFailed(Exception):
@@ -124,7 +132,7 @@ class Authenticator:
         if found is None:
             raise AuthFailed("token_rejected")
         credential, tenant = found
-        return Principal(tenant.id, f"token:{credential.id}", credential.scope, tenant.events)
+        return _principal(tenant, f"token:{credential.id}", credential.scope)
 
     def _oauth_token(self, token: str) -> Principal:
         claims = self.signer.verify(token)
@@ -133,7 +141,7 @@ class Authenticator:
         tenant = self.registry.active_client(claims["sub"], claims["tid"])
         if tenant is None:
             raise AuthFailed("oauth_client_inactive")
-        return Principal(tenant.id, f"oauth:{claims['sub']}", claims.get("scope") or SCIM_SCOPE, tenant.events)
+        return _principal(tenant, f"oauth:{claims['sub']}", claims.get("scope") or SCIM_SCOPE)
 
     def _entra_token(self, token: str) -> Principal:
         try:
@@ -146,4 +154,4 @@ class Authenticator:
         except InvalidJwt as exc:
             raise AuthFailed("entra_jwt_" + re.sub(r"[^a-z0-9]+", "_", exc.reason.lower()).strip("_")) from None
         app = claims.get("appid") or claims.get("azp") or "unknown-app"
-        return Principal(tenant.id, f"entra:{app}@{entra_tenant}", SCIM_SCOPE, tenant.events)
+        return _principal(tenant, f"entra:{app}@{entra_tenant}", SCIM_SCOPE)

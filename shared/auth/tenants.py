@@ -8,7 +8,8 @@ PartitionKey      RowKey             properties
 ================  =================  ===============================================
 ``tenant``        tenant id          name, created, disabled, auth (enabled modes),
                                      entra_tenant, audiences, the change-event
-                                     settings (:class:`EventSettings`), signin_link
+                                     settings (:class:`EventSettings`), signin_link,
+                                     ext (its extension schemas, :mod:`shared.scim.extensions`)
 ``token``         token id           tenant, hash, created, expires, revoked, scope
 ``client``        OAuth client id    tenant, hash, created, revoked, scope
 ``entra``         Entra tenant id    tenant (one of our tenants per Entra tenant)
@@ -37,6 +38,9 @@ takes effect when, on every instance:
 * a rotated token's grace period: ends on time (its expiry is checked on
   every cache hit, and the grace must be at least the cache bound, so no
   entry cached before the rotation outlives it);
+* registering or removing an extension schema (``ext``, cached with the
+  credential like the rest of the tenant row, so it costs a request no
+  storage call): within ``SCIM_AUTH_CACHE_SECONDS``;
 * disabling or deleting a tenant: its writes are refused at once (the
   write guard row, :mod:`shared.storage.transactions`), its reads within
   ``SCIM_AUTH_CACHE_SECONDS``; a deleted tenant's data is gone when
@@ -49,12 +53,14 @@ import hmac
 import re
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
+from ..scim.extensions import Extension, SchemaError, dump_extensions, load_extensions
 from ..scim.storable_text import refused_character
 from ..scim.records import now_iso
 from ..storage.audit import AuditLog
@@ -134,6 +140,7 @@ class Tenant:
     audiences: tuple[str, ...]
     events: EventSettings = EventSettings()
     signin_link: str = "oid"
+    extensions: str = ""  # the stored form of its extension schemas (shared.scim.extensions)
 
     @classmethod
     def from_row(cls, row) -> "Tenant":
@@ -142,6 +149,7 @@ class Tenant:
             disabled=bool(row.get("disabled")), modes=_split(row.get("auth"), DEFAULT_MODES),
             entra_tenant=row.get("entra_tenant") or None, audiences=_split(row.get("audiences"), ()),
             events=EventSettings.from_row(row), signin_link=row.get("signin_link") or "oid",
+            extensions=row.get("ext") or "",
         )
 
     @property
@@ -396,6 +404,28 @@ class TenantRegistry:
             "created": now_iso(), "expires": "", "revoked": "", "scope": scope,
         })
         return client_id, secret
+
+    def change_extensions(self, tenant_id: str,
+                          change: Callable[[tuple[Extension, ...]], tuple[Extension, ...]]) -> tuple[Extension, ...]:
+        """Replace a tenant's extension schemas by ``change(current)`` (which
+        may raise SchemaError); the tenant row is written only if nobody
+        changed it since it was read (its ETag).  Takes effect on every
+        instance within ``SCIM_AUTH_CACHE_SECONDS``."""
+        row = self._get(TENANT, tenant_id) if _SAFE_ID.fullmatch(tenant_id or "") else None
+        if row is None:
+            raise RegistryError(f"no tenant {tenant_id}")
+        try:
+            updated = change(load_extensions(row.get("ext") or "").extensions)
+            text = dump_extensions(updated)
+        except SchemaError as error:
+            raise RegistryError(str(error)) from None
+        try:
+            self._table.update_entity({"PartitionKey": TENANT, "RowKey": tenant_id, "ext": text},
+                                      etag=row.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise RegistryError(f"tenant {tenant_id} changed meanwhile; run the command again") from None
+        self._cache.clear()
+        return updated
 
     def set_event_settings(self, tenant_id: str, **changes) -> EventSettings:
         """Change a tenant's :class:`EventSettings` (``form``, ``audience``,

@@ -36,7 +36,7 @@ from .filter import And, Comparison, Filter, FilterError
 from .filter_parser import parse_attr_path, parse_filter
 from .matching import matches
 from .messages import PatchOperation, PatchRequest, parse_message
-from .resource import ABSENT, check_required, check_single_primary, coerce, coerce_single
+from .resource import ABSENT, check_primaries, check_required, check_single_primary, coerce, coerce_single
 from .schemas import PATCH_OP_URN, ResourceType
 
 OPS = ("add", "replace", "remove")
@@ -181,9 +181,7 @@ def apply_operations(rt: ResourceType, data: dict, operations: list[Operation]) 
         else:
             _apply(doc, op.op, resolve(rt, op.path), op.value, op.has_value)
     check_required(rt, doc)
-    for attr in rt.schema.attributes:
-        if attr.multi_valued and isinstance(doc.get(attr.name), list):
-            check_single_primary(attr, doc[attr.name], attr.name)
+    check_primaries(rt, doc)
     return doc
 
 

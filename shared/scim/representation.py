@@ -32,8 +32,15 @@ def location(base_url: str, rt: ResourceType, resource_id: str) -> str:
 
 
 def to_scim(rt: ResourceType, res: StoredResource, base_url: str) -> dict:
-    """The full JSON representation of ``res`` (before projection)."""
-    doc: dict = {"schemas": [rt.schema.id] + [s.id for s, _ in rt.extensions if s.id in res.data]}
+    """The full JSON representation of ``res`` (before projection).
+
+    ``schemas`` (RFC 7643 §3) lists the core schema and every extension the
+    resource holds values of: ``rt``'s, in its order, then any other stored
+    under a URN -- a tenant's registered extension when ``rt`` is the
+    built-in type (a change event's ``:full`` data, :mod:`shared.scim.events`)."""
+    held = [s.id for s, _ in rt.extensions if s.id in res.data]
+    held += [key for key in res.data if key.startswith("urn:") and key not in held]
+    doc: dict = {"schemas": [rt.schema.id, *held]}
     doc["id"] = res.id
     for key, value in res.data.items():
         doc[key] = value

@@ -107,11 +107,27 @@ def _coerce_attributes(rt: ResourceType, urn: str | None, values: dict) -> dict:
     return out
 
 
+def _schema_parts(rt: ResourceType, data: dict):
+    """(schema, URN prefix of its attribute names, its attributes in ``data``)
+    for the core schema and each extension of ``rt`` (RFC 7643 §3.3)."""
+    yield rt.schema, "", data
+    for extension, _required in rt.extensions:
+        yield extension, f"{extension.id}:", data.get(extension.id) or {}
+
+
 def check_required(rt: ResourceType, data: dict) -> None:
-    """RFC 7643 §7 "required": every required core attribute has a value."""
-    for attr in rt.schema.attributes:
-        if attr.required and attr.mutability != "readOnly" and data.get(attr.name) in (None, "", [], {}):
-            raise invalid_value(f'"{attr.name}" is required for {rt.name}')
+    """RFC 7643 §7 "required": every required attribute has a value -- of the
+    core schema, and of each extension the resource carries; RFC 7643 §6: a
+    resource carries every extension its type marks ``required``."""
+    for extension, required in rt.extensions:
+        if required and not data.get(extension.id):
+            raise invalid_value(f'the extension "{extension.id}" is required for {rt.name}: send its attributes')
+    for schema, prefix, values in _schema_parts(rt, data):
+        if schema is not rt.schema and not values:
+            continue
+        for attr in schema.attributes:
+            if attr.required and attr.mutability != "readOnly" and values.get(attr.name) in (None, "", [], {}):
+                raise invalid_value(f'"{prefix}{attr.name}" is required for {rt.name}')
 
 
 def coerce(attr: Attribute, value, where: str):
@@ -229,10 +245,44 @@ def check_single_primary(attr: Attribute, items: list, where: str) -> None:
 
 
 def check_immutable(rt: ResourceType, old: dict, new: dict) -> None:
-    """RFC 7643 §7 "immutable": a set value may not change (PUT, PATCH)."""
-    for attr in rt.schema.attributes:
-        if attr.mutability == "immutable" and attr.name in old and new.get(attr.name) != old[attr.name]:
-            raise mutability(f'"{attr.name}" is immutable and already set')
+    """RFC 7643 §7 "immutable": a set value may not change (PUT, PATCH), in
+    the core schema or an extension."""
+    for (schema, prefix, before), (_, _, after) in zip(_schema_parts(rt, old), _schema_parts(rt, new)):
+        for attr in schema.attributes:
+            if attr.mutability == "immutable" and attr.name in before and after.get(attr.name) != before[attr.name]:
+                raise mutability(f'"{prefix}{attr.name}" is immutable and already set')
+
+
+def check_primaries(rt: ResourceType, data: dict) -> None:
+    """RFC 7643 §2.4: ``primary`` true at most once in each multi-valued
+    attribute, of the core schema and of the extensions."""
+    for schema, prefix, values in _schema_parts(rt, data):
+        for attr in schema.attributes:
+            if attr.multi_valued and isinstance(values.get(attr.name), list):
+                check_single_primary(attr, values[attr.name], prefix + attr.name)
+
+
+MAX_IGNORED_NAMES = 50
+MAX_IGNORED_NAME_CHARS = 300
+
+
+def ignored_extension_names(rt: ResourceType, body) -> tuple[str, ...]:
+    """The attribute names of the extension objects :func:`parse_resource`
+    drops -- ``urn:`` keys naming no schema of ``rt`` -- for the audit
+    trail: ``<URN>:<attribute>`` for each non-null attribute of an object,
+    the key itself otherwise; names only, never a value, at most
+    :data:`MAX_IGNORED_NAMES` of :data:`MAX_IGNORED_NAME_CHARS` characters."""
+    if not isinstance(body, dict):
+        return ()
+    names: list[str] = []
+    for key, value in body.items():
+        if not key.lower().startswith("urn:") or canonical_schema_urn(rt, key) is not None or value is None:
+            continue
+        if isinstance(value, dict):
+            names += [f"{key}:{name}" for name, item in value.items() if item is not None]
+        else:
+            names.append(key)
+    return tuple(name[:MAX_IGNORED_NAME_CHARS] for name in dict.fromkeys(names))[:MAX_IGNORED_NAMES]
 
 
 def hash_password(password: str) -> str:
@@ -263,6 +313,8 @@ __all__ = [
     "coerce_scalar",
     "check_required",
     "check_immutable",
+    "check_primaries",
+    "ignored_extension_names",
     "check_schemas",
     "canonical_schema_urn",
     "protect_password",

@@ -24,7 +24,9 @@ An entry holds: time, tenant, actor (``token:<id>``, ``oauth:<client id>``,
 ``entra:<app>@<Entra tenant>`` or ``cli:<user>``), operation, resource type
 and id, the names of the attributes changed (never values: a password or a
 token never reaches the trail), outcome (``ok`` for a change; what the
-operation says otherwise) and the request id.
+operation says otherwise), the request id and the names of the attributes
+the request carried that the service ignored (extension objects of no
+registered schema, :func:`shared.scim.resource.ignored_extension_names`).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class AuditEntry:
     attributes: str
     outcome: str
     request_id: str
+    ignored: str = ""
 
 
 def _row_key(epoch_ms: int) -> str:
@@ -75,7 +78,8 @@ def change_entry(tenant_id: str, event: StoredEvent) -> AuditEntry:
     micros = version_time(change.version) or event.iat * 1_000_000
     return AuditEntry(_iso(micros // 1000), tenant_id, event.actor, _OPERATIONS[change.verb],
                       "Group" if change.kind == GROUP else "User", change.resource_id,
-                      ",".join(change.attributes)[:MAX_ATTRIBUTES_CHARS], "ok", event.txn)
+                      ",".join(change.attributes)[:MAX_ATTRIBUTES_CHARS], "ok", event.txn,
+                      ",".join(event.ignored)[:MAX_ATTRIBUTES_CHARS])
 
 
 class AuditLog:
@@ -91,6 +95,7 @@ class AuditLog:
     def _row(self, entry: AuditEntry, epoch_ms: int) -> dict:
         row = asdict(entry)
         row["attributes"] = row["attributes"][:MAX_ATTRIBUTES_CHARS]
+        row["ignored"] = row["ignored"][:MAX_ATTRIBUTES_CHARS]
         row.update(PartitionKey=entry.tenant, RowKey=_row_key(epoch_ms))
         return row
 

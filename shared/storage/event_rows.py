@@ -36,12 +36,16 @@ MAX_EXTERNAL_ID_CHARS = 1024  # a longer externalId is left out of sub_id (RFC 9
 
 @dataclass(frozen=True, slots=True)
 class EventContext:
-    """What every event of one request records besides its change."""
+    """What every event of one request records besides its change;
+    ``ignored``: the names of the unregistered extension attributes the
+    request carried and the service dropped (for the audit trail, never
+    in the SET)."""
 
     txn: str
     actor: str
     issuer: str
     full: bool = False
+    ignored: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -63,6 +67,7 @@ class StoredEvent:
     push_failing_since: float = 0.0
     queued: bool = False
     logged_out: bool = False  # its sessions ended (shared.delivery.backchannel)
+    ignored: tuple[str, ...] = ()  # attribute names the request carried and the service dropped
     row: dict = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -95,6 +100,8 @@ def event_row(tenant_id: str, change: Change, context: EventContext) -> dict:
         "ext": _sub_external_id(change.external_id), "txn": context.txn, "iss": context.issuer, "who": context.actor,
         "iat": int(time.time()), "pa": False, "pu": "", "qu": False,
     }
+    if context.ignored:
+        row["ig"] = _json_list(context.ignored)
     if change.data is not None:
         try:
             row.update(json_chunks(change.data, "the event's data"))
@@ -117,5 +124,6 @@ def stored_event(entity) -> StoredEvent:
         entity["RowKey"].split(":", 1)[1], change, entity.get("txn", ""), entity.get("iss", ""),
         int(entity.get("iat") or 0), entity.get("who", ""), bool(entity.get("pa")), entity.get("pu") or "",
         int(entity.get("pn") or 0), float(entity.get("pt") or 0), entity.get("pe") or "",
-        float(entity.get("pf") or 0), bool(entity.get("qu")), bool(entity.get("lo")), entity,
+        float(entity.get("pf") or 0), bool(entity.get("qu")), bool(entity.get("lo")),
+        tuple(json.loads(entity.get("ig") or "[]")), entity,
     )

@@ -7,7 +7,7 @@ uniqueness race-free (:mod:`shared.storage.table_store`).
 from __future__ import annotations
 
 from ..scim.errors import invalid_value
-from ..scim.schemas import USER_TYPE, ResourceType
+from ..scim.schemas import ResourceType
 from . import keys
 
 MAX_WORK_EMAILS = 20  # each is an index row written in the resource's transaction
@@ -21,7 +21,7 @@ def index_keys(rt: ResourceType, resource_id: str, data: dict) -> tuple[str, ...
     https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups);
     a group's ``externalId`` is indexed too."""
     rows = []
-    if rt is USER_TYPE:
+    if rt.name == "User":
         rows.append(keys.unique_key("un", keys.index_value(data["userName"], False)))
         if isinstance(data.get("externalId"), str):
             rows.append(keys.index_key("ue", keys.index_value(data["externalId"], True), resource_id))

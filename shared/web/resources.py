@@ -10,6 +10,7 @@ read-compute-write again, a few times at most, then answers 409.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -26,8 +27,8 @@ from ..scim.events import PATCH, PUT
 from ..scim.records import Member, StoredResource, new_version, now_iso
 from ..scim.representation import Projection, etag, location, parse_attribute_list, to_scim
 from ..scim.request_body import json_body
-from ..scim.resource import check_immutable, parse_resource, protect_password
-from ..scim.schemas import GROUP_TYPE, LIST_RESPONSE_URN, USER_TYPE, ResourceType
+from ..scim.resource import check_immutable, ignored_extension_names, parse_resource, protect_password
+from ..scim.schemas import LIST_RESPONSE_URN, ResourceType
 from ..storage.index_rows import index_keys
 from ..storage.outcomes import AlreadyExists, Changed, Missing
 from ..storage.cursor_pages import find_cursor_page
@@ -87,7 +88,7 @@ class ResourceHandlers:
 
     @staticmethod
     def _uniqueness(rt: ResourceType, data: dict) -> ScimError:
-        name = "userName" if rt is USER_TYPE else "displayName"
+        name = "userName" if rt.name == "User" else "displayName"
         return conflict(
             f'{name} "{data.get(name)}" is already in use by another {rt.name} of this tenant '
             f"({name} is unique, case-insensitively); change the existing {rt.name} or choose another {name}"
@@ -108,10 +109,11 @@ class ResourceHandlers:
         body = json_body(request, self.settings.max_body_bytes)
         projection = self._projection(rt, request)
         data = parse_resource(rt, body)
-        members = parse_members(data.pop("members", None)) if rt is GROUP_TYPE else []
+        _record_ignored(store, rt, body)
+        members = parse_members(data.pop("members", None)) if rt.name == "Group" else []
         kind = KIND_OF_TYPE[rt.name]
         resource_id = new_id(kind)
-        if rt is USER_TYPE:
+        if rt.name == "User":
             protect_password(data, None, keep_missing=False)
         now = now_iso()
         res = StoredResource(kind, resource_id, data, now, now, new_version(), index_keys(rt, resource_id, data))
@@ -121,14 +123,14 @@ class ResourceHandlers:
             raise self._uniqueness(rt, data) from exc
         except Missing as exc:
             raise invalid_value(f'member "{_id_in(exc.row_key)}" does not exist in this tenant') from exc
-        res.members = members if rt is GROUP_TYPE else None
+        res.members = members if rt.name == "Group" else None
         return self._resource_response(201, rt, res, request, projection)
 
     # ---------------------------------------------------------------- read
     def read(self, request: Request, store: TenantStore, resource_id: str, rt: ResourceType) -> Response:
         """GET /Users/{id}, /Groups/{id} (RFC 7644 §3.4.1)."""
         projection = self._projection(rt, request)
-        edge_attr = "groups" if rt is USER_TYPE else "members"
+        edge_attr = "groups" if rt.name == "User" else "members"
         res = self._load(store, rt, resource_id, projection.wants(edge_attr))
         check_preconditions(request, res.version)
         if not_modified(request, res.version):
@@ -141,16 +143,17 @@ class ResourceHandlers:
         body = json_body(request, self.settings.max_body_bytes)
         projection = self._projection(rt, request)
         data = parse_resource(rt, body)
+        _record_ignored(store, rt, body)
         members = None
-        if rt is GROUP_TYPE:
+        if rt.name == "Group":
             data.pop("members", None)
             if any(k.lower() == "members" for k in body):  # "members": [] empties the group
                 members = parse_members(next(v for k, v in body.items() if k.lower() == "members"), resource_id)
         def attempt() -> StoredResource:
-            old = self._load(store, rt, resource_id, rt is USER_TYPE)
+            old = self._load(store, rt, resource_id, rt.name == "User")
             check_preconditions(request, old.version)
             check_immutable(rt, old.data, data)
-            if rt is USER_TYPE:
+            if rt.name == "User":
                 protect_password(data, old.data, keep_missing=True)
             new = self._successor(rt, old, data)
             if new.data == old.data:
@@ -183,8 +186,8 @@ class ResourceHandlers:
         """PATCH /Users/{id}, /Groups/{id} (RFC 7644 §3.5.2)."""
         operations = parse_patch_request(json_body(request, self.settings.max_body_bytes))
         projection = self._projection(rt, request)
-        if rt is GROUP_TYPE:
-            return self._patch_group(request, store, resource_id, operations, projection)
+        if rt.name == "Group":
+            return self._patch_group(request, store, resource_id, rt, operations, projection)
 
         def attempt() -> StoredResource:
             old = self._load(store, rt, resource_id, projection.wants("groups"))
@@ -200,7 +203,8 @@ class ResourceHandlers:
         res = optimistically(attempt, "the resource kept changing during the update; retry")
         return self._resource_response(200, rt, res, request, projection)
 
-    def _patch_group(self, request, store: TenantStore, group_id: str, operations, projection: Projection) -> Response:
+    def _patch_group(self, request, store: TenantStore, group_id: str, rt: ResourceType, operations,
+                     projection: Projection) -> Response:
         """Group PATCH: attribute changes on the group row, membership as edges.
 
         Entra expects 204 No Content for a group PATCH (Microsoft Learn,
@@ -212,7 +216,6 @@ class ResourceHandlers:
         before anything changed), then removals, then the group's own
         attributes (invalid attribute operations fail before any write).
         """
-        rt = GROUP_TYPE
         attr_ops, member_ops = split_member_operations(rt, operations)
         if kind_of(group_id) != GROUP:
             raise not_found(rt.name, printable(group_id))
@@ -225,17 +228,17 @@ class ResourceHandlers:
         if not plan.empty:
             self._apply_membership(store, group_id, plan, old, bool(request.header("if-match")))
         if attr_ops:
-            self._patch_group_attributes(request, store, group_id, attr_ops, old if plan.empty else None)
+            self._patch_group_attributes(request, store, group_id, rt, attr_ops, old if plan.empty else None)
         if not (request.query.get("attributes") or request.query.get("excludedattributes")):
             return Response(204)
         res = self._load(store, rt, group_id, projection.wants("members"))
         return self._resource_response(200, rt, res, request, projection)
 
-    def _patch_group_attributes(self, request, store: TenantStore, group_id: str, attr_ops, old: StoredResource | None) -> None:
+    def _patch_group_attributes(self, request, store: TenantStore, group_id: str, rt: ResourceType, attr_ops,
+                                old: StoredResource | None) -> None:
         """Apply non-member operations to the group row, re-reading when a
         concurrent change (a membership update touches the row) got in first;
         with If-Match, such a change is a 412 instead."""
-        rt = GROUP_TYPE
 
         def attempt() -> None:
             nonlocal old
@@ -351,10 +354,19 @@ class ResourceHandlers:
         resources = []
         for rt, res in page:
             projection = Projection(rt, query.attributes, query.excluded)
-            if rt is GROUP_TYPE and res.members is None and projection.wants("members"):
+            if rt.name == "Group" and res.members is None and projection.wants("members"):
                 res = store.get(GROUP, res.id, edges=True) or res
             resources.append(projection.apply(to_scim(rt, res, base)))
         return resources
+
+
+def _record_ignored(store: TenantStore, rt: ResourceType, body: dict) -> None:
+    """Have the change's audit entry name the extension attributes the body
+    carried under no schema of ``rt``, which :func:`parse_resource` dropped
+    (Entra sends extension objects without listing them in ``schemas``)."""
+    names = ignored_extension_names(rt, body)
+    if names and store.events is not None:
+        store.events = dataclasses.replace(store.events, ignored=names)
 
 
 def _id_in(row_key: str) -> str:

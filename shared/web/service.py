@@ -49,7 +49,7 @@ from ..scim.errors import ScimError, bad_request, invalid_value, printable, unav
 from ..scim.http import Request, Response
 from ..scim.openapi import openapi_document
 from ..scim.records import now_iso
-from ..scim.schemas import GROUP_TYPE, RESOURCE_TYPES, SCHEMAS, USER_TYPE
+from ..scim.extensions import TenantSchemas
 from ..storage.audit import AuditEntry, AuditLog, enforce_retention
 from ..storage.calls import counting
 from ..storage.event_queue import EventQueue
@@ -229,7 +229,7 @@ class ScimService:
         if handler is None:
             path = urlsplit(request.url).path
             raise ScimError(404, f'no SCIM endpoint at "{path}"; the endpoints are /Users, /Groups, /Bulk, /Schemas, /ResourceTypes, /ServiceProviderConfig and .search')
-        methods, arguments, scope = handler
+        methods, endpoint, scope = handler
         if scope is not None and principal.scope != scope:
             return _wrong_scope(route, scope)
         if request.method not in methods:
@@ -240,6 +240,7 @@ class ScimService:
             return self.bulk.serve(request, principal, request_id)
         context = EventContext(request_id, principal.actor, self.base_url(request), principal.events.full)
         store = TenantStore(self.tables.table(RESOURCES), principal.tenant_id, context)
+        arguments = _handler_arguments(endpoint, principal.schemas)
         return self._handlers[methods[request.method]](request, store, resource_id, *arguments)
 
     def _authenticate(self, request: Request) -> Principal:
@@ -334,7 +335,7 @@ class ScimService:
 
     # ------------------------------------------------------------- helpers
     # ----------------------------------------------------------- discovery
-    def service_provider_config(self, request: Request, _store, _id) -> Response:
+    def service_provider_config(self, request: Request, _store, _id, _schemas) -> Response:
         """GET /ServiceProviderConfig (RFC 7644 §4, RFC 7643 §5)."""
         cursors = self.resources.cursors
         body = service_provider_config_json(
@@ -345,15 +346,18 @@ class ScimService:
         )
         return Response(200, body)
 
-    def schemas(self, request: Request, _store, schema_id) -> Response:
-        """GET /Schemas[/{id}] (RFC 7644 §4, RFC 7643 §7)."""
-        return self._discovery(request, schema_id, SCHEMAS, lambda s: s.id, schema_json, "schema")
+    def schemas(self, request: Request, _store, schema_id, schemas: TenantSchemas) -> Response:
+        """GET /Schemas[/{id}] (RFC 7644 §4, RFC 7643 §7): the built-in
+        schemas and the caller's tenant's extensions."""
+        return self._discovery(request, schema_id, schemas.schemas, lambda s: s.id, schema_json, "schema")
 
-    def resource_types(self, request: Request, _store, type_id) -> Response:
-        """GET /ResourceTypes[/{id}] (RFC 7644 §4, RFC 7643 §6)."""
-        return self._discovery(request, type_id, RESOURCE_TYPES, lambda rt: rt.name, resource_type_json, "resource type")
+    def resource_types(self, request: Request, _store, type_id, schemas: TenantSchemas) -> Response:
+        """GET /ResourceTypes[/{id}] (RFC 7644 §4, RFC 7643 §6), each naming
+        the caller's tenant's extensions in ``schemaExtensions``."""
+        return self._discovery(request, type_id, schemas.resource_types, lambda rt: rt.name, resource_type_json,
+                               "resource type")
 
-    def openapi(self, request: Request, _store, _id) -> Response:
+    def openapi(self, request: Request, _store, _id, _schemas) -> Response:
         """GET /openapi.json: this API's OpenAPI description (:mod:`shared.scim.openapi`)."""
         return Response(200, openapi_document(self.base_url(request)), {"Content-Type": "application/json; charset=utf-8"})
 
@@ -426,20 +430,18 @@ def _check_url_text(request: Request, resource_id: str | None) -> None:
             raise invalid_value(f'the query parameter "{shown}" holds {problem}')
 
 
-_RESOURCE_TYPES = {"User": USER_TYPE, "Group": GROUP_TYPE}
-
-
-def _handler_arguments(endpoint: Endpoint) -> tuple:
-    """What a route's handlers take after (request, store, id): the resource
-    type, the types a ``.search`` spans, or nothing (discovery)."""
-    types = tuple(_RESOURCE_TYPES[name] for name in endpoint.types)
+def _handler_arguments(endpoint: Endpoint, schemas: TenantSchemas) -> tuple:
+    """What a route's handlers take after (request, store, id): the caller's
+    tenant's resource type, the types a ``.search`` spans, or (discovery)
+    the tenant's schemas -- built-in plus its extensions."""
+    types = tuple(schemas.type_named(name) for name in endpoint.types)
     if not types:
-        return ()
+        return (schemas,)
     return (types,) if endpoint.handlers == {"POST": "search"} else types
 
 
-_HANDLERS: dict[str, tuple[dict[str, str], tuple, str | None]] = {
-    e.route: (e.handlers, _handler_arguments(e), e.scope) for e in ENDPOINTS
+_HANDLERS: dict[str, tuple[dict[str, str], Endpoint, str | None]] = {
+    e.route: (e.handlers, e, e.scope) for e in ENDPOINTS
     if e.methods and e.route not in UNAUTHENTICATED and e.route not in SIGNIN_ROUTES
 }
 _AUDITED_ROUTES = {e.route: e.types[0] for e in ENDPOINTS if e.audited}

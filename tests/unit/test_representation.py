@@ -35,6 +35,14 @@ def test_full_representation_rfc7643_3_1_meta_and_references():
     assert doc["groups"] == [{"value": GID, "$ref": f"{BASE}/Groups/{GID}", "type": "direct"}]
 
 
+def test_schemas_names_every_extension_the_resource_holds():
+    """A tenant's registered extension, rendered with the built-in type (a
+    change event's full data), is named in ``schemas`` too (RFC 7643 §3)."""
+    custom = "urn:ietf:params:scim:schemas:extension:Contoso:2.0:User"
+    doc = to_scim(USER_TYPE, user(**{custom: {"costCenter": "CC-1"}}), BASE)
+    assert doc["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_USER_URN, custom]
+
+
 def test_password_is_never_returned():
     assert "password" not in project(user())
     assert "password" not in project(user(), attributes="password")
