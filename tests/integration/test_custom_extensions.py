@@ -317,3 +317,26 @@ def test_path_less_replace_of_a_whole_extension_object(contoso):
     assert body_of(contoso.patch(f"/Users/{user['id']}", whole), 200)[EXT] == {"costCenter": "CC-6"}
     gone = body_of(contoso.patch(f"/Users/{user['id']}", patch_op({"op": "remove", "path": EXT})), 200)
     assert EXT not in gone and gone["schemas"] == [USER]
+
+
+# ------------------------------------------------------- with Bulk and cursors
+
+
+def test_bulk_and_cursor_paging_carry_extension_attributes(contoso):
+    """A Bulk POST (RFC 7644 §3.7) validates and stores extension values as a
+    POST alone does, and a cursor walk (RFC 9865) sorts and filters by them."""
+    operations = [{"method": "POST", "path": "/Users", "bulkId": f"u{i}",
+                   "data": {"schemas": [USER, EXT], "userName": f"bulk{i}@contoso.example", EXT: {"seat": 10 - i}}}
+                  for i in range(7)]
+    operations.append({"method": "POST", "path": "/Users", "bulkId": "bad",
+                       "data": {"schemas": [USER, EXT], "userName": "bad@contoso.example", EXT: {"seat": "x"}}})
+    answer = body_of(contoso.post("/Bulk", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                                            "Operations": operations}), 200)
+    assert [op["status"] for op in answer["Operations"]] == ["201"] * 7 + ["400"]
+    walked, cursor = [], ""
+    while cursor is not None and len(walked) < 20:
+        body = list_of(contoso.get("/Users", params={"cursor": cursor, "count": 3, "sortBy": f"{EXT}:seat",
+                                                     "filter": f"{EXT}:seat gt 4"}))
+        walked += [(r["userName"], r[EXT]["seat"]) for r in body["Resources"]]
+        cursor = body.get("nextCursor")
+    assert walked == [(f"bulk{i}@contoso.example", 10 - i) for i in reversed(range(6))]
