@@ -90,7 +90,7 @@ def test_add_list_show_and_serve(ctl, tenant, service, tmp_path):
     ({**DOCUMENT, "id": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"}, "is a built-in schema"),
     ({**DOCUMENT, "id": "urn:ietf:params:scim:schemas:core:3.0:User"}, "namespace SCIM reserves"),
     ({**DOCUMENT, "id": "contoso-user"}, '"id" must be a URN'),
-    ({**DOCUMENT, "id": "urn:ietf:params:scim:schemas:extension:Contoso:2.0:Person"}, "--resource-type"),
+    ({**DOCUMENT, "id": "urn:ietf:params:scim:schemas:extension:Contoso:2.0:Gadget"}, "--resource-type"),
     ({**DOCUMENT, "attributes": [{"name": "x", "type": "text", "multiValued": False}]}, '"type" must be one of'),
     ({**DOCUMENT, "attributes": [{"name": "x", "type": "string"}]}, '"multiValued" is required'),
     ({**DOCUMENT, "attributes": [{"name": "2x", "type": "string", "multiValued": False}]}, "is not an ATTRNAME"),
