@@ -56,6 +56,11 @@ METHODS = ("POST", "PUT", "PATCH", "DELETE")
 _WITH_DATA = frozenset({"POST", "PUT", "PATCH"})
 _TARGET = re.compile(r"/?(users|groups)(?:/([^/?#]+))?", re.IGNORECASE)
 _ENDPOINTS = {"users": "Users", "groups": "Groups"}
+#: A reference (§3.7.2): ``bulkId:`` at the start of a string, after a ``/``
+#: (a path or URL) or after a quote (a PATCH path's filter value), up to the
+#: next of those separators; a POST's ``bulkId`` may not hold one.
+_REFERENCE = re.compile(r'(?:^|(?<=[/"]))' + BULK_ID_PREFIX + r'([^/"\s\]]+)')
+_NOT_IN_BULK_ID = re.compile(r'[/"\s\]]')
 
 
 def check_payload_size(size: int, max_payload_size: int) -> None:
@@ -131,12 +136,16 @@ def plan_bulk(message: BulkRequest) -> BulkPlan:
 def _planned(index: int, op) -> PlannedOperation:
     """One operation with the error it fails with, if it is wrong on its own."""
     method = op.method.upper()
-    references = tuple(dict.fromkeys(referenced_bulk_ids(op.path) + referenced_bulk_ids(op.data)))
+    in_data = referenced_bulk_ids(op.data) if method in _WITH_DATA else []  # a DELETE's data is not read
+    references = tuple(dict.fromkeys(referenced_bulk_ids(op.path) + in_data))
     planned = PlannedOperation(index, method, op.path, op.bulkid, op.version, op.data, references)
     if method not in METHODS:
         planned.error = invalid_value(f'"method" must be POST, PUT, PATCH or DELETE, not "{printable(op.method)}"')
     elif method == "POST" and not op.bulkid:
         planned.error = invalid_value('a POST operation needs a "bulkId" (RFC 7644 §3.7)')
+    elif method == "POST" and _NOT_IN_BULK_ID.search(op.bulkid):
+        planned.error = invalid_value(f'bulkId "{printable(op.bulkid)}" cannot be referred to: a bulkId may not '
+                                      'hold "/", a quote, "]" or white space')
     elif method in _WITH_DATA and not op.has_data:
         planned.error = invalid_value(f'a {method} operation needs "data": the body the request would have alone')
     else:
@@ -175,14 +184,15 @@ def _processing_order(depends: list[list[int]]) -> tuple[list[int], set[int]]:
 
 
 def referenced_bulk_ids(value: Any) -> list[str]:
-    """The ``bulkId`` values ``value`` refers to (``"bulkId:<id>"`` strings,
-    at any depth, or as a path's id), in the order met."""
+    """The ``bulkId`` values ``value`` refers to (:data:`_REFERENCE`: a
+    ``"bulkId:<id>"`` string at any depth, a path's id, a part of a URL, a
+    quoted value in a PATCH path's filter), in the order met."""
     found: list[str] = []
     pending = [value]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
-            found += [part[len(BULK_ID_PREFIX):] for part in item.split("/") if part.startswith(BULK_ID_PREFIX)]
+            found += _REFERENCE.findall(item)
         elif isinstance(item, dict):
             pending += reversed(list(item.values()))
         elif isinstance(item, list):
@@ -194,8 +204,7 @@ def resolved(value: Any, ids: dict[str, str]) -> Any:
     """``value`` with every ``"bulkId:<id>"`` replaced by the id the POST
     with that ``bulkId`` created (§3.7.2); every reference must be in ``ids``."""
     if isinstance(value, str):
-        return "/".join(ids[part[len(BULK_ID_PREFIX):]] if part.startswith(BULK_ID_PREFIX) else part
-                        for part in value.split("/")) if BULK_ID_PREFIX in value else value
+        return _REFERENCE.sub(lambda match: ids[match.group(1)], value) if BULK_ID_PREFIX in value else value
     if isinstance(value, dict):
         return {key: resolved(item, ids) for key, item in value.items()}
     if isinstance(value, list):

@@ -100,11 +100,17 @@ class CursorCodec:
             raise invalid_cursor("the cursor is not one this service issued") from None
         if not hmac.compare_digest(mac, self._mac(payload, bound_to)):
             raise invalid_cursor("the cursor was not issued for this query")
-        type_index, rid, sort_key, backward, expires = json.loads(payload)
-        if (now if now is not None else time.time()) > expires:
+        try:
+            type_index, rid, sort_key, backward, expires = json.loads(payload)
+            position = Position(int(type_index), str(rid), tuple(sort_key) if sort_key is not None else None,
+                                bool(backward))
+            expired = (now if now is not None else time.time()) > float(expires)
+        except (ValueError, TypeError):  # sealed, so ours: only a change of this code's format gets here
+            raise invalid_cursor("the cursor is not one this service issued") from None
+        if expired:
             raise bad_request(f"the cursor has expired: a cursor is valid for {self.timeout_seconds} s; "
                               "start again with an empty cursor", "expiredCursor")
-        return Position(type_index, rid, tuple(sort_key) if sort_key is not None else None, bool(backward))
+        return position
 
 
 __all__ = ["CursorCodec", "Position", "binding", "invalid_cursor"]

@@ -38,6 +38,7 @@ from .discovery import attribute_json
 from .schemas import (
     BULK_REQUEST_URN,
     BULK_RESPONSE_URN,
+    CORE_SCHEMAS,
     ENTERPRISE_USER_URN,
     ERROR_URN,
     GROUP_TYPE,
@@ -77,7 +78,7 @@ _ATTRNAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 # ATTRNAME, so that "<urn>:<attr>" paths (RFC 7644 §3.10) split unambiguously.
 _URN = re.compile(r"urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}(?::[A-Za-z0-9._~()+,=@;$!*'-]+)*:[A-Za-z][A-Za-z0-9_-]*")
 #: Namespaces RFC 7643 §10.2 and RFC 7644 §8.2 register for SCIM itself.
-_RESERVED_PREFIXES = ("urn:ietf:params:scim:schemas:core:", "urn:ietf:params:scim:api:")
+_RESERVED_PREFIXES = (CORE_SCHEMAS, "urn:ietf:params:scim:api:")
 _BUILT_IN_URNS = (USER_URN, ENTERPRISE_USER_URN, GROUP_URN, SCHEMA_URN, RESOURCE_TYPE_URN,
                   SERVICE_PROVIDER_CONFIG_URN, LIST_RESPONSE_URN, SEARCH_REQUEST_URN, PATCH_OP_URN,
                   BULK_REQUEST_URN, BULK_RESPONSE_URN, ERROR_URN)

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 from .attribute import Attribute
 from .filter import And, AttrPath, Comparison, Filter, FilterError, Not, Or, Present, ValuePath
+from .schemas import CORE_SCHEMAS
 
 AttributeFor = Callable[[str | None, str, str | None], Attribute | None]
 Test = Callable[[dict], bool]
@@ -92,13 +93,14 @@ def _as_list(value: object) -> list:
 
 
 def _top(resource: dict, path: AttrPath) -> object:
-    """The attribute's raw value: under its schema URN key when the resource
-    has one (extensions, RFC 7644 §3.10), otherwise at the top level."""
+    """The attribute's raw value: an extension's under its schema URN key
+    (RFC 7644 §3.10), absent when the resource has no such extension; a core
+    schema's, URN-qualified or not, at the top level."""
     container = resource
-    if path.schema is not None:
-        extension = _get(resource, path.schema)
-        if isinstance(extension, dict):
-            container = extension
+    if path.schema is not None and not path.schema.lower().startswith(CORE_SCHEMAS):
+        container = _get(resource, path.schema)
+        if not isinstance(container, dict):
+            return None
     return _get(container, path.attr)
 
 
@@ -111,9 +113,15 @@ def _raw(resource: dict, path: AttrPath) -> list:
 
 
 def _resolve(path: AttrPath, attribute_for: AttributeFor) -> Attribute:
+    """The definition a filter path names; an attribute never returned
+    (``returned: never``, RFC 7643 §7) cannot be filtered on, since which
+    resources match would disclose its value."""
     found = attribute_for(path.schema, path.attr, path.sub)
     if found is None:
         raise FilterError(f'unknown attribute "{path}" in filter')
+    top = attribute_for(path.schema, path.attr, None) if path.sub else found
+    if found.returned == "never" or (top is not None and top.returned == "never"):
+        raise FilterError(f'"{path}" cannot be filtered on: it is never returned')
     return found
 
 

@@ -62,11 +62,13 @@ class MembershipPlan:
 
 
 def parse_members(value, group_id: str | None = None) -> list[Member]:
-    """Member references from a request value: ``[{"value": id, ...}]`` or bare ids."""
+    """Member references from a request value: ``[{"value": id, ...}]`` or
+    bare ids; a member given twice counts once (a group has one membership
+    edge per member, so its ``members`` holds each id once)."""
     if value is None:
         return []
     items = value if isinstance(value, list) else [value]
-    members = []
+    members, seen = [], set()
     for item in items:
         if isinstance(item, str):
             member_id = item
@@ -84,7 +86,9 @@ def parse_members(value, group_id: str | None = None) -> list[Member]:
             raise invalid_value(f'member "{member_id}" does not exist in this tenant')
         if member_id == group_id:
             raise invalid_value("a group cannot be a member of itself")
-        members.append(Member(member_id))
+        if member_id not in seen:
+            seen.add(member_id)
+            members.append(Member(member_id))
     return members
 
 

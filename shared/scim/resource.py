@@ -117,7 +117,8 @@ def _schema_parts(rt: ResourceType, data: dict):
 
 def check_required(rt: ResourceType, data: dict) -> None:
     """RFC 7643 §7 "required": every required attribute has a value -- of the
-    core schema, and of each extension the resource carries; RFC 7643 §6: a
+    core schema, and of each extension the resource carries -- and every
+    value of a complex attribute its required sub-attributes; RFC 7643 §6: a
     resource carries every extension its type marks ``required``."""
     for extension, required in rt.extensions:
         if required and not data.get(extension.id):
@@ -128,6 +129,18 @@ def check_required(rt: ResourceType, data: dict) -> None:
         for attr in schema.attributes:
             if attr.required and attr.mutability != "readOnly" and values.get(attr.name) in (None, "", [], {}):
                 raise invalid_value(f'"{prefix}{attr.name}" is required for {rt.name}')
+            _check_required_sub_attributes(attr, values.get(attr.name), f"{prefix}{attr.name}")
+
+
+def _check_required_sub_attributes(attr: Attribute, value, where: str) -> None:
+    """Each value of a complex attribute has its required sub-attributes (RFC 7643 §7)."""
+    required = [sub for sub in attr.sub_attributes if sub.required and sub.mutability != "readOnly"]
+    if not required or value in (None, "", [], {}):
+        return
+    for item in value if isinstance(value, list) else [value]:
+        missing = next((sub for sub in required if isinstance(item, dict) and item.get(sub.name) in (None, "", [], {})), None)
+        if missing is not None:
+            raise invalid_value(f'"{where}.{missing.name}" is required in every value of "{where}"')
 
 
 def coerce(attr: Attribute, value, where: str):

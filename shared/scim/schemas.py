@@ -34,6 +34,8 @@ GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 SCHEMA_URN = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 #: Schema of ``/ResourceTypes`` resources (RFC 7643 §6).
 RESOURCE_TYPE_URN = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
+#: The namespace of SCIM's core schemas (RFC 7643 §10.2): their attributes sit at a resource's top level.
+CORE_SCHEMAS = "urn:ietf:params:scim:schemas:core:"
 #: Schema of ``/ServiceProviderConfig`` (RFC 7643 §5).
 SERVICE_PROVIDER_CONFIG_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 

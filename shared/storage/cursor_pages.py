@@ -29,7 +29,7 @@ import itertools
 from collections import deque
 from dataclasses import dataclass
 
-from .search import ordered_matches, resource_kind, sort_key
+from .search import check_sortable, ordered_matches, resource_kind, sort_key
 from .table_store import TenantStore
 from ..scim.cursors import Position
 from ..scim.errors import bad_request
@@ -50,12 +50,19 @@ class CursorPage:
 
 def find_cursor_page(store: TenantStore, types: list[ResourceType], query: ListQuery,
                      position: Position | None) -> CursorPage:
-    """The page of ``query`` at ``position`` (None: the first page), ``query.count`` results at most."""
-    if query.sort_by is not None:
-        return _sorted_page(store, types, query, position)
+    """The page of ``query`` at ``position`` (None: the first page),
+    ``query.count`` results at most.  A page backwards that finds nothing
+    before its position (everything there was deleted since) is the first
+    page, so a client walking back is never left without a cursor."""
+    sorted_query = query.sort_by is not None
+    if sorted_query:
+        check_sortable(types, query.sort_by)
     if position is not None and position.backward:
-        return _page_before(store, types, query, position)
-    return _page_after(store, types, query, position)
+        page = (_sorted_page if sorted_query else _page_before)(store, types, query, position)
+        if page.page:
+            return page
+        position = None
+    return (_sorted_page if sorted_query else _page_after)(store, types, query, position)
 
 
 def _page_after(store: TenantStore, types: list[ResourceType], query: ListQuery, position: Position | None) -> CursorPage:

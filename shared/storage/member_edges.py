@@ -184,7 +184,9 @@ class GroupMembership(TenantTransactions):
         named in the error, so that member is dropped and the rest
         resubmitted (one extra round trip per absent member).
         """
-        pending = list(dict.fromkeys(member_ids))
+        # An id of no resource's form (kind_of None) names no member: skipped here,
+        # so every row key below splits back into the ids it was made of.
+        pending = [mid for mid in dict.fromkeys(member_ids) if keys.kind_of(mid) is not None]
         state = state or self.group_state(group_id)
         group_key = keys.resource_key(keys.GROUP, group_id)
         room = (MAX_TRANSACTION_OPS - 2) // 2  # the group's MERGE and the event

@@ -128,29 +128,56 @@ def _document(rt: ResourceType, res: StoredResource) -> dict:
     return doc
 
 
-def sort_key(rt: ResourceType, res: StoredResource, sort_by) -> tuple:
-    """The key ``res`` sorts by for ``sortBy`` (RFC 7644 §3.4.2.3): missing values after present ones."""
+def sort_target(rt: ResourceType, sort_by) -> tuple | None:
+    """What ``sortBy`` names in ``rt``: (extension URN or None, the attribute,
+    the attribute or sub-attribute sorted by), or None when ``rt`` has no
+    such attribute (its resources sort as having no value).  An unqualified
+    name only one extension defines is that extension's, as in filters
+    (:func:`qualify`).  An attribute never returned cannot be sorted by: its
+    order would disclose it (RFC 7643 §7, ``returned``)."""
     schema, attr, sub = sort_by
-    urn = None
     if schema is not None:
         found = rt.schema_for_urn(schema)
-        urn = None if found is None or found is rt.schema else found.id
-    definition = rt.attribute(urn, attr, sub)
+        if found is None:
+            return None
+        urn = None if found is rt.schema else found.id
+    else:
+        urn = rt.extension_defining(attr)
+    top, definition = rt.attribute(urn, attr), rt.attribute(urn, attr, sub)
+    if top is None or definition is None:
+        return None
+    if definition.returned == "never" or top.returned == "never":
+        raise bad_request(f'cannot sort by {attr}: it is never returned', "invalidValue")
+    return urn, top, definition
+
+
+def check_sortable(types: list[ResourceType], sort_by) -> None:
+    """400 before any read when ``sortBy`` names an attribute never returned (:func:`sort_target`)."""
+    if sort_by is not None:
+        for rt in types:
+            sort_target(rt, sort_by)
+
+
+def sort_key(rt: ResourceType, res: StoredResource, sort_by) -> tuple:
+    """The key ``res`` sorts by for ``sortBy`` (RFC 7644 §3.4.2.3): missing values after present ones."""
+    target = sort_target(rt, sort_by)
+    if target is None:
+        return (1, "")
+    urn, top, definition = target
     doc = _document(rt, res)
-    top = rt.attribute(urn, attr)
     value = (doc.get(urn) or {}) if urn else doc
-    value = value.get(top.name) if top else None
+    value = value.get(top.name)
     if isinstance(value, list):  # RFC 7644 §3.4.2.3: the primary value, else the first
         value = next((v for v in value if isinstance(v, dict) and v.get("primary") is True), value[0] if value else None)
     if isinstance(value, dict):
-        value = value.get(definition.name if sub and definition else "value")
+        value = value.get(definition.name if sort_by[2] else "value")
     if value is None:
         return (1, "")
-    if isinstance(value, str) and not (definition and definition.case_exact):
+    if isinstance(value, str) and not definition.case_exact:
         value = value.lower()
     if isinstance(value, bool):
         value = int(value)
-    return (0, value) if not isinstance(value, str) else (0, value)
+    return (0, value)
 
 
 def find_resources(store: TenantStore, types: list[ResourceType], query: ListQuery) -> Found:
@@ -161,6 +188,7 @@ def find_resources(store: TenantStore, types: list[ResourceType], query: ListQue
     heap) -- so memory grows with the page, not with the tenant.
     """
     start = query.start_index - 1
+    check_sortable(types, query.sort_by)
     if query.filter is None and query.sort_by is None:
         return _unfiltered_page(store, types, start, query.count)
     counter = [0]
@@ -295,4 +323,4 @@ def _lenient(rt: ResourceType, flt: Filter):
         return lambda _doc: False
 
 
-__all__ = ["Found", "find_resources", "ordered_matches", "resource_kind", "sort_key"]
+__all__ = ["Found", "check_sortable", "find_resources", "ordered_matches", "resource_kind", "sort_key"]

@@ -22,6 +22,7 @@ so an event or audit entry leads back to the Bulk request and the operation.
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 from collections.abc import Callable
 
 from ..auth.authentication import Principal
@@ -94,6 +95,14 @@ class BulkEndpoint:
                                request_id)
         if op.method == "POST" and response.status == 201:
             ids[op.bulk_id] = response.body["id"]
-        location = response.headers.get("Location") or (f"{base}/{path}" if op.method != "POST" else None)
+        location = response.headers.get("Location") or _location(base, route, resource_id)
         return operation_result(op, response.status, location=location, version=response.headers.get("ETag"),
                                 error=response.body if response.status >= 400 else None)
+
+
+def _location(base: str, route: str, resource_id: str | None) -> str | None:
+    """The resource's canonical URL (RFC 7644 §3.7.3 ``location``), as its
+    own responses give it, when the operation named one."""
+    if resource_id is None:
+        return None
+    return f"{base}/{route.replace('{id}', quote(resource_id, safe=''))}"

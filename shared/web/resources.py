@@ -312,7 +312,7 @@ class ResourceHandlers:
         return self._query(request, store, list(types), query)
 
     def _query(self, request: Request, store: TenantStore, types: list[ResourceType], query: ListQuery) -> Response:
-        if query.cursor is not None and query.count > 0:
+        if query.cursor is not None:
             return self._cursor_query(request, store, types, query)
         found = find_resources(store, types, query)
         resources = self._rendered(request, store, found.page, query)
@@ -335,6 +335,10 @@ class ResourceHandlers:
         bound = binding(store.tenant_id, [rt.name for rt in types], repr(query.filter) if query.filter else None,
                         query.sort_by, query.descending)
         position = self.cursors.open(query.cursor, bound) if query.cursor else None
+        if query.count == 0:  # RFC 7644 §3.4.2.4: no resources, only the total
+            body = {"schemas": [LIST_RESPONSE_URN], "totalResults": find_resources(store, types, query).total,
+                    "itemsPerPage": 0, "Resources": []}
+            return Response(200, body)
         found = find_cursor_page(store, types, query, position)
         resources = self._rendered(request, store, found.page, query)
         body: dict = {"schemas": [LIST_RESPONSE_URN]}

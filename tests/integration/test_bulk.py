@@ -439,3 +439,36 @@ def test_a_client_written_against_the_standard_works_unchanged(scim):
     assert [(op.bulk_id, op.status) for op in answer.operations] == [("qwerty", 201), ("ytrewq", 201)]
     alice = answer.operations[0].location.rsplit("/", 1)[1]
     assert member_ids(get_group(scim, answer.operations[1].location.rsplit("/", 1)[1])) == {alice}
+
+
+# --- found in review -----------------------------------------------------------
+
+
+def test_a_bulk_id_in_a_patch_path_filter_is_resolved(scim):
+    """``members[value eq "bulkId:u"]`` names the user the POST created, as the value alone would."""
+    results = sent(scim, bulk(
+        post("/Users", "u", user("filtered.user@example.com")),
+        post("/Users", "v", user("kept.user@example.com")),
+        post("/Groups", "g", group("Filtered", "bulkId:u", "bulkId:v")),
+        {"method": "PATCH", "path": "/Groups/bulkId:g", "data": patch_op(
+            {"op": "remove", "path": 'members[value eq "bulkId:u"]'})},
+    ))
+    assert statuses(results) == ["201", "201", "201", "204"]
+    assert member_ids(get_group(scim, id_of(results[2]))) == {id_of(results[1])}
+
+
+def test_a_bulk_id_that_cannot_be_referred_to_is_refused_on_its_post(scim):
+    results = sent(scim, bulk(*(post("/Users", bulk_id, user(f"odd{i}@example.com"))
+                                for i, bulk_id in enumerate(("sl/ash", 'quo"te', "sp ace", "br]acket")))))
+    assert all("cannot be referred to" in error_of(r, "400", "invalidValue")["detail"] for r in results)
+    assert list_of(scim.get("/Users"))["totalResults"] == 0
+
+
+def test_locations_are_canonical_and_a_delete_s_data_is_not_read(scim):
+    uid = body_of(scim.post("/Users", user("canonical@example.com")), 201)["id"]
+    results = sent(scim, bulk(
+        {"method": "PATCH", "path": f"/users/{uid}", "data": patch_op({"op": "replace", "path": "nickName", "value": "C"})},
+        {"method": "DELETE", "path": f"/USERS/{uid}", "data": {"note": "bulkId:nowhere"}},
+    ))
+    assert statuses(results) == ["200", "204"]
+    assert [r["location"] for r in results] == [f"{scim.base}/Users/{uid}"] * 2

@@ -233,3 +233,22 @@ def test_a_client_written_against_rfc_9865_walks_both_ways(scim):
         searched = client.search(SearchRequest(cursor="", count=20))
     assert seen == sorted(made) and [u.id for u in back.resources] == seen[3:6]
     assert sorted(r.id for r in searched.resources) == sorted(made)
+
+
+def test_walking_back_past_deleted_results_lands_on_the_first_page(scim):
+    """A previousCursor whose page was deleted since answers the first page, not an empty end."""
+    make_users(scim, [f"gone{i}@example.com" for i in range(7)])
+    first = page(scim, cursor="", count=2).json()
+    second = page(scim, cursor=first["nextCursor"], count=2).json()
+    for resource in first["Resources"]:
+        scim.delete(f"/Users/{resource['id']}")
+    back = page(scim, cursor=second["previousCursor"], count=2).json()
+    assert ids([back]) == index_ids(scim)[:2] == ids([second]) and "nextCursor" in back and "previousCursor" not in back
+
+
+def test_count_zero_with_a_cursor_checks_the_cursor_and_gives_the_total(scim):
+    make_users(scim, ["zero1@example.com", "zero2@example.com"])
+    _error(scim.get("/Users", params={"cursor": "garbage!!", "count": 0}), "invalidCursor")
+    cursor = page(scim, cursor="", count=1).json()["nextCursor"]
+    body = page(scim, cursor=cursor, count=0).json()
+    assert body["totalResults"] == 2 and body["Resources"] == [] and "startIndex" not in body

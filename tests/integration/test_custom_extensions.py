@@ -146,7 +146,7 @@ def test_an_extension_object_not_listed_in_schemas_is_still_read(contoso):
     ({"teams": [{"value": "a", "primary": True}, {"value": "b", "primary": True}]}, "primary"),
     ({"desk": "B1"}, "desk"),
     ({"favourite": "x"}, "favourite"),
-    ({"desk": {"floor": "3"}, "tier": "gold"}, None),  # a sub-attribute's required is not checked, as in the core
+    ({"desk": {"floor": "3"}, "tier": "gold"}, "desk.building"),  # a required sub-attribute (RFC 7643 §7)
 ], ids=["integer", "boolean", "dateTime", "multiValued", "single-valued", "sub-attribute", "primary", "complex",
         "unknown", "sub-required"])
 def test_values_are_validated_like_the_built_in_schemas(contoso, values, wrong):
@@ -340,3 +340,61 @@ def test_bulk_and_cursor_paging_carry_extension_attributes(contoso):
         walked += [(r["userName"], r[EXT]["seat"]) for r in body["Resources"]]
         cursor = body.get("nextCursor")
     assert walked == [(f"bulk{i}@contoso.example", 10 - i) for i in reversed(range(6))]
+
+
+def test_a_required_sub_attribute_stays_required_in_put_and_patch(contoso):
+    """RFC 7643 §7 ``required`` holds for a sub-attribute in every request that leaves the complex value without it."""
+    user = new_user(contoso, "desk@contoso.example", desk={"building": "B1", "floor": "2"})
+    path = f"/Users/{user['id']}"
+    for response in (
+        contoso.patch(path, patch_op({"op": "remove", "path": f"{EXT}:desk.building"})),
+        contoso.patch(path, patch_op({"op": "replace", "path": f"{EXT}:desk.building", "value": None})),
+        contoso.put(path, {"schemas": [USER, EXT], "userName": "desk@contoso.example",
+                           EXT: {"costCenter": "CC-1", "desk": {"floor": "4"}}}),
+    ):
+        assert "desk.building" in scim_error(response, 400, "invalidValue")["detail"]
+    assert body_of(contoso.get(path), 200)[EXT]["desk"] == {"building": "B1", "floor": "2"}
+
+
+# ------------------------------------------------------------ found in review
+
+
+def test_an_attribute_never_returned_cannot_be_filtered_or_sorted_on(contoso):
+    """Which resources match, or their order, would disclose a writeOnly value (RFC 7643 §7, ``returned: never``)."""
+    new_user(contoso, "pin@contoso.example", pin="s3cr3t")
+    for flt in (f'{EXT}:pin eq "s3cr3t"', f'{EXT}:pin sw "s3"', "pin pr", 'password eq "x"'):
+        assert "never returned" in scim_error(contoso.get("/Users", params={"filter": flt}), 400, "invalidFilter")["detail"]
+    for sort in (f"{EXT}:pin", "password"):
+        for extra in ({}, {"cursor": ""}):
+            response = contoso.get("/Users", params={"sortBy": sort, **extra})
+            assert "never returned" in scim_error(response, 400, "invalidValue")["detail"]
+
+
+def test_an_extension_attribute_is_absent_from_a_resource_without_the_extension(scim, registry):
+    """``urn:…:displayName`` of an extension is not the core ``displayName`` (RFC 7644 §3.10)."""
+    gamma = "urn:ietf:params:scim:schemas:extension:Gamma:2.0:User"
+    register(registry, scim, {"id": gamma, "name": "Gamma", "attributes": [_string("displayName")]})
+    body_of(scim.post("/Users", {"schemas": [USER], "userName": "core@contoso.example", "displayName": "Core Name"}), 201)
+    body_of(scim.post("/Users", {"schemas": [USER, gamma], "userName": "ext@contoso.example", "displayName": "Other",
+                                 gamma: {"displayName": "Core Name"}}), 201)
+
+    def names(**params):
+        return [r["userName"] for r in list_of(scim.get("/Users", params=params))["Resources"]]
+
+    assert names(filter=f'{gamma}:displayName eq "Core Name"') == ["ext@contoso.example"]
+    assert names(filter=f"{gamma}:displayName pr") == ["ext@contoso.example"]
+    assert names(filter='displayName eq "Core Name"') == ["core@contoso.example"]
+
+
+def test_sort_by_an_unqualified_extension_name_and_by_a_urn_another_type_lacks(contoso):
+    for name, tier in (("z@contoso.example", "a"), ("m@contoso.example", "b"), ("a@contoso.example", "c")):
+        new_user(contoso, name, tier=tier)
+    for i in range(2):
+        body_of(contoso.post("/Groups", {"schemas": [GROUP], "displayName": f"{'a' if i else 'z'} group"}), 201)
+    listed = list_of(contoso.get("/Users", params={"sortBy": "tier"}))["Resources"]
+    assert [r["userName"] for r in listed] == ["z@contoso.example", "m@contoso.example", "a@contoso.example"]
+    searched = body_of(contoso.post("/.search", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                                                 "sortBy": f"{EXT}:tier"}), 200)["Resources"]
+    order = [r.get("userName", r.get("displayName")) for r in searched]
+    assert order[:3] == ["z@contoso.example", "m@contoso.example", "a@contoso.example"]
+    assert sorted(order[3:]) == ["a group", "z group"]  # groups have no such value: last, in id order

@@ -869,3 +869,20 @@ def test_an_empty_member_object_is_unassigned_in_every_request(scim, request_for
         answer = scim.patch(f"/Groups/{gid}", patch_op({"op": "add", "path": "members", "value": [member]}))
         assert answer.status_code in (200, 204), answer.text
     assert member_ids(get_group(scim, gid)) == {uid}
+
+
+def test_a_member_named_twice_counts_once_and_a_malformed_id_removes_nothing(scim):
+    """A membership is a set: a member given twice in a POST or PUT is one member (not a storage
+    error); removing by a filter on an id of no resource's form matches no member (not a 500)."""
+    from tests.messages import GROUP, USER, body_of, member_ids, patch_op
+
+    uid = body_of(scim.post("/Users", {"schemas": [USER], "userName": "twice@example.com"}), 201)["id"]
+    twice = [{"value": uid}, {"value": uid}]
+    created = body_of(scim.post("/Groups", {"schemas": [GROUP], "displayName": "Twice", "members": twice}), 201)
+    assert [m["value"] for m in created["members"]] == [uid]
+    put = body_of(scim.put(f"/Groups/{created['id']}", {"schemas": [GROUP], "displayName": "Twice", "members": twice}), 200)
+    assert [m["value"] for m in put["members"]] == [uid]
+    for value in ("a:b", "U:x:g:y", uid + ":g"):
+        response = scim.patch(f"/Groups/{created['id']}", patch_op({"op": "remove", "path": f'members[value eq "{value}"]'}))
+        assert response.status_code == 204, response.text
+    assert member_ids(body_of(scim.get(f"/Groups/{created['id']}"), 200)) == {uid}
