@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("urn", help="the schema's id (scimctl schema list)")
     schema_cmd.choices["remove"].add_argument("--force", action="store_true",
                                               help="remove it even so, and drop those values from the resources")
+    schema_cmd.choices["remove"].add_argument(
+        "--base-url", help="the SCIM base URL (https://host/scim/v2): the issuer of the change events --force writes "
+                           "(default: SCIM_PUBLIC_BASE_URL)")
 
     audit = _command(groups, "audit", "read or prune audit entries", "audit show contoso")
     audit_cmd = audit.add_subparsers(dest="action", required=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..auth.tenants import RegistryError
+from ..scim import storable_text
 from ..scim.events import PATCH
 from ..scim.extensions import Extension, TenantSchemas, load_extensions, schema_document, with_extension, without_extension
 from ..scim.ids import GROUP, USER
@@ -49,7 +50,7 @@ def read_document(path: Path):
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise RegistryError(f"{path} is larger than {MAX_FILE_BYTES // 1024} KiB; a schema definition is far smaller")
-        return json.loads(path.read_text(encoding="utf-8"))
+        return storable_text.loads(path.read_text(encoding="utf-8"))  # nesting bounded, as a request body's
     except OSError as error:
         raise RegistryError(f"cannot read {path}: {error.strerror or error}") from None
     except (UnicodeDecodeError, ValueError) as error:
@@ -104,8 +105,13 @@ class SchemaCommands:
         stored = self._stored_values(args.tenant, extension)
         if stored.resource_ids and not args.force:
             raise RegistryError(f"refused: {stored.describe(urn)}; --force removes the schema and drops these values")
+        issuer = (args.base_url or self.settings.public_base_url or "").rstrip("/")
+        if stored.resource_ids and not issuer:
+            raise RegistryError("refused: dropping the values writes a change event per resource, whose issuer is the "
+                                "SCIM base URL the application verifies; give --base-url https://host/scim/v2 "
+                                "or set SCIM_PUBLIC_BASE_URL")
         self.registry.change_extensions(args.tenant, lambda current: without_extension(current, urn))
-        dropped = self._drop_values(args.tenant, extension) if stored.resource_ids else 0
+        dropped = self._drop_values(args.tenant, extension, issuer) if stored.resource_ids else 0
         self._audit(args.tenant, "schema.remove", "Schema", urn,
                     f"dropped_values={dropped} attributes={','.join(sorted(stored.attributes, key=str.lower))}")
         self._out({"tenant_id": args.tenant, "id": urn, "removed": True, "resources_dropped": dropped,
@@ -130,12 +136,13 @@ class SchemaCommands:
                 found.attributes.update(values)
         return found
 
-    def _drop_values(self, tenant_id: str, extension: Extension) -> int:
+    def _drop_values(self, tenant_id: str, extension: Extension, issuer: str) -> int:
         """Remove the extension's values from every resource that holds some
         (scanned again: the schema is gone, nothing adds values meanwhile
-        but an instance that still has it cached); returns how many."""
+        but an instance that still has it cached), each a change whose event
+        ``issuer`` signs for; returns how many."""
         tenant = self.registry.require_tenant(tenant_id)
-        events = EventContext(uuid.uuid4().hex, self.actor, self.settings.public_base_url or "", tenant.events.full)
+        events = EventContext(uuid.uuid4().hex, self.actor, issuer, tenant.events.full)
         store = self._store(tenant_id, events)
         ids = self._stored_values(tenant_id, extension).resource_ids
         return sum(_drop(store, _KIND[extension.resource_type], rid, extension.schema.id) for rid in ids)

@@ -54,7 +54,7 @@ from .schemas import BULK_RESPONSE_URN
 BULK_ID_PREFIX = "bulkId:"
 METHODS = ("POST", "PUT", "PATCH", "DELETE")
 _WITH_DATA = frozenset({"POST", "PUT", "PATCH"})
-_TARGET = re.compile(r"/?(users|groups)(?:/([^/?#]+))?", re.IGNORECASE)
+_TARGET = re.compile(r"/(users|groups)(?:/([^/?#]+))?", re.IGNORECASE)
 _ENDPOINTS = {"users": "Users", "groups": "Groups"}
 #: A reference (§3.7.2): ``bulkId:`` at the start of a string, after a ``/``
 #: (a path or URL) or after a quote (a PATCH path's filter value), up to the

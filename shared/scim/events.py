@@ -40,8 +40,8 @@ from dataclasses import dataclass, replace
 
 from .ids import GROUP, USER
 from .records import StoredResource
-from .representation import etag, to_scim
-from .schemas import GROUP_TYPE, PATCH_OP_URN, USER_TYPE
+from .representation import Projection, etag, to_scim
+from .schemas import GROUP_TYPE, PATCH_OP_URN, USER_TYPE, ResourceType
 
 EVENT_URI = "urn:ietf:params:scim:event:"
 CREATE, PUT, PATCH, DELETE = "create", "put", "patch", "delete"
@@ -55,7 +55,6 @@ SET_MEDIA_TYPE = "application/secevent+jwt"  # RFC 8417 §7.2, RFC 8935 §2.1
 
 _ENDPOINT = {USER: "/Users/", GROUP: "/Groups/"}
 _TYPE = {USER: USER_TYPE, GROUP: GROUP_TYPE}
-_NEVER_IN_DATA = "password"
 
 
 def event_uri(verb: str, form: str = NOTICE) -> str:
@@ -136,17 +135,12 @@ def active_change(old: dict | None, new: dict | None) -> bool | None:
     return after if isinstance(after, bool) and after != before else None
 
 
-def without_password(document: dict) -> dict:
-    """A resource document for ``:full`` data: everything but the password."""
-    return {name: value for name, value in document.items() if name != _NEVER_IN_DATA}
-
-
 def patch_data(old: dict, new: dict, added=(), removed=(), edge_attribute: str = "members") -> dict:
     """The PatchOp (RFC 7644 §3.5.2) that turns ``old`` into ``new`` and
     adds / removes the given members: the ``:full`` data of a patch."""
     operations = []
     for name in sorted(set(old) | set(new), key=str.lower):
-        if name == _NEVER_IN_DATA or old.get(name) == new.get(name):
+        if old.get(name) == new.get(name):
             continue
         if name in new and name.lower().startswith("urn:"):  # an extension: a path-less replace (§3.5.2.3)
             operations.append({"op": "replace", "value": {name: new[name]}})
@@ -161,20 +155,24 @@ def patch_data(old: dict, new: dict, added=(), removed=(), edge_attribute: str =
 
 
 def resource_change(verb: str, old: StoredResource | None, new: StoredResource, *, full: bool = False,
-                    base_url: str = "") -> Change:
+                    base_url: str = "", rt: ResourceType | None = None) -> Change:
     """The :class:`Change` of a create (``old`` None), a put or a patch of
     a resource's own row; ``full``: with its ``:full`` data, the resource as
-    stored (create, put) or the PatchOp from ``old`` to ``new`` (patch),
-    never the password, and without the membership edges (their changes
-    are events of their own)."""
+    a response without ``attributes`` shows it (create, put) or the PatchOp
+    from ``old`` to ``new`` so shown (patch), in the tenant's resource type
+    ``rt`` (default: the built-in one) -- so never an attribute ``returned:
+    never``, the password or a writeOnly extension value (RFC 7643 §7) --
+    and without the membership edges (their changes are events of their own)."""
+    rt = rt or _TYPE[new.kind]
     attributes = changed_attributes(old.data if old else None, new.data)
     if old is None:
         attributes = ("id", *attributes)  # RFC 9967 §2.4.1, Figure 5
     data = None
+    shown = Projection(rt, [], [])
     if full and verb == PATCH and old is not None:
-        data = patch_data(old.data, new.data)
+        data = patch_data(shown.apply(old.data), shown.apply(new.data))
     elif full:
-        data = without_password(to_scim(_TYPE[new.kind], replace(new, group_ids=None, members=None), base_url))
+        data = shown.apply(to_scim(rt, replace(new, group_ids=None, members=None), base_url))
     external_id = new.data.get("externalId")
     return Change(verb, new.kind, new.id, new.version, attributes,
                   active=active_change(old.data if old else None, new.data),

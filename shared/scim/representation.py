@@ -161,7 +161,7 @@ class Projection:
 
     def _apply_extension(self, urn: str, value: dict) -> dict:
         if self.attributes and any(u == urn and a == "" for u, a, _ in self.attributes):
-            return {k: v for k, v in value.items() if self._returned(urn, k) != "never"}
+            return {k: self._without_hidden_subs(urn, k, v) for k, v in value.items() if self._returned(urn, k) != "never"}
         if any(u == urn and a == "" for u, a, _ in self.excluded):
             return {}
         out = {}
@@ -176,6 +176,16 @@ class Projection:
         return attr.returned if attr else "default"
 
     def _keep(self, urn, name, value):
+        kept = self._select(urn, name, value)
+        return None if kept is None else self._without_hidden_subs(urn, name, kept)
+
+    def _without_hidden_subs(self, urn, name, value):
+        """``value`` without the sub-attributes never returned (RFC 7643 §7 ``returned``), whatever was asked."""
+        attr = self.rt.attribute(urn, name)
+        hidden = [sub.name for sub in attr.sub_attributes if sub.returned == "never"] if attr else []
+        return _without_subs(value, hidden) if hidden else value
+
+    def _select(self, urn, name, value):
         returned = self._returned(urn, name)
         if returned == "never":
             return None

@@ -29,6 +29,7 @@ from .chunks import joined_chunks, json_chunks
 from .keys import ROW_EVENT
 from .outcomes import TooLarge
 from ..scim.events import Change
+from ..scim.extensions import BUILT_IN, TenantSchemas
 
 JTI_CHARS = 32
 MAX_EXTERNAL_ID_CHARS = 1024  # a longer externalId is left out of sub_id (RFC 9967 §2.1: "if known")
@@ -39,13 +40,15 @@ class EventContext:
     """What every event of one request records besides its change;
     ``ignored``: the names of the unregistered extension attributes the
     request carried and the service dropped (for the audit trail, never
-    in the SET)."""
+    in the SET); ``schemas``: the tenant's schemas (built-in plus its
+    extensions), which decide what a ``:full`` event's data shows."""
 
     txn: str
     actor: str
     issuer: str
     full: bool = False
     ignored: tuple[str, ...] = ()
+    schemas: TenantSchemas = BUILT_IN  # the tenant's resource types, for what ``:full`` data may show
 
 
 @dataclass(slots=True)

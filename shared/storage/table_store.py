@@ -232,7 +232,8 @@ class TenantStore(GroupMembership):
         """The event of a write of a resource's own row (None when this store records no events)."""
         if self.events is None:
             return None
-        return resource_change(verb, old, new, full=self.events.full, base_url=self.events.issuer)
+        rt = self.events.schemas.type_named("User" if new.kind == keys.USER else "Group")
+        return resource_change(verb, old, new, full=self.events.full, base_url=self.events.issuer, rt=rt)
 
     def create(self, res: StoredResource, members: Iterable[Member] = ()) -> StoredResource:
         """Insert a resource with its index rows (and initial members)

@@ -85,8 +85,8 @@ class BulkEndpoint:
         if missing is not None:
             error = unresolved(missing)
             return operation_result(op, error.status, error=error.body())
+        route, resource_id = target(resolved(op.path, ids))
         path = resolved(op.path, ids).lstrip("/")
-        route, resource_id = target(path)
         headers = {"content-type": SCIM_MEDIA_TYPE}
         if op.version is not None and op.method != "POST":
             headers["if-match"] = op.version

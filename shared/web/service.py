@@ -238,7 +238,8 @@ class ScimService:
             return self.events.poll(request, principal)
         if route == BULK_ROUTE:
             return self.bulk.serve(request, principal, request_id)
-        context = EventContext(request_id, principal.actor, self.base_url(request), principal.events.full)
+        context = EventContext(request_id, principal.actor, self.base_url(request), principal.events.full,
+                               schemas=principal.schemas)
         store = TenantStore(self.tables.table(RESOURCES), principal.tenant_id, context)
         arguments = _handler_arguments(endpoint, principal.schemas)
         return self._handlers[methods[request.method]](request, store, resource_id, *arguments)

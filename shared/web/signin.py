@@ -58,6 +58,7 @@ from ..scim.errors import ScimError
 from ..scim.http import Request, Response
 from ..scim.ids import GROUP, USER
 from ..scim.records import now_iso
+from ..scim.extensions import load_extensions
 from ..scim.schemas import USER_TYPE
 from ..signin import pages
 from ..signin.apps import SCOPES, TOKEN_AUTH_METHODS, AppRegistry
@@ -397,4 +398,6 @@ class SignInEndpoints:
             err = ScimError(403, "/Me is read-only: the user's data is owned by the organisation's Entra ID")
             return Response(403, err.body())
         claims, _, _ = verified
-        return self.resources.read(request, self._store(claims["tenant"]), claims["sub"], USER_TYPE)
+        tenant = self.registry.tenant(claims["tenant"])  # its extension schemas decide what the user's record shows
+        user_type = load_extensions(tenant.extensions).user if tenant is not None else USER_TYPE
+        return self.resources.read(request, self._store(claims["tenant"]), claims["sub"], user_type)

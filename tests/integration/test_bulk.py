@@ -226,6 +226,7 @@ def test_without_fail_on_errors_every_operation_runs(scim):
     ({"method": "PATCH", "path": "/Users/U-x"}, "400", "invalidValue"),
     ({"method": "POST", "path": "/Users/U-x", "bulkId": "p", "data": user("x")}, "405", None),
     ({"method": "DELETE", "path": "/Users/"}, "400", "invalidValue"),
+    ({"method": "POST", "path": "Users", "bulkId": "r", "data": user("relative")}, "400", "invalidValue"),
 ])
 def test_an_operation_outside_users_and_groups_fails_alone(scim, operation, status, scim_type):
     results = sent(scim, bulk(operation, post("/Users", "fine", user("fine@example.com"))))

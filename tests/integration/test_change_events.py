@@ -11,6 +11,7 @@ request that made the change.
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 
@@ -286,3 +287,35 @@ def test_membership_versions_follow_commit_order_even_against_a_clock_ahead(scim
     versions = [e["events"][PATCH_]["version"] for e in events]
     assert versions[0] < versions[1]
     assert scim.get(f"/Groups/{gid}", params={"excludedAttributes": "members"}).headers["ETag"] == versions[1]
+
+
+def test_full_events_of_an_extension_never_carry_what_is_never_returned(scim, backend):
+    """A registered extension's writeOnly values (and sub-attributes) stay out of ``:full`` data, as out of responses."""
+    from shared.scim.extensions import with_extension
+
+    urn = "urn:ietf:params:scim:schemas:extension:Contoso:2.0:User"
+    never = {"mutability": "writeOnly", "returned": "never"}
+    document = {"id": urn, "name": "ContosoUser", "attributes": [
+        {"name": "costCenter", "type": "string", "multiValued": False},
+        {"name": "secret", "type": "string", "multiValued": False, **never},
+        {"name": "tags", "type": "complex", "multiValued": True, "subAttributes": [
+            {"name": "value", "type": "string", "multiValued": False},
+            {"name": "pin", "type": "string", "multiValued": False, **never}]}]}
+    registry = backend[1]
+    registry.change_extensions(scim.tenant_id, lambda current: with_extension(current, document))
+    registry.set_event_settings(scim.tenant_id, form="full", audience="https://app.example.com")
+    full_feed = events_client(backend[0], registry, scim.tenant_id)
+    client = type(scim)(scim.base, registry.issue_token(scim.tenant_id)[1])  # a new credential: the new settings
+    hidden = {"secret": "TOPSECRET1", "tags": [{"value": "t", "pin": "PIN1"}]}
+    made = client.post("/Users", user("hidden@example.com", schemas=[USER, urn], **{urn: {"costCenter": "C", **hidden}}))
+    assert made.status_code == 201, made.text
+    assert made.json()[urn] == {"costCenter": "C", "tags": [{"value": "t"}]}
+    uid = made.json()["id"]
+    client.patch(f"/Users/{uid}", patch_op({"op": "replace", "value": {f"{urn}:secret": "TOPSECRET2", f"{urn}:costCenter": "D"}}))
+    client.put(f"/Users/{uid}", user("hidden@example.com", schemas=[USER, urn], **{urn: {"costCenter": "E", **hidden}}))
+    answer = poll(full_feed)
+    keys = {k["kid"]: jwt.PyJWK(k) for k in requests.get(scim.base + "/.well-known/jwks.json", timeout=10).json()["keys"]}
+    claims = [jwt.decode(t, keys[jwt.get_unverified_header(t)["kid"]], algorithms=["RS256"],
+                         audience="https://app.example.com") for t in answer["sets"].values()]
+    assert len(claims) == 3 and "TOPSECRET" not in json.dumps(claims) and "PIN1" not in json.dumps(claims)
+    assert claims[0]["events"][EVENT + "create:full"]["data"][urn] == {"costCenter": "C", "tags": [{"value": "t"}]}

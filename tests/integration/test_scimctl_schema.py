@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+from shared.storage.outbox import Outbox
+from shared.storage.tables import RESOURCES
 from tests.integration.test_scimctl import ROOT, output, refusal, service, unique  # noqa: F401 - service: a fixture
 from shared.scim.http import Request
 from tests.log_scan import LOG_CAPTURE
@@ -126,6 +128,8 @@ def test_add_refuses_a_duplicate_and_a_file_that_is_not_json(ctl, tenant, tmp_pa
     assert "already a schema of this tenant" in line
     (tmp_path / "broken.json").write_text("{not json", encoding="utf-8")
     assert "is not JSON" in refusal(ctl("schema", "add", tenant_id, "--file", str(tmp_path / "broken.json"), ok=False), 1)
+    (tmp_path / "deep.json").write_text("[" * 100_000, encoding="utf-8")
+    assert "is not JSON" in refusal(ctl("schema", "add", tenant_id, "--file", str(tmp_path / "deep.json"), ok=False), 1)
     assert "cannot read" in refusal(ctl("schema", "add", tenant_id, "--file", str(tmp_path / "absent.json"), ok=False), 1)
 
 
@@ -142,8 +146,13 @@ def test_remove_is_refused_while_values_are_stored_unless_forced(ctl, tenant, se
     assert line == (f"scimctl: refused: 2 User(s) hold values under {EXT} (attributes: costCenter, tier); "
                     "--force removes the schema and drops these values")
     assert get(service, token, "Schemas/{id}", EXT)[0] == 200  # still registered
-    removed = ctl("schema", "remove", tenant_id, EXT, "--force")
+    unsigned = refusal(ctl("schema", "remove", tenant_id, EXT, "--force", ok=False), 1)
+    assert "--base-url" in unsigned and get(service, token, "Schemas/{id}", EXT)[0] == 200  # no issuer for the events
+    base = "https://scim.example/scim/v2"
+    removed = ctl("schema", "remove", tenant_id, EXT, "--force", "--base-url", base + "/")
     assert removed["resources_dropped"] == 2 and removed["attributes_dropped"] == ["costCenter", "tier"]
+    drops = [e for e in Outbox(service.tables.table(RESOURCES), tenant_id).pending() if e.actor.startswith("cli:")]
+    assert len(drops) == 2 and {e.issuer for e in drops} == {base}  # what the application verifies as iss
     assert get(service, token, "Schemas/{id}", EXT)[0] == 404
     for uid in users:
         code, user = get(service, token, "Users/{id}", uid)

@@ -552,3 +552,20 @@ def test_an_application_registered_with_a_jwk_set_authenticates_by_private_key_j
         "grant_type": "authorization_code", "code": _query(basic)["code"], "redirect_uri": world.app.redirect_uri,
         "code_verifier": verifier})
     assert no_secret.status_code == 401
+
+
+def test_me_shows_the_tenant_s_extension_as_its_user_records_do(world, tenant):
+    """``/Me`` reads with the tenant's types: registered extension values are shown, those never returned are not."""
+    from shared.scim.extensions import with_extension
+
+    urn = "urn:ietf:params:scim:schemas:extension:Contoso:2.0:User"
+    document = {"id": urn, "name": "ContosoUser", "attributes": [
+        {"name": "costCenter", "type": "string", "multiValued": False},
+        {"name": "pin", "type": "string", "multiValued": False, "mutability": "writeOnly", "returned": "never"}]}
+    world.service.registry.change_extensions(tenant.id, lambda current: with_extension(current, document))
+    person = _person(world, tenant, extra={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", urn],
+                                           urn: {"costCenter": "CC-7", "pin": "4711"}})
+    token = _sign_in(world, tenant.id, person["login"])[0].json()["access_token"]
+    me = requests.get(f"{world.root}/scim/v2/Me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert me.status_code == 200, me.text
+    assert me.json()[urn] == {"costCenter": "CC-7"}

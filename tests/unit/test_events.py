@@ -34,10 +34,12 @@ def test_active_counts_a_create_and_only_real_changes():
 
 
 def test_the_full_patch_data_is_a_patchop_without_the_password():
-    data = patch_data({"password": "h1", "title": "a", "nickName": "n"}, {"password": "h2", "title": "b"},
-                      added=["m1"], removed=["m2"])
-    assert data["Operations"] == [
-        {"op": "remove", "path": "nickName"}, {"op": "replace", "path": "title", "value": "b"},
+    old = StoredResource("U", "44f6142df96bd6ab61e7521d9", {"userName": "j", "password": "h1", "title": "a",
+                                                            "nickName": "n"}, "t", "t", new_version())
+    new = StoredResource("U", old.id, {"userName": "j", "password": "h2", "title": "b"}, "t", "t", new_version())
+    assert resource_change("patch", old, new, full=True).data["Operations"] == [
+        {"op": "remove", "path": "nickName"}, {"op": "replace", "path": "title", "value": "b"}]
+    assert patch_data({}, {}, added=["m1"], removed=["m2"])["Operations"] == [
         {"op": "add", "path": "members", "value": [{"value": "m1"}]},
         {"op": "remove", "path": 'members[value eq "m2"]'}]
 
