@@ -252,3 +252,17 @@ def test_count_zero_with_a_cursor_checks_the_cursor_and_gives_the_total(scim):
     cursor = page(scim, cursor="", count=1).json()["nextCursor"]
     body = page(scim, cursor=cursor, count=0).json()
     assert body["totalResults"] == 2 and body["Resources"] == [] and "startIndex" not in body
+
+
+@pytest.mark.parametrize("variant", ["without_flag", "with_flag"])
+def test_a_cursor_walk_sees_what_entra_s_patches_wrote_in_both_flag_modes(scim, variant):
+    """Users disabled by Entra's PATCH, as sent without and with ``aadOptscim062020``,
+    are what a cursor walk filtered on ``active`` returns, page by page."""
+    from tests.integration.test_entra_flag_variants import DISABLE
+
+    made = make_users(scim, [f"flag{i}@example.com" for i in range(9)])
+    disabled = sorted(made)[::2]
+    for uid in disabled:
+        assert scim.patch(f"/Users/{uid}", DISABLE[variant]).status_code in (200, 204)
+    assert ids(walk(scim, count=2, filter="active eq false")) == disabled
+    assert ids(walk(scim, "/Users/.search", count=3, filter="active eq false")) == disabled
