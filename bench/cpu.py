@@ -62,6 +62,11 @@ class AppCpu:
 
 def _thread_cpu_per_call(call, calls: int, rounds: int) -> float:
     """Median over ``rounds`` of this thread's CPU per ``call()``, in microseconds."""
+    return round(statistics.median(_thread_cpu_rounds(call, calls, rounds)), 1)
+
+
+def _thread_cpu_rounds(call, calls: int, rounds: int) -> list[float]:
+    """This thread's CPU per ``call()`` in each of ``rounds`` rounds, in microseconds."""
     call()  # warm: the connection is open, the code paths loaded
     per_round = []
     for _ in range(rounds):
@@ -69,7 +74,7 @@ def _thread_cpu_per_call(call, calls: int, rounds: int) -> float:
         for _ in range(calls):
             call()
         per_round.append((time.thread_time() - start) / calls * 1e6)
-    return round(statistics.median(per_round), 1)
+    return per_round
 
 
 def raw_round_trip_cpu(url: str, calls: int = 500, rounds: int = 5) -> dict:
@@ -80,11 +85,24 @@ def raw_round_trip_cpu(url: str, calls: int = 500, rounds: int = 5) -> dict:
 
     pool = urllib3.PoolManager(maxsize=1, retries=False)
     try:
-        us = _thread_cpu_per_call(lambda: pool.request("GET", url, preload_content=True), calls, rounds)
+        per_round = _thread_cpu_rounds(lambda: pool.request("GET", url, preload_content=True), calls, rounds)
     finally:
         pool.clear()
     return {"client": f"urllib3 {urllib3.__version__}", "url": url, "calls_per_round": calls, "rounds": rounds,
-            "cpu_us_per_round_trip": us}
+            "cpu_us_per_round_trip": round(statistics.median(per_round), 1),
+            "cpu_us_per_round": [round(us, 1) for us in per_round]}
+
+
+def combined_round_trips(*measures: dict) -> dict:
+    """One raw round-trip figure from measurements taken at different times
+    of a run (before and after a scenario): the median of all their rounds,
+    each measurement's own median kept beside it.  The machine's speed
+    drifts within a run; a baseline taken at one moment moves a ratio with
+    it."""
+    rounds = [us for measure in measures for us in measure["cpu_us_per_round"]]
+    return {**measures[0], "rounds": len(rounds), "cpu_us_per_round": rounds,
+            "cpu_us_per_round_trip": round(statistics.median(rounds), 1),
+            "medians_of_each_measure": [measure["cpu_us_per_round_trip"] for measure in measures]}
 
 
 def sdk_call_cpu(table, calls: int = 100, rounds: int = 3) -> dict:

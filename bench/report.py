@@ -163,7 +163,8 @@ def _cpu_section(entra: dict) -> list[str]:
            f"The app process used {entra['app_cpu']['seconds']} s of CPU in {entra['app_cpu']['wall_seconds']} s of "
            f"the cycle: **{entra['app_cpu']['ms_per_request']} ms per request**, against "
            f"**{raw.get('cpu_us_per_round_trip')} us** for one raw keep-alive round trip to the same storage "
-           f"({raw.get('client')}, measured in this run): **{entra.get('app_cpu_over_round_trip')}x**.", "",
+           f"({raw.get('client')}, measured in this run, the median of {raw.get('rounds')} rounds taken before and after the "
+           f"cycle, whose own medians were {raw.get('medians_of_each_measure')} us): **{entra.get('app_cpu_over_round_trip')}x**.", "",
            _table([[name, p.get("requests"), p.get("seconds"), p.get("app_cpu_ms_per_request"), p.get("app_cpu_seconds"),
                     p.get("storage_cpu_seconds")] for name, p in entra["phases"].items()],
                   ["cycle phase", "requests", "wall s", "app CPU ms/request", "app CPU s", "storage (Azurite) CPU s"]), "",
@@ -179,8 +180,11 @@ def _cpu_section(entra: dict) -> list[str]:
     if profile.get("error"):
         out += [f"Profile: not taken ({profile['error']}).", ""]
     elif profile:
-        out += [f"Profile of the app during the cycle: py-spy, {profile['rate_per_s']} samples/s while the GIL is held, "
-                f"{profile['samples']} samples, collapsed stacks in `{profile['file']}` beside this report.", "",
+        out += [f"Profile of the app during a second Entra cycle ({profile.get('users')} users, {profile.get('groups')} groups, "
+                f"a tenant of its own) after the measured one: py-spy, {profile['rate_per_s']} samples/s while the GIL is held, "
+                f"{profile['samples']} samples, collapsed stacks in `{profile['file']}` beside this report. Under the profiler "
+                f"the app used {profile.get('app_cpu_ms_per_request')} ms of CPU per request ({profile.get('errors')} errors); "
+                "no CPU figure above is taken while it samples.", "",
                 _table([[area, share] for area, share in profile.get("areas", [])], ["where (a frame on the stack)", "% of samples"]), "",
                 _table([[frame, share] for frame, share in profile["top_inclusive"]],
                        ["frame (inclusive; the HTTP server's and dev host's frames left out)", "% of samples"]), "",

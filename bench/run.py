@@ -42,7 +42,6 @@ import shlex
 import sys
 import time
 import traceback
-from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -50,7 +49,7 @@ from .harness import INJECT_ENV, INJECTIONS, ROOT, Client, ClientPool, DevHost, 
 from . import report
 from .scenarios.cold_start import run_cold_start
 from .scenarios.devhost_throughput import run_devhost_throughput
-from .cpu import Profile, raw_round_trip_cpu, sdk_call_cpu, summarise
+from .cpu import Profile, combined_round_trips, raw_round_trip_cpu, sdk_call_cpu, summarise
 from .scenarios.cpu_probes import run_cpu_probes
 from .scenarios.entra_cycle import run_entra_cycle
 from .scenarios.entra_plan import entra_plan
@@ -89,6 +88,29 @@ def _loadavg() -> list[float] | None:
         return None
 
 
+def profiled_cycle(devhost: DevHost, token: str, args, path: Path) -> dict:
+    """A second Entra cycle, in a tenant of its own, with py-spy sampling the
+    app (:class:`bench.cpu.Profile`), after the measured one: the profile of
+    the cycle.  py-spy reads the app's memory 250 times a second and shares
+    the two cores with it, so no CPU figure of the run is taken while it
+    samples: they come from the unprofiled cycle.  This pass reports its own
+    CPU per request beside the profile.
+    At most the quick sizes: the shape of the cycle, not its scale."""
+    plan = entra_plan(min(args.users, QUICK["users"]), min(args.groups, QUICK["groups"]),
+                      min(args.members_per_group, QUICK["members_per_group"]))
+    pool = ClientPool(devhost.base, token, args.threads)
+    try:
+        with Profile(devhost.pid, path) as profile:
+            cycle = run_entra_cycle(pool, plan, time.monotonic() + args.scenario_seconds, devhost.pid)
+    finally:
+        pool.close()
+    if profile.error:
+        return {"error": profile.error}
+    return {"file": path.name, "rate_per_s": Profile.RATE, "users": len(plan.users), "groups": len(plan.groups),
+            "app_cpu_ms_per_request": (cycle.get("app_cpu") or {}).get("ms_per_request"),
+            "errors": cycle.get("total", {}).get("errors"), **summarise(path)}
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -115,7 +137,7 @@ def parse_args(argv):
     parser.add_argument("--cpu-probes", type=int,
                         help=f"requests of each type timed alone for the app's CPU per type ({NORMAL['cpu_probes']}; "
                              f"quick {QUICK['cpu_probes']})")
-    parser.add_argument("--no-profile", action="store_true", help="do not sample the app with py-spy during the Entra cycle")
+    parser.add_argument("--no-profile", action="store_true", help="no profiled second Entra cycle (py-spy)")
     parser.add_argument("--cold-runs", type=int, help=f"fresh interpreters per import variant ({NORMAL['cold_runs']})")
     parser.add_argument("--scenario-seconds", type=int,
                         help=f"time budget per scenario; work not started by then is skipped ({NORMAL['scenario_seconds']}; quick {QUICK['scenario_seconds']})")
@@ -198,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         token, large_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         ensure_tenant(env, "bench", token, work)
         large_tenant = ensure_tenant(env, "bench-large", large_token, work)
+        profiled_token = secrets.token_urlsafe(32)
+        if "entra" in args.only and not args.no_profile:
+            ensure_tenant(env, "bench-profiled", profiled_token, work)
         devhost = DevHost(env, args.port or free_port(), work / "devhost.log",
                           app="bench.inject:app" if args.inject else None)
         results["meta"]["devhost_cold_start_ms"] = round(devhost.cold_start_s * 1000, 1)
@@ -229,18 +254,13 @@ def main(argv: list[str] | None = None) -> int:
                 table, partition, plan, args.threads, time.monotonic() + args.scenario_seconds))
         if "entra" in args.only:
             def entra():
+                raw_before = raw_round_trip_cpu(table.url)
                 pool = ClientPool(devhost.base, token, args.threads)
                 try:
-                    folder.mkdir(parents=True, exist_ok=True)
-                    profile = Profile(devhost.pid, folder / "profile.txt") if not args.no_profile else nullcontext()
-                    with RssSampler(devhost.pid) as rss, profile:
+                    with RssSampler(devhost.pid) as rss:
                         figures = run_entra_cycle(pool, plan, time.monotonic() + args.scenario_seconds, devhost.pid,
                                                   azurite.pid if azurite is not None else None)
                     figures["memory"] = rss.summary()
-                    if isinstance(profile, Profile):
-                        figures["profile"] = ({"error": profile.error} if profile.error else
-                                              {"file": "profile.txt", "rate_per_s": Profile.RATE,
-                                               **summarise(folder / "profile.txt")})
                 finally:
                     pool.close()
                 client = Client(devhost.base, token)
@@ -248,11 +268,14 @@ def main(argv: list[str] | None = None) -> int:
                     figures["cpu_per_operation"] = run_cpu_probes(client, devhost.pid, args.cpu_probes)
                 finally:
                     client.close()
-                figures["raw_round_trip"] = raw_round_trip_cpu(table.url)
+                figures["raw_round_trip"] = combined_round_trips(raw_before, raw_round_trip_cpu(table.url))
                 figures["sdk_calls"] = sdk_call_cpu(table)
                 app_ms = (figures.get("app_cpu") or {}).get("ms_per_request")
                 raw_us = figures["raw_round_trip"]["cpu_us_per_round_trip"]
                 figures["app_cpu_over_round_trip"] = round(app_ms * 1000 / raw_us, 1) if app_ms and raw_us else None
+                if not args.no_profile:
+                    folder.mkdir(parents=True, exist_ok=True)
+                    figures["profile"] = profiled_cycle(devhost, profiled_token, args, folder / "profile.txt")
                 return figures
             attempt("entra_cycle", entra)
         floor, entra_fig = results.get("storage_floor"), results.get("entra_cycle")

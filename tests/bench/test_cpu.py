@@ -7,7 +7,7 @@ import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from bench.cpu import AREAS, AppCpu, cpu_seconds, raw_round_trip_cpu, summarise
+from bench.cpu import AREAS, AppCpu, combined_round_trips, cpu_seconds, raw_round_trip_cpu, summarise
 
 
 def test_the_app_cpu_comes_from_the_process_counters_not_the_clock():
@@ -38,6 +38,16 @@ def test_the_raw_round_trip_is_measured_on_a_kept_alive_connection():
     finally:
         server.shutdown()
     assert 0 < figures["cpu_us_per_round_trip"] < 100_000 and figures["client"].startswith("urllib3")
+    assert len(figures["cpu_us_per_round"]) == 3
+
+
+def test_round_trips_measured_before_and_after_combine_into_the_median_of_all_their_rounds():
+    before = {"client": "urllib3 2", "url": "u", "calls_per_round": 500, "rounds": 3,
+              "cpu_us_per_round_trip": 150.0, "cpu_us_per_round": [140.0, 150.0, 160.0]}
+    after = {**before, "cpu_us_per_round_trip": 230.0, "cpu_us_per_round": [220.0, 230.0, 240.0]}
+    combined = combined_round_trips(before, after)
+    assert combined["cpu_us_per_round_trip"] == 190.0  # not either measure's own median
+    assert combined["rounds"] == 6 and combined["medians_of_each_measure"] == [150.0, 230.0]
 
 
 def test_the_profile_summary_counts_areas_and_leaves_the_serving_frames_out(tmp_path):
