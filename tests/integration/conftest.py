@@ -31,6 +31,7 @@ import requests
 
 from shared.scim import storable_text
 from tests.log_scan import LOG_CAPTURE
+from tests.recorder import running_recorder, table_on
 
 SCIM_MEDIA = "application/scim+json"
 
@@ -75,6 +76,20 @@ class ScimClient:
     def calls(response) -> int:
         """Storage round trips the request cost (the storage-call counter)."""
         return int(response.headers["X-Storage-Calls"])
+
+
+@pytest.fixture(scope="module")
+def recorder():
+    """A loopback server recording requests and playing back answers
+    (:mod:`tests.recorder`), for the tests of the lean storage paths."""
+    with running_recorder() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def recorded_table(recorder):
+    """A ``TableClient`` of table ``t`` on the recorder, Shared Key signed, no retries."""
+    return table_on(recorder)
 
 
 def rsa_private_pem(bits: int = 2048) -> str:

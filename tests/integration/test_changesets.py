@@ -24,9 +24,7 @@ SDK's own ``TableClient.submit_transaction``.
 from __future__ import annotations
 
 import enum
-import http.server
 import itertools
-import threading
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -39,9 +37,10 @@ from azure.data.tables import EdmType, EntityProperty, TableClient, TableEntity,
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scripts.azurite import ACCOUNT_KEY, ACCOUNT_NAME, connection_string
+from scripts.azurite import ACCOUNT_KEY, ACCOUNT_NAME
 from shared.storage import changesets
 from tests.property.strategies import fuzz_settings
+from tests.recorder import outcome, same_clock, without_request_id
 
 P = "p"
 UTC = timezone.utc
@@ -49,74 +48,15 @@ WEAK_ETAG = "W/\"datetime'2026-01-01T00%3A00%3A00.0000000Z'\""
 
 
 # ------------------------------------------------------------ loopback server
-class Recorder(http.server.ThreadingHTTPServer):
-    """A loopback HTTP server that records each request (method, path,
-    headers in order, body) and answers with ``self.answer``."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _RecordingHandler)
-        self.requests: list[tuple] = []
-        self.answer: tuple[int, list[tuple[str, str]], bytes] = (500, [], b"")
-
-
-class _RecordingHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args) -> None:  # quiet
-        pass
-
-    def _record_and_answer(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.requests.append((self.command, self.path, list(self.headers.items()), body))
-        status, headers, content = self.server.answer
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(content)))
-        self.end_headers()
-        self.wfile.write(content)
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET = _record_and_answer
-
-
-@pytest.fixture(scope="module")
-def recorder():
-    server = Recorder()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def recorded_table(recorder) -> TableClient:
-    """A client of table ``t`` on the recorder, Shared Key signed, no retries."""
-    text = connection_string(recorder.server_address[1])
-    return TableClient.from_connection_string(text, "t", retry_total=0)
-
-
+# (the fixtures recorder and recorded_table: tests/integration/conftest.py)
 @contextmanager
 def same_boundaries_and_clock():
     """Both paths draw the same boundary uuids (changeset first, then batch)
     and read the same clock."""
     ids = (uuid.UUID(int=n) for n in itertools.count(1))
     with mock.patch("azure.data.tables._base_client.uuid4", lambda: next(ids)), \
-            mock.patch.object(changesets, "uuid4", lambda: next(ids)), \
-            mock.patch("time.time", lambda: 1_800_000_000.0):
+            mock.patch.object(changesets, "uuid4", lambda: next(ids)), same_clock():
         yield
-
-
-def outcome(call):
-    """What a call returned, or what it raised, as comparable data."""
-    try:
-        return ("returned", call())
-    except Exception as exc:  # noqa: BLE001 - the exception is the outcome
-        return ("raised", type(exc), str(exc), getattr(exc, "status_code", None), getattr(exc, "reason", None),
-                getattr(exc, "error_code", None), getattr(exc, "index", None), getattr(exc, "message", None),
-                getattr(exc, "additional_info", None))
 
 
 def both_paths(recorder, table, operations):
@@ -127,11 +67,7 @@ def both_paths(recorder, table, operations):
         recorder.requests.clear()
         with same_boundaries_and_clock():
             result = outcome(lambda: path(operations))
-        sent = recorder.requests[0] if recorder.requests else None
-        if sent is not None:
-            method, target, headers, body = sent
-            sent = (method, target, [(k, v) for k, v in headers if k.lower() != "x-ms-client-request-id"], body)
-        runs += [result, sent]
+        runs += [result, without_request_id(recorder.requests[0] if recorder.requests else None)]
     return runs
 
 
