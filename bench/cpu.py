@@ -107,10 +107,11 @@ def combined_round_trips(*measures: dict) -> dict:
 
 def sdk_call_cpu(table, calls: int = 100, rounds: int = 3) -> dict:
     """This thread's CPU per storage call against ``table``, the app's client
-    (medians, microseconds): ``get_entity``, ``create_entity``, transactions
-    of 2, 5 and 20 entities as the app sends them (the lean path,
-    :mod:`shared.storage.changesets`) and, beside them, through the SDK's
-    own ``TableClient.submit_transaction``."""
+    (medians, microseconds): ``get_entity`` (the lean read path,
+    :mod:`shared.storage.entity_reads`, and the SDK's own beside it),
+    ``create_entity``, transactions of 2, 5 and 20 entities as the app sends
+    them (the lean path, :mod:`shared.storage.changesets`) and, beside them,
+    through the SDK's own ``TableClient.submit_transaction``."""
     partition = "cpu-" + uuid.uuid4().hex[:12]
     made = iter(range(10**9))
 
@@ -120,6 +121,7 @@ def sdk_call_cpu(table, calls: int = 100, rounds: int = 3) -> dict:
     table.create_entity(entity(-1))
     figures = {
         "get_entity": _thread_cpu_per_call(lambda: table.get_entity(partition, "r-00000001"), calls, rounds),
+        "sdk_get_entity": _thread_cpu_per_call(lambda: table.sdk_client.get_entity(partition, "r-00000001"), calls, rounds),
         "create_entity": _thread_cpu_per_call(lambda: table.create_entity(entity(next(made))), calls, rounds),
     }
     paths = {"transaction": table.submit_transaction, "sdk_transaction": table.sdk_client.submit_transaction}

@@ -174,7 +174,8 @@ def _cpu_section(entra: dict) -> list[str]:
     sdk = (entra.get("sdk_calls") or {}).get("cpu_us") or {}
     if sdk:
         out += ["Straight through the app's table client from the bench process (CPU us per call, medians; "
-                "`transaction_*` on the lean path, `sdk_transaction_*` through `TableClient.submit_transaction`):", "",
+                "`get_entity` and `transaction_*` on the lean paths, `sdk_get_entity` and `sdk_transaction_*` through the SDK's own "
+                "`TableClient` methods):", "",
                 _table([[name, value] for name, value in sdk.items()], ["call", "CPU us"]), ""]
     profile = entra.get("profile") or {}
     if profile.get("error"):
