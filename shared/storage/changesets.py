@@ -55,14 +55,11 @@ from wsgiref.handlers import format_date_time
 
 from azure.core import MatchConditions
 from azure.core.exceptions import DecodeError
-from azure.core.paging import ItemPaged
 from azure.core.rest import HttpRequest
 from azure.core.utils import CaseInsensitiveDict
 from azure.data.tables import RequestTooLargeError, TableClient, TableEntity, TableTransactionError, UpdateMode
 from azure.data.tables._error import _decode_error, _validate_tablename_error
 from azure.data.tables._serialize import _add_entity_properties
-
-from . import entity_reads
 
 _ACCEPT_MINIMAL = "application/json;odata=minimalmetadata"
 _ACCEPT = "application/json"
@@ -346,30 +343,3 @@ def _results(response, table_name: str) -> list[dict]:
         raise decoded
     return [{"etag": etag} if (etag := part.etag) is not None else {} for part in parts]
 
-
-class LeanTableClient:
-    """A ``TableClient`` whose ``submit_transaction`` is :func:`submit_transaction`
-    and whose reads, ``get_entity`` and ``query_entities``, are those of
-    :mod:`shared.storage.entity_reads`; every other attribute is the SDK
-    client's own.  :class:`shared.storage.tables.Tables` hands these out, so
-    every transaction and every read of the app takes the lean path while
-    its callers keep the SDK's interface (and a test's in-memory table
-    stays a drop-in)."""
-
-    def __init__(self, client: TableClient) -> None:
-        self.sdk_client = client
-
-    def __getattr__(self, name: str):
-        return getattr(self.sdk_client, name)
-
-    def submit_transaction(self, operations) -> list[dict]:
-        """``TableClient.submit_transaction``, on the lean path."""
-        return submit_transaction(self.sdk_client, operations)
-
-    def get_entity(self, partition_key: str, row_key: str, **kwargs) -> TableEntity:
-        """``TableClient.get_entity``, on the lean path."""
-        return entity_reads.get_entity(self.sdk_client, partition_key, row_key, **kwargs)
-
-    def query_entities(self, query_filter: str, **kwargs) -> ItemPaged:
-        """``TableClient.query_entities``, on the lean path: a lazy pager."""
-        return entity_reads.entities(self.sdk_client, query_filter, **kwargs)

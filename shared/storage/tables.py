@@ -16,6 +16,7 @@ hanging.  Tables are created on first use.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from azure.core.exceptions import (
     AzureError,
@@ -26,9 +27,13 @@ from azure.core.exceptions import (
 
 from ..config import Settings
 from .calls import count_storage_call, drop_lost_answer
-from .changesets import LeanTableClient
+from . import changesets, entity_reads
 from . import header_parsing
 from .outcomes import StorageUnavailable
+
+if TYPE_CHECKING:
+    from azure.core.paging import ItemPaged
+    from azure.data.tables import TableClient, TableEntity
 
 RESOURCES = "resources"
 TENANTS = "tenants"
@@ -73,9 +78,37 @@ def client_options(settings: Settings) -> dict:
     )
 
 
+class LeanTableClient:
+    """A ``TableClient`` whose ``submit_transaction`` is :func:`shared.storage.changesets.submit_transaction`
+    and whose reads, ``get_entity`` and ``query_entities``, are those of
+    :mod:`shared.storage.entity_reads`; every other attribute is the SDK
+    client's own.  :class:`Tables` hands these out, so
+    every transaction and every read of the app takes the lean path while
+    its callers keep the SDK's interface (and a test's in-memory table
+    stays a drop-in)."""
+
+    def __init__(self, client: TableClient) -> None:
+        self.sdk_client = client
+
+    def __getattr__(self, name: str):
+        return getattr(self.sdk_client, name)
+
+    def submit_transaction(self, operations) -> list[dict]:
+        """``TableClient.submit_transaction``, on the lean path."""
+        return changesets.submit_transaction(self.sdk_client, operations)
+
+    def get_entity(self, partition_key: str, row_key: str, **kwargs) -> TableEntity:
+        """``TableClient.get_entity``, on the lean path."""
+        return entity_reads.get_entity(self.sdk_client, partition_key, row_key, **kwargs)
+
+    def query_entities(self, query_filter: str, **kwargs) -> ItemPaged:
+        """``TableClient.query_entities``, on the lean path: a lazy pager."""
+        return entity_reads.entities(self.sdk_client, query_filter, **kwargs)
+
+
 class Tables:
     """Lazily built, memoised table clients for the app's tables: the SDK's
-    ``TableClient``, with transactions on the lean path (:mod:`shared.storage.changesets`)."""
+    ``TableClient``, its transactions and reads on the lean paths (:class:`LeanTableClient`)."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings

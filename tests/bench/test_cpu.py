@@ -56,7 +56,7 @@ def test_the_profile_summary_counts_areas_and_leaves_the_serving_frames_out(tmp_
     profile.write_text("\n".join([
         f"{serve};TableClient.submit_transaction (_table_client.py:4);_parsegen (feedparser.py:5) 6",
         f"{serve};TableClient.get_entity (_table_client.py:6) 3",
-        f"{serve};LeanTableClient.submit_transaction (changesets.py:9);_results (changesets.py:10) 2",
+        f"{serve};LeanTableClient.submit_transaction (tables.py:9);_results (changesets.py:10) 2",
         "run (threading.py:1);idle (thread.py:7) 1",
         "not a profile line",
     ]) + "\n")

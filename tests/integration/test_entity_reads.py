@@ -49,7 +49,7 @@ from hypothesis import strategies as st
 from scripts.azurite import ACCOUNT_KEY, ACCOUNT_NAME
 from shared.config import Settings
 from shared.storage import calls, entity_reads
-from shared.storage.changesets import LeanTableClient
+from shared.storage.tables import LeanTableClient
 from shared.storage.tables import Tables
 from tests.integration.test_changesets import NAMES, VALUES
 from tests.property.strategies import fuzz_settings
