@@ -60,11 +60,6 @@ class AppCpu:
         return round(self.seconds / requests * 1000, 3) if self.seconds is not None and requests else None
 
 
-def _thread_cpu_per_call(call, calls: int, rounds: int) -> float:
-    """Median over ``rounds`` of this thread's CPU per ``call()``, in microseconds."""
-    return round(statistics.median(_thread_cpu_rounds(call, calls, rounds)), 1)
-
-
 def _thread_cpu_rounds(call, calls: int, rounds: int) -> list[float]:
     """This thread's CPU per ``call()`` in each of ``rounds`` rounds, in microseconds."""
     call()  # warm: the connection is open, the code paths loaded
@@ -105,30 +100,44 @@ def combined_round_trips(*measures: dict) -> dict:
             "medians_of_each_measure": [measure["cpu_us_per_round_trip"] for measure in measures]}
 
 
-def sdk_call_cpu(table, calls: int = 100, rounds: int = 3) -> dict:
+def sdk_call_cpu(table, calls: int = 100, rounds: int = 5) -> dict:
     """This thread's CPU per storage call against ``table``, the app's client
     (medians, microseconds): ``get_entity`` (the lean read path,
     :mod:`shared.storage.entity_reads`, and the SDK's own beside it),
     ``create_entity``, transactions of 2, 5 and 20 entities as the app sends
     them (the lean path, :mod:`shared.storage.changesets`) and, beside them,
-    through the SDK's own ``TableClient.submit_transaction``."""
+    through the SDK's own ``TableClient.submit_transaction``.
+
+    The calls take turns, one round of each after another, ``rounds``
+    times: a ratio of two of them (a 2-entity transaction over a
+    ``create_entity``) then compares rounds measured side by side, not
+    blocks measured a minute apart on a machine whose speed drifts."""
     partition = "cpu-" + uuid.uuid4().hex[:12]
     made = iter(range(10**9))
 
     def entity(i: int) -> dict:
         return {"PartitionKey": partition, "RowKey": f"r{i:09d}", "k": "U", "data": "x" * 200}
 
+    def transaction(submit, size: int):
+        return lambda: submit([("create", entity(next(made))) for _ in range(size)])
+
     table.create_entity(entity(-1))
-    figures = {
-        "get_entity": _thread_cpu_per_call(lambda: table.get_entity(partition, "r-00000001"), calls, rounds),
-        "sdk_get_entity": _thread_cpu_per_call(lambda: table.sdk_client.get_entity(partition, "r-00000001"), calls, rounds),
-        "create_entity": _thread_cpu_per_call(lambda: table.create_entity(entity(next(made))), calls, rounds),
+    timed = {  # name: (call, calls per round)
+        "get_entity": (lambda: table.get_entity(partition, "r-00000001"), calls),
+        "sdk_get_entity": (lambda: table.sdk_client.get_entity(partition, "r-00000001"), calls),
+        "create_entity": (lambda: table.create_entity(entity(next(made))), calls),
     }
     paths = {"transaction": table.submit_transaction, "sdk_transaction": table.sdk_client.submit_transaction}
     for size in (2, 5, 20):
         for name, submit in paths.items():
-            figures[f"{name}_{size}"] = _thread_cpu_per_call(
-                lambda: submit([("create", entity(next(made))) for _ in range(size)]), max(10, calls // size), rounds)
+            timed[f"{name}_{size}"] = (transaction(submit, size), max(10, calls // size))
+    per_round: dict[str, list[float]] = {name: [] for name in timed}
+    for name, (call, _) in timed.items():
+        call()  # warm: the connection is open, the code paths loaded
+    for _ in range(rounds):
+        for name, (call, count) in timed.items():
+            per_round[name] += _thread_cpu_rounds(call, count, 1)
+    figures = {name: round(statistics.median(values), 1) for name, values in per_round.items()}
     for name in paths:
         figures[f"{name}_2_over_create"] = round(figures[f"{name}_2"] / figures["create_entity"], 2)
     return {"cpu_us": figures, "calls_per_round": calls, "rounds": rounds}
