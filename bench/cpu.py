@@ -190,6 +190,8 @@ SERVING_MODULES = frozenset({"threading.py", "socketserver.py", "server.py", "se
 AREAS = (
     ("entity-group transactions on the lean path (shared.storage.changesets)",
      lambda frame: frame.endswith(" (changesets.py)")),
+    ("point reads and queries on the lean path (shared.storage.entity_reads)",
+     lambda frame: frame.endswith(" (entity_reads.py)")),
     ("azure-data-tables entity-group transactions (TableClient.submit_transaction)",
      lambda frame: frame.startswith("TableClient.submit_transaction ")),
     ("other azure-data-tables calls (TableClient.get_entity, create_entity, query_entities, ...)",
