@@ -35,7 +35,9 @@ raises exactly what ``TableClient.submit_transaction`` does for the same
 answer: ``tests/integration/test_changesets.py`` proves both, by property
 tests against the SDK and against Azurite.
 
-Three deliberate differences: an empty list of operations returns ``[]``
+Four deliberate differences: the ``x-ms-client-request-id`` is a random
+UUID set here (:func:`shared.storage.calls.client_request_id`), not the
+policy's ``uuid1``; an empty list of operations returns ``[]``
 without a request (the SDK sends one, which Azure refuses with 400 and it
 then returns ``[]``); an upsert with an ETag or a match condition is
 refused (the SDK passes them on as ``If-Match``, which makes it an update);
@@ -60,6 +62,8 @@ from azure.core.utils import CaseInsensitiveDict
 from azure.data.tables import RequestTooLargeError, TableClient, TableEntity, TableTransactionError, UpdateMode
 from azure.data.tables._error import _decode_error, _validate_tablename_error
 from azure.data.tables._serialize import _add_entity_properties
+
+from .calls import client_request_id
 
 _ACCEPT_MINIMAL = "application/json;odata=minimalmetadata"
 _ACCEPT = "application/json"
@@ -96,6 +100,7 @@ def submit_transaction(table: TableClient, operations) -> list[dict]:
             "MaxDataServiceVersion": "3.0;NetFx",
             "Content-Type": f"multipart/mixed; boundary={batch}",
             "Accept": "application/json",
+            **client_request_id(),
         },
     )
     request.headers["Content-Length"] = request.headers.pop("Content-Length")  # last, where the SDK sends it

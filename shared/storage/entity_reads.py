@@ -59,7 +59,9 @@ then the answer carries ``x-ms-continuation-NextPartitionKey`` and
 empty and still carry them, and either one alone continues the query.
 
 Deliberate differences, none in what a request sends or a call returns or
-raises: no ``distributed_trace`` span of the SDK method's own around the
+raises: the ``x-ms-client-request-id`` is a random UUID set here
+(:func:`shared.storage.calls.client_request_id`), not the policy's
+``uuid1``; no ``distributed_trace`` span of the SDK method's own around the
 call (the pipeline's HTTP span stays; the app configures no tracing);
 the answer's ``Date``, which the SDK parses to throw away, is parsed once
 per distinct value (one that cannot be parsed still raises the SDK's
@@ -88,6 +90,8 @@ from azure.data.tables._error import _process_table_error
 from azure.data.tables._generated.models import TableServiceError
 from azure.data.tables._generated.operations._operations import _SERIALIZER
 from azure.data.tables._serialize import _parameter_filter_substitution, _prepare_key
+
+from .calls import client_request_id
 
 _ACCEPT_MINIMAL = "application/json;odata=minimalmetadata"
 _NEXT_PARTITION_KEY = "x-ms-continuation-NextPartitionKey"
@@ -230,7 +234,7 @@ def _send(table: TableClient, path: str, table_name: str | None, **options):
     storage's invalid-name answers, as the SDK's ``get_entity`` passes it
     and its pager does not)."""
     request = HttpRequest("GET", path, headers={
-        "x-ms-version": table.api_version, "DataServiceVersion": "3.0", "Accept": _ACCEPT_MINIMAL})
+        "x-ms-version": table.api_version, "DataServiceVersion": "3.0", "Accept": _ACCEPT_MINIMAL, **client_request_id()})
     try:
         answer = table._client.send_request(request, _return_pipeline_response=True, **options)  # pylint: disable=protected-access
         response = answer.http_response

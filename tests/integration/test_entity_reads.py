@@ -650,3 +650,22 @@ def test_a_datetime_parameter_selects_the_same_rows(lean):
                                                         parameters={"p": partition, "t": now + timedelta(seconds=2)})]
              for table in (lean.sdk_client, lean)]
     assert found[1] == found[0] == ["r2", "r3"]
+
+
+def test_the_lean_requests_carry_a_fresh_random_client_request_id(recorder, recorded_table):
+    """Each request the lean paths send carries its own random (version 4)
+    ``x-ms-client-request-id``, which azure-core's ``RequestIdPolicy``
+    keeps instead of making a ``uuid1`` (:func:`shared.storage.calls.client_request_id`)."""
+    from shared.storage import changesets
+
+    recorder.requests.clear()
+    recorder.answers = []
+    recorder.answer = (404, [("Content-Type", JSON_MINIMAL)], b'{"odata.error":{"code":"ResourceNotFound","message":{"value":"no"}}}')
+    for call in (lambda: entity_reads.get_entity(recorded_table, "p", "r"),
+                 lambda: list(entity_reads.entities(recorded_table, "PartitionKey eq @p", parameters={"p": "p"})),
+                 lambda: changesets.submit_transaction(recorded_table, [("create", {"PartitionKey": "p", "RowKey": "r"})])):
+        read_outcome(call)
+    ids = [value for _, _, headers, _ in recorder.requests for name, value in headers
+           if name.lower() == calls.CLIENT_REQUEST_ID]
+    assert len(ids) == len(recorder.requests) == 3
+    assert [uuid.UUID(value).version for value in ids] == [4, 4, 4] and len(set(ids)) == 3
