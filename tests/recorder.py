@@ -2,7 +2,8 @@
 the tests that hold the lean storage paths to the Tables SDK
 (``tests/integration/test_changesets.py``, ``test_entity_reads.py``): both
 paths send to it, the test compares what it recorded and what each path
-made of the same answer.
+made of the same answer.  :class:`WireRecorder` does the same a level
+lower, in raw bytes, for the transport (``test_transport.py``).
 
 Its address is 127.0.0.1 on a port the kernel picks; nothing else is ever
 reached.
@@ -11,6 +12,8 @@ reached.
 from __future__ import annotations
 
 import http.server
+import re
+import socketserver
 import threading
 from contextlib import contextmanager
 from unittest import mock
@@ -69,9 +72,8 @@ class _RecordingHandler(http.server.BaseHTTPRequestHandler):
 
 
 @contextmanager
-def running_recorder():
-    """A :class:`Recorder` serving on its own thread until the block ends."""
-    server = Recorder()
+def serving(server: socketserver.BaseServer):
+    """``server`` serving on its own thread until the block ends."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -79,6 +81,25 @@ def running_recorder():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def running_recorder():
+    """A :class:`Recorder` serving on its own thread until the block ends."""
+    return serving(Recorder())
+
+
+def each_against(server, calls, answers, outcome, sent=lambda request: request) -> list[tuple]:
+    """For each of ``calls``, run with the same clock against the same
+    ``answers`` of ``server`` (a :class:`Recorder` or :class:`WireRecorder`):
+    ``outcome(call)`` and what it sent (each recorded request through ``sent``)."""
+    runs = []
+    for call in calls:
+        server.requests.clear()
+        server.answers = list(answers)
+        with same_clock():
+            result = outcome(call)
+        runs.append((result, [sent(request) for request in server.requests]))
+    return runs
 
 
 def table_on(recorder: Recorder, name: str = "t", **options):
@@ -121,3 +142,52 @@ def raised(exc: Exception) -> tuple:
     return ("raised", type(exc), str(exc), getattr(exc, "status_code", None), getattr(exc, "reason", None),
             getattr(exc, "error_code", None), getattr(exc, "index", None), getattr(exc, "message", None),
             getattr(exc, "additional_info", None))
+
+
+class WireRecorder(socketserver.ThreadingTCPServer):
+    """Records each request exactly as it arrived, head and body bytes, and
+    answers with raw bytes: the next of ``self.answers`` while there are
+    any, then ``self.answer``.  An answer is ``(bytes, close)``: the bytes
+    are written as they are (a status line that is not HTTP, a body cut
+    short), and with ``close`` the connection is closed after them.  For
+    tests of what reaches the wire, below any HTTP library's parsing
+    (``tests/integration/test_transport.py``)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _WireHandler)
+        self.requests: list[bytes] = []
+        self.answer: tuple[bytes, bool] = (b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", False)
+        self.answers: list[tuple[bytes, bool]] = []
+        self._lock = threading.Lock()
+
+    def record_and_answer(self, request: bytes) -> tuple[bytes, bool]:
+        with self._lock:
+            self.requests.append(request)
+            return self.answers.pop(0) if self.answers else self.answer
+
+
+class _WireHandler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        while True:
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                line = self.rfile.readline(65537)
+                if not line:
+                    return
+                head += line
+            length = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head)
+            body = self.rfile.read(int(length.group(1))) if length else b""
+            answer, close = self.server.record_and_answer(head + body)
+            if answer:
+                self.wfile.write(answer)
+                self.wfile.flush()
+            if close:
+                return
+
+
+def running_wire_recorder():
+    """A :class:`WireRecorder` serving on its own thread until the block ends."""
+    return serving(WireRecorder())

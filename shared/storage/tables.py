@@ -64,11 +64,11 @@ def client_options(settings: Settings) -> dict:
     queue): the transport without proxy look-ups, the timeouts and retries
     of this module's docstring, the storage-call counter's hooks.  Installs
     the lean header parsing of :mod:`shared.storage.header_parsing`."""
-    from azure.core.pipeline.transport import RequestsTransport
+    from .transport import LeanRequestsTransport
 
     header_parsing.install()
     return dict(
-        transport=RequestsTransport(use_env_settings=False, connection_timeout=3, read_timeout=settings.storage_timeout_seconds),
+        transport=LeanRequestsTransport(use_env_settings=False, connection_timeout=3, read_timeout=settings.storage_timeout_seconds),
         user_agent_use_env=False,  # AZURE_HTTP_USER_AGENT, read on every request otherwise
         raw_request_hook=count_storage_call,
         raw_response_hook=drop_lost_answer,

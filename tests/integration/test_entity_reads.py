@@ -53,7 +53,7 @@ from shared.storage.tables import LeanTableClient
 from shared.storage.tables import Tables
 from tests.integration.test_changesets import NAMES, VALUES
 from tests.property.strategies import fuzz_settings
-from tests.recorder import raised, same_clock, table_on, without_request_id
+from tests.recorder import each_against, raised, table_on, without_request_id
 
 UTC = timezone.utc
 ETAG = "W/\"datetime'2026-12-02T11%3A26%3A51.7253300Z'\""
@@ -94,14 +94,7 @@ def comparable(value):
 def both_paths(recorder, calls_of, answers):
     """For each of ``calls_of`` (the SDK's call first), its outcome and the
     requests it sent, each run with the same clock against ``answers``."""
-    runs = []
-    for call in calls_of:
-        recorder.requests.clear()
-        recorder.answers = list(answers)
-        with same_clock():
-            result = read_outcome(call)
-        runs.append((result, [without_request_id(sent) for sent in recorder.requests]))
-    return runs
+    return each_against(recorder, calls_of, answers, read_outcome, without_request_id)
 
 
 def ok(body, headers=()) -> tuple:
