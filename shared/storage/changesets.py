@@ -11,8 +11,8 @@ write is a transaction.  The format itself is a few lines of text per
 operation, so this module writes and reads it directly.
 
 What is still the SDK's.  The request is one ``azure.core.rest.HttpRequest``
-sent with ``TableClient``'s generated client (``send_request``), so it passes
-the same pipeline as every other storage call: authentication (Shared Key
+sent into the pipeline of ``TableClient``'s generated client
+(:func:`shared.storage.transport.send_request`), so it passes the same pipeline as every other storage call: authentication (Shared Key
 or Entra token), the retry policy, the transport and its timeouts, and the
 storage-call counter's hooks (:mod:`shared.storage.calls`).  Entities are
 serialised by the SDK's own ``_add_entity_properties`` (the EDM type
@@ -64,6 +64,7 @@ from azure.data.tables._error import _decode_error, _validate_tablename_error
 from azure.data.tables._serialize import _add_entity_properties
 
 from .calls import client_request_id
+from .transport import send_request
 
 _ACCEPT_MINIMAL = "application/json;odata=minimalmetadata"
 _ACCEPT = "application/json"
@@ -105,7 +106,7 @@ def submit_transaction(table: TableClient, operations) -> list[dict]:
     )
     request.headers["Content-Length"] = request.headers.pop("Content-Length")  # last, where the SDK sends it
     # stream=True as the SDK sends it: the pipeline's content decoding knows no multipart
-    response = table._client.send_request(request, stream=True)  # pylint: disable=protected-access
+    response = send_request(table, request, stream=True)
     return _results(response, table.table_name)
 
 

@@ -15,7 +15,8 @@ URL and three headers and the answer one JSON object, so this module
 writes and reads them directly.
 
 What is still the SDK's.  The request is one ``azure.core.rest.HttpRequest``
-sent with ``TableClient``'s generated client (``send_request``), as
+sent into the pipeline of ``TableClient``'s generated client
+(:func:`shared.storage.transport.send_request`), as
 :mod:`shared.storage.changesets` sends a transaction, so it passes the same
 pipeline as every other storage call: authentication (Shared Key or Entra
 token), the retry policy, the transport and its timeouts, the storage-call
@@ -92,6 +93,7 @@ from azure.data.tables._generated.operations._operations import _SERIALIZER
 from azure.data.tables._serialize import _parameter_filter_substitution, _prepare_key
 
 from .calls import client_request_id
+from .transport import send_request
 
 _ACCEPT_MINIMAL = "application/json;odata=minimalmetadata"
 _NEXT_PARTITION_KEY = "x-ms-continuation-NextPartitionKey"
@@ -236,7 +238,7 @@ def _send(table: TableClient, path: str, table_name: str | None, **options):
     request = HttpRequest("GET", path, headers={
         "x-ms-version": table.api_version, "DataServiceVersion": "3.0", "Accept": _ACCEPT_MINIMAL, **client_request_id()})
     try:
-        answer = table._client.send_request(request, _return_pipeline_response=True, **options)  # pylint: disable=protected-access
+        answer = send_request(table, request, _return_pipeline_response=True, **options)
         response = answer.http_response
         if response.status_code != 200:
             error_type = _ERROR_MAP.get(response.status_code)
