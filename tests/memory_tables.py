@@ -2,8 +2,8 @@
 
 :class:`MemoryTables` takes the place of :class:`shared.storage.tables.Tables`.
 Its :class:`MemoryTable` has the part of ``azure.data.tables.TableClient``
-that the app uses: ``table_name``, ``create_entity``, ``get_entity``,
-``update_entity``, ``upsert_entity``, ``delete_entity``, ``query_entities`` and
+that the app uses: ``table_name``, ``create_entity``, ``get_entity`` (and
+the app's ``entity_or_none``), ``update_entity``, ``upsert_entity``, ``delete_entity``, ``query_entities`` and
 ``submit_transaction``.  Protocol tests can then run in-process, without the
 SDK's HTTP stack or Azurite.
 
@@ -305,6 +305,13 @@ class MemoryTable:
         if row is None:
             raise _error(_NOT_FOUND)
         return _convert_to_entity(_body(row, _names(select)))
+
+    def entity_or_none(self, partition_key: str, row_key: str, *, select=None) -> TableEntity | None:
+        """``LeanTableClient.entity_or_none``: ``get_entity``, ``None`` for an absent entity."""
+        try:
+            return self.get_entity(partition_key, row_key, select=select)
+        except ResourceNotFoundError:
+            return None
 
     def query_entities(self, query_filter: str, *, results_per_page=None, select=None, parameters=None) -> ItemPaged:
         """A pager, as from the SDK: each page is read when the one before has been consumed,

@@ -28,7 +28,6 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
-from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 from azure.core import MatchConditions
 
@@ -96,11 +95,8 @@ class TenantStore(GroupMembership):
         """Read a resource; with ``edges`` also its membership rows, in one range query."""
         key = keys.resource_key(kind, resource_id)
         if not edges:
-            try:
-                entity = storage_call(self._table.get_entity, self.tenant_id, key)
-            except ResourceNotFoundError:
-                return None
-            return self._from_row(entity)
+            entity = storage_call(self._table.entity_or_none, self.tenant_id, key)
+            return None if entity is None else self._from_row(entity)
         found = None
         group_ids: list[str] = []
         members: list[Member] = []
@@ -126,19 +122,14 @@ class TenantStore(GroupMembership):
 
     def has_member(self, group_id: str, member_id: str) -> bool:
         """Whether one edge exists (one point read)."""
-        try:
-            storage_call(self._table.get_entity, self.tenant_id, keys.member_edge_key(group_id, member_id), select=["RowKey"])
-        except ResourceNotFoundError:
-            return False
-        return True
+        edge = storage_call(self._table.entity_or_none, self.tenant_id, keys.member_edge_key(group_id, member_id),
+                            select=["RowKey"])
+        return edge is not None
 
     def find_unique(self, row_key: str) -> str | None:
         """The id a unique-index row points at, or None (one point read)."""
-        try:
-            entity = storage_call(self._table.get_entity, self.tenant_id, row_key)
-        except ResourceNotFoundError:
-            return None
-        return entity["id"]
+        entity = storage_call(self._table.entity_or_none, self.tenant_id, row_key)
+        return None if entity is None else entity["id"]
 
     def user_named(self, user_name: str) -> str | None:
         """The id of the user whose ``userName`` is ``user_name`` (case-insensitively), or None."""

@@ -81,8 +81,8 @@ def client_options(settings: Settings) -> dict:
 class LeanTableClient:
     """A ``TableClient`` whose ``submit_transaction`` is :func:`shared.storage.changesets.submit_transaction`
     and whose reads, ``get_entity`` and ``query_entities``, are those of
-    :mod:`shared.storage.entity_reads`; every other attribute is the SDK
-    client's own.  :class:`Tables` hands these out, so
+    :mod:`shared.storage.entity_reads`, with one read of its own,
+    ``entity_or_none``; every other attribute is the SDK client's own.  :class:`Tables` hands these out, so
     every transaction and every read of the app takes the lean path while
     its callers keep the SDK's interface (and a test's in-memory table
     stays a drop-in)."""
@@ -100,6 +100,10 @@ class LeanTableClient:
     def get_entity(self, partition_key: str, row_key: str, **kwargs) -> TableEntity:
         """``TableClient.get_entity``, on the lean path."""
         return entity_reads.get_entity(self.sdk_client, partition_key, row_key, **kwargs)
+
+    def entity_or_none(self, partition_key: str, row_key: str, *, select=None) -> TableEntity | None:
+        """``get_entity``, ``None`` for an absent entity, on the lean path."""
+        return entity_reads.entity_or_none(self.sdk_client, partition_key, row_key, select=select)
 
     def query_entities(self, query_filter: str, **kwargs) -> ItemPaged:
         """``TableClient.query_entities``, on the lean path: a lazy pager."""

@@ -31,6 +31,7 @@ own ``TableClient.get_entity`` and ``TableClient.query_entities``.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import math
 import re
@@ -42,6 +43,7 @@ from unittest import mock
 import pytest
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.paging import ItemPaged
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import EdmType, EntityProperty, TableClient, TableEntity
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -390,6 +392,69 @@ def test_a_point_read_returns_and_raises_what_the_sdk_does_for_the_same_answer(r
         lambda: recorded_table.get_entity("p", "r"), lambda: lean_get(recorded_table)("p", "r")], [answer])
     assert len(sdk_sent) == 1 and lean_sent == sdk_sent
     assert lean == sdk
+
+
+def absent_or_not_answers() -> list[tuple]:
+    """404s of every shape the SDK reads an error code from: Azure's and
+    Azurite's, and odd ones (a code in another case, keys beside the code,
+    after it and before it -- the SDK reads them in order --, a message
+    that is not an object, a code only in the header or in neither, a
+    body that is a list)."""
+    codes = ["ResourceNotFound", "TableNotFound", "EntityNotFound", "SomethingNew", "resourcenotfound", None]
+    messages = [{"lang": "en-US", "value": "Gone."}, "Gone.", {"lang": "en-US"}, None]
+    answers = []
+    for code, extra, extra_first, message, header in itertools.product(
+            codes, [{}, {"innererror": "x"}], [False, True], messages, [None, "ResourceNotFound", "SomethingNew"]):
+        coded = {} if code is None else {"code": code}
+        error = {**extra, **coded} if extra_first else {**coded, **extra}
+        error.update({} if message is None else {"message": message})
+        headers = [("x-ms-error-code", header)] if header else []
+        answers.append((404, [*headers, ("Content-Type", JSON_MINIMAL)], json.dumps({"odata.error": error}).encode()))
+    return answers + [(404, [("x-ms-error-code", "ResourceNotFound"), ("Content-Type", "application/json")], body)
+                      for body in (b"[]", b'{"odata.error": []}', b'{"other": 1}')]
+
+
+def sdk_or_none(call):
+    """``call()``, ``None`` where it raises ``ResourceNotFoundError``."""
+    def read():
+        try:
+            return call()
+        except ResourceNotFoundError:
+            return None
+    return read
+
+
+def entity_or_none_alike(recorder, table, answer) -> None:
+    (sdk, sdk_sent), (lean, lean_sent) = both_paths(recorder, [
+        sdk_or_none(lambda: table.get_entity("p", "r", select=["RowKey"])),
+        lambda: entity_reads.entity_or_none(table, "p", "r", select=["RowKey"])], [answer])
+    assert len(sdk_sent) == 1 and lean_sent == sdk_sent
+    assert lean == sdk
+
+
+@settings(fuzz_settings(200))
+@given(st.one_of(wire_entities().map(ok), error_answers(), st.sampled_from(ODD_ANSWERS)))
+def test_entity_or_none_is_none_exactly_where_the_sdks_read_raises_not_found(recorder, recorded_table, answer):
+    entity_or_none_alike(recorder, recorded_table, answer)
+
+
+def test_entity_or_none_reads_every_shape_of_404_as_the_sdk_does(recorder, recorded_table):
+    for answer in absent_or_not_answers():
+        entity_or_none_alike(recorder, recorded_table, answer)
+
+
+def test_entity_or_none_finds_storages_own_404s_absent_without_building_an_exception(lean, storage_connection_string):
+    """The answers Azurite gives for a missing row and a missing table
+    (Azure's shape) take the short way: the SDK's error decoding is never
+    reached."""
+    lean.upsert_entity({"PartitionKey": "present", "RowKey": "r", "n": 1})
+    gone = LeanTableClient(TableClient.from_connection_string(storage_connection_string, "nosuch" + uuid.uuid4().hex[:8],
+                                                              retry_total=0))
+    with mock.patch.object(entity_reads, "_process_table_error", side_effect=AssertionError("decoded")):
+        assert lean.entity_or_none("present", "missing") is None
+        assert lean.entity_or_none("absent", "r") is None
+        assert gone.entity_or_none("present", "r") is None
+    assert lean.entity_or_none("present", "r")["n"] == 1
 
 
 FIXED_ANSWERS = [
