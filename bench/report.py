@@ -156,6 +156,19 @@ def _table(rows: list[list], header: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _paced_lines(entra: dict) -> list[str]:
+    """The raw round trip sent after idle gaps (:func:`bench.cpu.paced_round_trips`), reported, not judged."""
+    paced = entra.get("paced_round_trips") or {}
+    if not paced:
+        return []
+    figures = "; ".join(f"one every {gap}: {p['cpu_us_per_round_trip']} us ({p['over_back_to_back']}x)"
+                        for gap, p in paced.items())
+    return [f"The same raw round trip sent after idle gaps instead of back to back costs this client more CPU: {figures}. "
+            "On this machine work done after idling costs more CPU, and an app request thread idles between its storage "
+            "calls for as long as the storage takes to answer; the judged ratio compares the app with the back-to-back "
+            "figure (docs/performance.md, \"CPU after idling\").", ""]
+
+
 def _cpu_section(entra: dict) -> list[str]:
     """The app's CPU per request (its own counters), the raw round trip and SDK calls beside it, the profile."""
     raw = entra.get("raw_round_trip") or {}
@@ -165,6 +178,7 @@ def _cpu_section(entra: dict) -> list[str]:
            f"**{raw.get('cpu_us_per_round_trip')} us** for one raw keep-alive round trip to the same storage "
            f"({raw.get('client')}, measured in this run, the median of {raw.get('rounds')} rounds taken before and after the "
            f"cycle, whose own medians were {raw.get('medians_of_each_measure')} us): **{entra.get('app_cpu_over_round_trip')}x**.", "",
+           *_paced_lines(entra),
            _table([[name, p.get("requests"), p.get("seconds"), p.get("app_cpu_ms_per_request"), p.get("app_cpu_seconds"),
                     p.get("storage_cpu_seconds")] for name, p in entra["phases"].items()],
                   ["cycle phase", "requests", "wall s", "app CPU ms/request", "app CPU s", "storage (Azurite) CPU s"]), "",

@@ -49,7 +49,7 @@ from .harness import INJECT_ENV, INJECTIONS, ROOT, Client, ClientPool, DevHost, 
 from . import report
 from .scenarios.cold_start import run_cold_start
 from .scenarios.devhost_throughput import run_devhost_throughput
-from .cpu import Profile, combined_round_trips, raw_round_trip_cpu, sdk_call_cpu, summarise
+from .cpu import Profile, combined_round_trips, paced_round_trips, raw_round_trip_cpu, sdk_call_cpu, summarise
 from .scenarios.cpu_probes import run_cpu_probes
 from .scenarios.entra_cycle import run_entra_cycle
 from .scenarios.entra_plan import entra_plan
@@ -269,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     client.close()
                 figures["raw_round_trip"] = combined_round_trips(raw_before, raw_round_trip_cpu(table.url))
+                figures["paced_round_trips"] = paced_round_trips(table.url, figures["raw_round_trip"]["cpu_us_per_round_trip"])
                 figures["sdk_calls"] = sdk_call_cpu(table)
                 app_ms = (figures.get("app_cpu") or {}).get("ms_per_request")
                 raw_us = figures["raw_round_trip"]["cpu_us_per_round_trip"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from bench.cpu import AREAS, AppCpu, combined_round_trips, cpu_seconds, raw_round_trip_cpu, summarise
+from bench.cpu import (AREAS, PACES, AppCpu, combined_round_trips, cpu_seconds, paced_round_trips, raw_round_trip_cpu,
+                       summarise)
 
 
 def test_the_app_cpu_comes_from_the_process_counters_not_the_clock():
@@ -39,6 +41,22 @@ def test_the_raw_round_trip_is_measured_on_a_kept_alive_connection():
         server.shutdown()
     assert 0 < figures["cpu_us_per_round_trip"] < 100_000 and figures["client"].startswith("urllib3")
     assert len(figures["cpu_us_per_round"]) == 3
+
+
+def test_paced_round_trips_cost_their_own_cpu_after_each_idle_gap():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        paced = paced_round_trips(f"http://127.0.0.1:{server.server_port}/devstoreaccount1", 50.0, calls=5, rounds=2)
+        elapsed = time.monotonic() - started
+    finally:
+        server.shutdown()
+    assert list(paced) == [f"{gap * 1000:g} ms" for gap in PACES]
+    for figure in paced.values():
+        assert 0 < figure["cpu_us_per_round_trip"] < 100_000  # the calls' CPU, not the idling
+        assert figure["over_back_to_back"] == round(figure["cpu_us_per_round_trip"] / 50.0, 2)
+    assert elapsed >= sum(PACES) * 5 * 2  # each call after its gap
 
 
 def test_round_trips_measured_before_and_after_combine_into_the_median_of_all_their_rounds():
