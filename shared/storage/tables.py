@@ -61,7 +61,8 @@ def storage_call(fn, *args, **kwargs):
 
 def client_options(settings: Settings) -> dict:
     """The azure-core options of every storage client (tables and the event
-    queue): the transport without proxy look-ups, the timeouts and retries
+    queue): the lean transport (:mod:`shared.storage.transport`) without
+    proxy look-ups, the timeouts and retries
     of this module's docstring, the storage-call counter's hooks.  Installs
     the lean header parsing of :mod:`shared.storage.header_parsing`."""
     from .transport import LeanRequestsTransport
