@@ -399,8 +399,12 @@ def test_make_run_records_where_its_azurite_listens_while_it_runs(tmp_path):
         assert process.wait(timeout=30) == 0
         assert not record.exists()
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+        if process.poll() is None:  # a failed assertion: stop it as a user would, so it stops its Azurite and app
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)  # its children run in sessions of their own and may stay
         banner += _read(process, None, 5)
         LOG_CAPTURE.feed([line for line in banner.splitlines() if token not in line], "make-run stdout")
     stderr.join()
